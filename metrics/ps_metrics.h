@@ -1,0 +1,150 @@
+/* ps_metrics.h - segmentation metrics computed from a reference and a predicted label map.
+ *
+ * One call evaluates one case for one region (a label, or a union of labels like nnU-Net
+ * regions). All distances are in mm, from the header spacing in voxel-axis order.
+ *
+ * Conventions (the user documentation in README.md repeats them in the same words):
+ *  - Boundary: a mask voxel with at least one 6-neighbour outside the mask. Voxels on the
+ *    image edge count as boundary (outside the image is background).
+ *  - Distances: exact Euclidean distance transform with anisotropic spacing, computed on the
+ *    union bounding box of both masks (grown by one voxel); the crop changes no result.
+ *  - HD95 variants: see ps_hd_method.
+ *  - Empty masks: see ps_empty_policy and the `status` of each row.
+ *
+ * Thread safety: ps_metrics_compute() may run concurrently on different cases; it also uses
+ * OpenMP inside one case (ctx->threads). Results are bit-identical for any thread count.
+ */
+#ifndef PS_METRICS_H
+#define PS_METRICS_H
+
+#include <stdint.h>
+
+#include "ps_core.h"
+#include "ps_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ps_hd_method {
+    /* 95th percentile (linear interpolation, numpy default) of the pooled boundary distances
+     * of both directions. MedPy's hd95 (binary.hd95), used by nnU-Net v1 and PanSegNet. */
+    PS_HD_MEDPY = 0,
+    /* max of the two directed 95th percentiles, each with linear interpolation.
+     * MONAI compute_hausdorff_distance(percentile=95, directed=False). */
+    PS_HD_MONAI,
+    /* surfels on the half-voxel grid weighted by area; per direction the first distance whose
+     * cumulative area reaches the percentile (no interpolation); max of both directions.
+     * DeepMind surface-distance compute_robust_hausdorff. */
+    PS_HD_DEEPMIND,
+    /* mean of the two directed values, each the ascending-sorted distance at index
+     * floor(q*n - 1) (clamped to >= 0). plastimatch `dice --all` "Percent (0.95) Hausdorff". */
+    PS_HD_PLASTIMATCH,
+} ps_hd_method;
+
+typedef enum ps_nsd_method {
+    PS_NSD_VOXEL = 0,   /* boundary voxels counted with weight 1                           */
+    PS_NSD_SURFEL,      /* DeepMind surface Dice: surfels weighted by area                */
+} ps_nsd_method;
+
+typedef enum ps_empty_policy {
+    PS_EMPTY_NAN = 0,   /* distance metrics NaN when exactly one mask is empty            */
+    PS_EMPTY_INF,       /* +inf (nsd = 0)                                                 */
+    PS_EMPTY_WORST,     /* the image diagonal in mm (nsd = 0)                             */
+} ps_empty_policy;
+
+typedef enum ps_empty_dice {
+    PS_EMPTY_DICE_ONE = 0, /* both masks empty: dice = jaccard = 1                      */
+    PS_EMPTY_DICE_NAN,     /* both masks empty: dice = jaccard = NaN                    */
+} ps_empty_dice;
+
+typedef struct ps_metrics_options {
+    ps_hd_method hd_method;   /* default PS_HD_MEDPY                          */
+    double percentile;        /* in [0, 100]; default 95                      */
+    double nsd_tol_mm;        /* default 2                                     */
+    ps_nsd_method nsd_method; /* default PS_NSD_VOXEL                         */
+    ps_empty_policy empty;    /* default PS_EMPTY_NAN                          */
+    ps_empty_dice empty_dice; /* default PS_EMPTY_DICE_ONE                     */
+    int distances;            /* 0 = skip all distance metrics (overlap only) */
+} ps_metrics_options;
+
+void ps_metrics_options_init(ps_metrics_options *o);
+int ps_hd_method_parse(const char *s, ps_hd_method *out);
+const char *ps_hd_method_name(ps_hd_method m);
+int ps_nsd_method_parse(const char *s, ps_nsd_method *out);
+int ps_empty_policy_parse(const char *s, ps_empty_policy *out);
+int ps_empty_dice_parse(const char *s, ps_empty_dice *out);
+
+/* A region: the union of up to PS_REGION_MAX labels ("1", "1+2"). */
+#define PS_REGION_MAX 16
+typedef struct ps_region {
+    int n;
+    int32_t labels[PS_REGION_MAX];
+} ps_region;
+
+/* Parse "1", "1+2". */
+int ps_region_parse(const char *s, ps_region *out);
+/* Canonical text ("1+2"); buf of at least 16*12 bytes. */
+void ps_region_format(const ps_region *r, char *buf, size_t n);
+/* Parse a list "1,2,1+2" into regions (caller frees *out). */
+int ps_region_list_parse(const char *s, ps_region **out, int *n);
+/* Sorted distinct non-zero labels present in either volume (caller frees *labels). */
+int ps_labels_present(const ps_volume *ref, const ps_volume *pred, int32_t **labels, int *n);
+
+typedef enum ps_case_status {
+    PS_CASE_OK = 0,
+    PS_CASE_PRED_EMPTY,
+    PS_CASE_REF_EMPTY,
+    PS_CASE_BOTH_EMPTY,
+    PS_CASE_ERROR,
+} ps_case_status;
+const char *ps_case_status_name(ps_case_status s); /* "ok", "pred_empty", ... "error" */
+
+/* Every metric of one case x region. Field names are the output column names. */
+typedef struct ps_case_metrics {
+    ps_case_status status;
+    int64_t tp, fp, fn, tn;       /* voxel counts over the field of view                 */
+    double dice, jaccard, sensitivity, specificity, precision;
+    double vol_ref_ml, vol_pred_ml, vol_diff_ml; /* vol_diff_ml = pred - ref            */
+    double rel_vol_diff;          /* (pred - ref) / ref                                  */
+    double volume_similarity;     /* 1 - |pred - ref| / (pred + ref)                    */
+    double kappa;                 /* voxel-wise Cohen's kappa over the field of view    */
+    double hd, hd95, hd95_pred_to_ref, hd95_ref_to_pred;
+    double assd, masd, nsd;
+} ps_case_metrics;
+
+/* The metric columns, in output order, with their meaning; used by every writer so that
+ * names and order live in one place. */
+typedef enum ps_metric_kind { PS_MK_INT64, PS_MK_DOUBLE } ps_metric_kind;
+typedef struct ps_metric_column {
+    const char *name;   /* column name == field name */
+    ps_metric_kind kind;
+    size_t offset;      /* offsetof(ps_case_metrics, name) */
+    const char *doc;    /* one-line definition with units */
+} ps_metric_column;
+extern const ps_metric_column ps_metric_columns[];
+extern const int ps_metric_ncolumns;
+
+/* Evaluate one case. ref and pred must be label maps from ps_volume_read_labels() (or the
+ * same dtypes) with the same geometry (checked: PS_ERR_GEOMETRY). */
+int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
+                       const ps_metrics_options *opt, const ps_context *ctx,
+                       ps_case_metrics *out);
+
+/* ---- building blocks (exposed for tests and other modules) ------------------------------- */
+
+/* Exact squared Euclidean distance transform of a binary grid (i fastest), anisotropic.
+ * out[v] = squared distance in mm^2 from voxel v to the nearest voxel with mask[v] != 0
+ * (0 inside the mask; INFINITY when the mask is empty). Felzenszwalb & Huttenlocher 2012,
+ * one separable pass per axis. */
+int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
+              double *out, const ps_context *ctx);
+
+/* The q-th percentile (q in [0,100]) of n values with linear interpolation between closest
+ * ranks (numpy.percentile default, R type 7). Sorts `x` in place. NaN if n == 0. */
+double ps_percentile_linear(double *x, int64_t n, double q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PS_METRICS_H */

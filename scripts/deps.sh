@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian 12 packages panseval needs to build and test (only the missing ones).
+# Usage: scripts/deps.sh [--reference]   (--reference also installs what tests/reference/ uses)
+set -eu
+pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
+      zlib1g-dev libdnnl-dev"
+if [ "${1:-}" = "--reference" ]; then
+  pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels
+        python3-skimage python3-torch r-base-core plastimatch hyperfine time"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "panseval: installing Debian packages:$missing" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi

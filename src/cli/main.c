@@ -1,0 +1,69 @@
+/* main.c - `panseval <command> [options]`: dispatch to one main_<command>() per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ps_config.h"
+
+typedef struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+static const cli_command commands[] = {
+#define PS_CMD(name, fn, summary) {name, fn, summary},
+#include "commands.def"
+#undef PS_CMD
+    {NULL, NULL, NULL},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]) - 1)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "panseval %s - evaluate and benchmark 3D medical image segmentation\n"
+            "\n"
+            "Usage: panseval <command> [options]\n"
+            "       panseval <command> --help     options of one command\n"
+            "\n"
+            "Commands:\n",
+            PS_VERSION);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n"
+               "Exit status: 0 success, 1 some cases or inputs failed (results for the others\n"
+               "are still written), 2 usage error.\n"
+               "Documentation: README.md; metric conventions in docs/metrics.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return fclose(stdout) ? 1 : 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("panseval %s\n", PS_VERSION);
+        return fclose(stdout) ? 1 : 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++) {
+        if (!strcmp(cmd, commands[i].name)) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            /* catch late write errors on stdout (full disk, closed pipe) */
+            if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+                perror("panseval: error writing standard output");
+                return rc ? rc : 1;
+            }
+            return rc;
+        }
+    }
+    fprintf(stderr, "panseval: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

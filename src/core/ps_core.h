@@ -1,0 +1,121 @@
+/* ps_core.h - status codes, error messages, logging, progress, allocation, run context.
+ *
+ * Every panseval function that can fail returns an int status: 0 (PS_OK) on success, a
+ * negative PS_ERR_* code on failure. The failing function records a human-readable message
+ * with ps_error(); callers that know more (a file name, a case id) prepend it with
+ * ps_error_context() and pass the code up:
+ *
+ *     if ((rc = ps_volume_read_labels(path, &ref)))
+ *         return ps_error_context(rc, "case %s", case_id);
+ *
+ * Messages are kept per thread, so cases evaluated in parallel never mix their errors.
+ * Nothing in the library calls exit() or abort().
+ */
+#ifndef PS_CORE_H
+#define PS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PS_NODISCARD __attribute__((warn_unused_result))
+#else
+#define PS_PRINTF(f, a)
+#define PS_NODISCARD
+#endif
+
+/* ---- status codes ------------------------------------------------------------------- */
+enum ps_status {
+    PS_OK = 0,
+    PS_ERR_NOMEM = -1,       /* allocation failed or a size would overflow            */
+    PS_ERR_IO = -2,          /* open/read/write/rename failed (errno text in message) */
+    PS_ERR_FORMAT = -3,      /* corrupt, truncated or malformed input                 */
+    PS_ERR_ARG = -4,         /* invalid argument or option value                      */
+    PS_ERR_GEOMETRY = -5,    /* volumes do not share dims / spacing / orientation     */
+    PS_ERR_UNSUPPORTED = -6, /* valid input we do not handle (datatype, feature)      */
+    PS_ERR_NUMERIC = -7,     /* a statistic is undefined or did not converge          */
+    PS_ERR_RANGE = -8,       /* a value or index is out of its permitted range        */
+    PS_ERR_INTERNAL = -9,    /* a bug in panseval: please report                      */
+};
+
+/* Short name of a status code ("io", "format", ...). Never NULL. */
+const char *ps_status_name(int code);
+
+/* Record `fmt` as this thread's error message and return `code` (so `return ps_error(...)`). */
+int ps_error(int code, const char *fmt, ...) PS_PRINTF(2, 3);
+
+/* Prepend "<context>: " to this thread's message and return `code`. */
+int ps_error_context(int code, const char *fmt, ...) PS_PRINTF(2, 3);
+
+/* This thread's current message ("" if none). Valid until the next ps_error* call. */
+const char *ps_error_message(void);
+
+/* Code recorded with the current message (PS_OK if none). */
+int ps_error_code(void);
+
+/* Forget this thread's message. */
+void ps_error_clear(void);
+
+/* ---- run context ---------------------------------------------------------------------- */
+/* Everything that would otherwise be global state travels in this struct. */
+typedef struct ps_context {
+    int threads;     /* OpenMP threads; 0 = all available cores                   */
+    uint64_t seed;   /* seed for every random number generator (bootstrap, demo)  */
+    int verbosity;   /* 0 quiet, 1 normal (warnings), 2 info, 3 debug             */
+    int progress;    /* -1 auto (on when stderr is a terminal), 0 off, 1 on       */
+    FILE *log;       /* where warnings and progress go; NULL = stderr             */
+} ps_context;
+
+/* Fill `ctx` with the defaults: all cores, seed 1, verbosity 1, progress auto. */
+void ps_context_init(ps_context *ctx);
+
+/* Resolved thread count (>= 1). */
+int ps_context_threads(const ps_context *ctx);
+
+/* ---- logging -------------------------------------------------------------------------- */
+enum { PS_LOG_ERROR = 0, PS_LOG_WARN = 1, PS_LOG_INFO = 2, PS_LOG_DEBUG = 3 };
+
+/* Print "panseval: <level>: message\n" when level <= ctx->verbosity (ctx may be NULL).
+ * Thread-safe: one call writes one whole line. */
+void ps_log(const ps_context *ctx, int level, const char *fmt, ...) PS_PRINTF(3, 4);
+
+/* ---- progress --------------------------------------------------------------------------- */
+/* A progress line on the log stream ("label  37/200 cases  0:12 elapsed, ~0:53 left"),
+ * redrawn at most 5 times a second. Only shown when ctx->progress says so.
+ * ps_progress_add() is thread-safe and cheap; start/finish are called by one thread. */
+typedef struct ps_progress ps_progress;
+ps_progress *ps_progress_start(const ps_context *ctx, const char *label, int64_t total,
+                               const char *unit);
+void ps_progress_add(ps_progress *p, int64_t n);
+void ps_progress_finish(ps_progress *p); /* accepts NULL */
+
+/* ---- allocation -------------------------------------------------------------------------- */
+/* malloc/calloc/realloc that record PS_ERR_NOMEM with the size on failure.
+ * ps_malloc_array() and ps_calloc() check n * size for overflow. */
+void *ps_malloc(size_t size);
+void *ps_malloc_array(size_t n, size_t size);
+void *ps_calloc(size_t n, size_t size);
+void *ps_realloc_array(void *p, size_t n, size_t size);
+char *ps_strdup(const char *s);
+char *ps_strndup(const char *s, size_t n);
+/* printf into a freshly allocated string (NULL + PS_ERR_NOMEM on failure). */
+char *ps_asprintf(const char *fmt, ...) PS_PRINTF(1, 2);
+
+/* a*b (and a*b*c) without overflow: returns 0 and stores the product, or PS_ERR_NOMEM. */
+int ps_mul_size(size_t a, size_t b, size_t *out);
+int ps_mul3_size(size_t a, size_t b, size_t c, size_t *out);
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+/* Monotonic wall-clock seconds. */
+double ps_now_seconds(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PS_CORE_H */

@@ -1,0 +1,99 @@
+/* ps_infer.h - CPU inference core for nnU-Net v1 / PanSegNet checkpoints.
+ *
+ * Part 1: read a model folder (torch.save zip + pickles, no code execution) into plans and a
+ * state dict of float32 tensors, build Generic_UNet (optionally with PanSegNet's linear
+ * attention bottleneck) and run one forward pass on a prepared patch.
+ *
+ * Tensor layout everywhere in this header: PyTorch's, contiguous, row-major (last index
+ * fastest). A network input is (C, D, H, W); logits are (K, D, H, W).
+ */
+#ifndef PS_INFER_H
+#define PS_INFER_H
+
+#include <stdint.h>
+
+#include "ps_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- checkpoint contents ------------------------------------------------------------------ */
+#define PS_TENSOR_MAXDIM 8
+
+typedef struct ps_tensor {
+    char *name;                       /* state-dict key                                     */
+    int ndim;
+    int64_t shape[PS_TENSOR_MAXDIM];
+    int64_t numel;
+    float *data;                      /* contiguous float32 (converted from half/double)   */
+} ps_tensor;
+
+typedef struct ps_state_dict {
+    int n;
+    ps_tensor *tensors;
+} ps_state_dict;
+
+/* Tensor by key, or NULL. */
+const ps_tensor *ps_state_dict_get(const ps_state_dict *sd, const char *name);
+/* Tensor by key with an expected shape (ndim entries); PS_ERR_FORMAT naming the key and both
+ * shapes when missing or different. */
+int ps_state_dict_require(const ps_state_dict *sd, const char *name, int ndim,
+                          const int64_t *shape, const ps_tensor **out);
+
+#define PS_MAX_STAGES 10
+
+/* The plans of one stage as nnU-Net v1 stores them (plans.pkl / model_final_checkpoint.model.pkl). */
+typedef struct ps_plans {
+    int num_classes;             /* excluding background                                   */
+    int num_input_channels;
+    int base_num_features;       /* 32                                                     */
+    int stage;                   /* from init[5]                                           */
+    int num_pool;                /* number of down-sampling steps                           */
+    int pool_kernels[PS_MAX_STAGES][3];  /* per pooling step, (z, y, x) as in the plans    */
+    int conv_kernels[PS_MAX_STAGES + 1][3];
+    int patch_size[3];
+    double spacing[3];           /* target spacing of the stage, as in the plans (z, y, x) */
+    char trainer[128];           /* e.g. "nnTransUNetTrainerV2"                            */
+    char normalization[8][32];   /* normalization_schemes per modality ("CT", "nonCT")      */
+    int num_modalities;
+} ps_plans;
+
+typedef struct ps_model {
+    ps_plans plans;
+    ps_state_dict sd;
+    int has_attention;           /* state dict has "self_atten." keys (PanSegNet)          */
+    char *dir;
+    int fold;
+    char *checkpoint_path;
+} ps_model;
+
+/* Load MODEL_DIR/fold_<fold>/<checkpoint>.model and its .model.pkl (plans from plans.pkl
+ * when the .model.pkl has none). Never executes pickled code. */
+int ps_model_load(const char *model_dir, int fold, const char *checkpoint, ps_model **out);
+void ps_model_free(ps_model *m);
+
+/* ---- the network ------------------------------------------------------------------------- */
+typedef struct ps_net ps_net;
+
+typedef enum ps_conv_backend {
+    PS_CONV_AUTO = 0,   /* oneDNN when built with it, else the reference path */
+    PS_CONV_REFERENCE,  /* portable C (kept for testing)                       */
+    PS_CONV_ONEDNN,     /* PS_ERR_UNSUPPORTED when built without oneDNN          */
+} ps_conv_backend;
+
+/* Build the network for inputs of spatial size patch[3] = (D, H, W). The model must outlive
+ * the network. */
+int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend,
+                  const ps_context *ctx, ps_net **out);
+void ps_net_free(ps_net *net);
+/* input: (C, D, H, W) float32; logits: (num_classes + 1, D, H, W), caller-allocated. */
+int ps_net_forward(ps_net *net, const float *input, float *logits);
+/* Parameter count and multiply-accumulate FLOPs (2 per MAC) of one forward pass. */
+int64_t ps_net_param_count(const ps_net *net);
+double ps_net_flops(const ps_net *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PS_INFER_H */

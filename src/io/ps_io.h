@@ -1,0 +1,165 @@
+/* ps_io.h - volumes (NIfTI-1/2, .nii/.nii.gz), geometry, tables (CSV/TSV/JSON), atomic files.
+ *
+ * The only module that touches niftilib, zlib and libdeflate.
+ *
+ * Voxel order in memory is NIfTI's: i fastest, then j, then k (then the 4th dimension).
+ * Spacing always comes from the header (pixdim[1..3]) in voxel-axis order (i, j, k).
+ *
+ * Ownership: every ps_volume / ps_table is created by one of the functions below and released
+ * with the matching *_free() (which accepts NULL). Objects are not shared between threads
+ * while being modified; reading a finished object from several threads is safe.
+ */
+#ifndef PS_IO_H
+#define PS_IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ps_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- voxel types ---------------------------------------------------------------------- */
+typedef enum ps_dtype {
+    PS_DT_UINT8 = 1,
+    PS_DT_INT8,
+    PS_DT_INT16,
+    PS_DT_UINT16,
+    PS_DT_INT32,
+    PS_DT_UINT32,
+    PS_DT_INT64,
+    PS_DT_FLOAT32,
+    PS_DT_FLOAT64,
+} ps_dtype;
+
+size_t ps_dtype_size(ps_dtype t);      /* bytes per voxel; 0 for an invalid type */
+const char *ps_dtype_name(ps_dtype t); /* "uint8", "float32", ... */
+
+/* ---- geometry ------------------------------------------------------------------------- */
+/* Everything needed to place voxels in the world and to write a header with the same
+ * placement. `affine` maps (i, j, k, 1) to scanner mm: the sform when sform_code > 0, else the
+ * qform (NIfTI's method 2), else the pixdim diagonal (method 1). */
+typedef struct ps_geometry {
+    int64_t dim[3];        /* nx, ny, nz (1 for missing trailing dims)           */
+    double spacing_mm[3];  /* |pixdim[1..3]|, voxel-axis order                   */
+    double affine[4][4];   /* voxel -> world (mm), the transform in use           */
+    int qform_code, sform_code;
+    double qform[4][4], sform[4][4];
+    double quatern[3];     /* quatern_b, c, d                                    */
+    double qoffset[3];     /* qoffset_x, y, z                                    */
+    double qfac;           /* pixdim[0]: +1 or -1                                */
+    int xyz_units;         /* NIFTI_UNITS_* of the spatial axes                  */
+} ps_geometry;
+
+/* Identity geometry with the given dims and spacing (qform_code 1, origin 0). */
+void ps_geometry_init(ps_geometry *g, int64_t nx, int64_t ny, int64_t nz,
+                      double sx_mm, double sy_mm, double sz_mm);
+
+/* Check that two images share a voxel grid: equal dims, spacing and origin within 1e-4 mm,
+ * direction cosines within 1e-5. On mismatch returns PS_ERR_GEOMETRY with a message that
+ * names both files and prints both geometries. */
+int ps_geometry_check_same(const ps_geometry *a, const char *name_a,
+                           const ps_geometry *b, const char *name_b);
+
+/* Length of the field-of-view diagonal in mm: sqrt(sum((dim_d * spacing_d)^2)). */
+double ps_geometry_diagonal_mm(const ps_geometry *g);
+
+/* ---- volumes -------------------------------------------------------------------------- */
+typedef struct ps_volume {
+    ps_geometry geom;
+    int64_t nc;        /* size of the 4th dimension (channels / time); 1 for 3D        */
+    ps_dtype dtype;    /* type of `data`                                              */
+    void *data;        /* nx*ny*nz*nc voxels, i fastest                               */
+    double scl_slope;  /* as read (already applied by the *_labels / *_float readers) */
+    double scl_inter;
+    char *path;        /* file it was read from (owned), or NULL                      */
+    void *block_;      /* allocation that holds `data` (private)                      */
+} ps_volume;
+
+static inline int64_t ps_volume_nvox(const ps_volume *v)
+{
+    return v->geom.dim[0] * v->geom.dim[1] * v->geom.dim[2];
+}
+
+/* A zero-filled volume. `geom` is copied; nc >= 1. */
+int ps_volume_create(const ps_geometry *geom, int64_t nc, ps_dtype dtype, ps_volume **out);
+void ps_volume_free(ps_volume *v);
+
+/* Read a .nii or .nii.gz file (NIfTI-1 or NIfTI-2) as stored: no scaling, no conversion.
+ * .nii.gz is inflated with libdeflate in one pass straight into the voxel buffer (all gzip
+ * members), with a streaming zlib fallback when the size is unknown or over 4 GiB. */
+int ps_volume_read(const char *path, ps_volume **out);
+
+/* Read a 3D label map. The result has dtype PS_DT_UINT8 when every label is in 0..255
+ * (no copy when the file is uint8), else PS_DT_INT32. scl_slope/scl_inter are applied.
+ * Float maps must hold integral values (tolerance 1e-3): otherwise PS_ERR_FORMAT naming the
+ * file and one offending value and its voxel. Negative labels, values beyond int32 and 4D
+ * volumes (4th dim > 1) are errors. */
+int ps_volume_read_labels(const char *path, ps_volume **out);
+
+/* Read an image as float32 with scl_slope/scl_inter applied (3D or 4D). */
+int ps_volume_read_float(const char *path, ps_volume **out);
+
+/* Write .nii or .nii.gz (chosen by the suffix) as NIfTI-1 (NIfTI-2 when a dim exceeds 32767),
+ * with the geometry in v->geom. Written atomically: a temporary file in the same folder,
+ * then rename(). */
+int ps_volume_write(const char *path, const ps_volume *v);
+
+/* ---- atomic output files ----------------------------------------------------------------- */
+/* Opens "<dir>/.<name>.XXXXXX" next to `path`. ps_atomic_commit() flushes, fsyncs, checks for
+ * late write errors and renames it over `path`; ps_atomic_abort() removes it. Both free `af`.
+ * path "-" means stdout: commit only flushes and checks it. */
+typedef struct ps_atomic_file ps_atomic_file;
+int ps_atomic_open(const char *path, ps_atomic_file **out);
+FILE *ps_atomic_stream(ps_atomic_file *af);
+int ps_atomic_commit(ps_atomic_file *af);
+void ps_atomic_abort(ps_atomic_file *af);
+
+/* ---- tables ------------------------------------------------------------------------------ */
+/* An in-memory table of strings: header + rows. Read from CSV (RFC 4180 quoting) or TSV,
+ * detected from the header line (a tab in the header means TSV). '#' lines before the header
+ * are comments. Each cell remembers its line number for error messages. */
+typedef struct ps_table {
+    int ncols;
+    int64_t nrows;
+    char **colnames;      /* ncols names                                           */
+    char ***cells;        /* cells[r][c], NUL-terminated; "" for an empty cell      */
+    int64_t *line;        /* 1-based source line of each row                        */
+    char *path;           /* file read, or NULL                                     */
+    char sep;             /* ',' or '\t'                                            */
+} ps_table;
+
+int ps_table_read(const char *path, ps_table **out);      /* path "-" = stdin */
+int ps_table_parse(const char *text, size_t len, const char *name, ps_table **out);
+void ps_table_free(ps_table *t);
+/* Column index by exact name, or -1. */
+int ps_table_col(const ps_table *t, const char *name);
+/* Column index; PS_ERR_ARG "<file>: no column 'x' (columns are: a, b, c)" when absent. */
+int ps_table_require_col(const ps_table *t, const char *name, int *col);
+/* Parse cells[r][c] as a double. "nan", "NaN", "inf", "-inf" are accepted; an empty cell or
+ * text is PS_ERR_FORMAT "<file> line L column 'x': 'abc' is not a number". */
+int ps_table_get_double(const ps_table *t, int64_t r, int c, double *out);
+
+/* Streaming writer for result tables: CSV (RFC 4180), TSV or a JSON array of objects with
+ * the same keys. Numbers are written with %.17g (round-trip exact); NaN/Inf as "nan"/"inf"
+ * in CSV/TSV and as null / "inf" strings in JSON. */
+typedef enum ps_table_format { PS_FMT_CSV = 0, PS_FMT_TSV, PS_FMT_JSON } ps_table_format;
+int ps_table_format_parse(const char *s, ps_table_format *out);
+
+typedef struct ps_table_writer ps_table_writer;
+/* Writes to `f` (not owned). The header is given once; rows follow cell by cell. */
+int ps_table_writer_create(FILE *f, ps_table_format fmt, int ncols, const char *const *colnames,
+                           ps_table_writer **out);
+int ps_table_writer_str(ps_table_writer *w, const char *s);     /* next cell: text   */
+int ps_table_writer_num(ps_table_writer *w, double x);          /* next cell: number */
+int ps_table_writer_int(ps_table_writer *w, int64_t x);         /* next cell: integer*/
+int ps_table_writer_null(ps_table_writer *w);                   /* next cell: empty  */
+int ps_table_writer_end_row(ps_table_writer *w);
+int ps_table_writer_finish(ps_table_writer *w);  /* closes the JSON array; frees w */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PS_IO_H */
