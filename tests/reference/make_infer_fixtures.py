@@ -1,0 +1,296 @@
+"""Write small nnU-Net v1 / PanSegNet model folders, input patches and PyTorch logits for the
+tests of src/infer (tests/golden/infer/). Run from the repository root with Debian's
+interpreter:  /usr/bin/python3 tests/reference/make_infer_fixtures.py
+
+Every model folder is laid out exactly as nnU-Net v1 writes it:
+  MODEL/plans.pkl                                  (pickle of the plans; absent for one model)
+  MODEL/fold_0/model_final_checkpoint.model        (torch.save zip: epoch, state_dict, ...)
+  MODEL/fold_0/model_final_checkpoint.model.pkl    (pickle: init, name, class, plans)
+plus, for the tests:
+  MODEL/input.nii.gz     network input (C, D, H, W) float32; NIfTI voxel (i, j, k[, c])
+                         holds tensor element (c, k, j, i)
+  MODEL/logits.nii.gz    PyTorch 1.13 float32 logits (K, D, H, W) as NIfTI (i, j, k, class)
+  MODEL/logits_f64.nii.gz the same forward pass run in float64 (a tighter reference)
+  MODEL/tensors.tsv      per state-dict tensor: shape, sums and the CRC-32 of its float32
+                         little-endian bytes (exact-equality check for the C loader)
+
+Weights are random (fixed seeds) with non-trivial norm affines and biases; the sizes are
+tiny (a few hundred kB per model) and the attention block uses d_model 64 and 2 layers
+instead of PanSegNet's 512 and 8 (the C code reads both from the tensor shapes).
+"""
+import collections
+import os
+import pickle
+import sys
+import zlib
+
+import nibabel as nib
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from infer_model import GenericUNet  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'golden', 'infer')
+
+
+def randomise(net, seed):
+    """He-scaled conv/linear weights, biases N(0, 0.1), norm gains U(0.5, 1.5) and shifts
+    N(0, 0.2): every parameter matters for the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if 'instnorm' in name or 'layer_norm' in name:
+                if name.endswith('weight'):
+                    p.copy_(0.5 + torch.rand(p.shape, generator=g))
+                else:
+                    p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif name.endswith('bias'):
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            else:
+                if name.startswith('tu.'):
+                    fan_in = p.shape[0]
+                else:
+                    fan_in = int(np.prod(p.shape[1:]))
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+
+
+def make_plans(cfg, stages):
+    """A plans dict with the fields nnU-Net v1's ExperimentPlanner3D_v21 writes."""
+    nmod = cfg['num_modalities']
+    modal = collections.OrderedDict((i, m) for i, m in enumerate(cfg['modalities']))
+    norm = collections.OrderedDict((i, s) for i, s in enumerate(cfg['normalization']))
+    inten = collections.OrderedDict()
+    for i in range(nmod):
+        f = cfg['float_type']
+        inten[i] = collections.OrderedDict([
+            ('median', f(40.0 + i)), ('mean', f(35.25 + i)), ('sd', f(60.5 + i)),
+            ('mn', f(-1000.0)), ('mx', f(2000.0)),
+            ('percentile_99_5', f(215.0 + i)), ('percentile_00_5', f(-95.5 - i)),
+            ('local_props', collections.OrderedDict())])
+    pps = {}
+    for s, st in enumerate(stages):
+        pps[s] = {
+            'batch_size': 2,
+            'num_pool_per_axis': [sum(1 for p in st['pool'] if p[a] > 1) for a in range(3)],
+            'patch_size': np.array(st['patch'], dtype=np.int64),
+            'median_patient_size_in_voxels': np.array([64, 128, 128], dtype=np.int64),
+            'current_spacing': np.array(st['spacing'], dtype=np.float64),
+            'original_spacing': np.array([2.5, 0.8, 0.8], dtype=np.float64),
+            'do_dummy_2D_data_aug': False,
+            'pool_op_kernel_sizes': [list(p) for p in st['pool']],
+            'conv_kernel_sizes': [list(k) for k in st['conv']],
+        }
+    classes = list(range(1, cfg['num_classes'] + 1))
+    return {
+        'num_stages': len(stages),
+        'num_modalities': nmod,
+        'modalities': modal,
+        'normalization_schemes': norm,
+        'dataset_properties': {
+            'all_sizes': [(64, 128, 128)], 'all_spacings': [(2.5, 0.8, 0.8)],
+            'all_classes': classes, 'modalities': modal, 'intensityproperties': inten,
+            'size_reductions': collections.OrderedDict([('case_0', 1.0)])},
+        'list_of_npz_files': ['/data/nnUNet_preprocessed/Task999/case_0.npz'],
+        'original_spacings': [np.array([2.5, 0.8, 0.8])],
+        'original_sizes': [np.array([64, 128, 128])],
+        'preprocessed_data_folder': '/data/nnUNet_preprocessed/Task999',
+        'num_classes': cfg['num_classes'],
+        'all_classes': classes,
+        'base_num_features': cfg['base'],
+        'use_mask_for_norm': collections.OrderedDict((i, False) for i in range(nmod)),
+        'keep_only_largest_region': None,
+        'min_region_size_per_class': None,
+        'min_size_per_class': None,
+        'transpose_forward': [0, 1, 2],
+        'transpose_backward': [0, 1, 2],
+        'data_identifier': 'nnUNetData_plans_v2.1',
+        'plans_per_stage': pps,
+        'preprocessor_name': 'GenericPreprocessor',
+        'conv_per_stage': 2,
+    }
+
+
+def crc32_f32(t):
+    return zlib.crc32(t.detach().to(torch.float32).contiguous().numpy().astype('<f4').tobytes())
+
+
+def write_tensor_tsv(path, sd):
+    with open(path, 'w') as f:
+        f.write('# per state-dict tensor, values as saved by make_infer_fixtures.py (torch %s);\n'
+                '# sums in float64 over the float32 values (numpy), crc32 = zlib.crc32 of the\n'
+                '# float32 little-endian bytes in row-major order\n' % torch.__version__)
+        f.write('key\tshape\tnumel\tsum\tsumsq\tsumabs\tfirst\tcrc32\n')
+        for k, v in sd.items():
+            a = v.detach().to(torch.float32).contiguous().numpy().astype(np.float64).ravel()
+            first = ','.join('%.9g' % x for x in a[:4])
+            f.write('%s\t%s\t%d\t%.17g\t%.17g\t%.17g\t%s\t%d\n' % (
+                k, 'x'.join(str(s) for s in v.shape), a.size, a.sum(), (a * a).sum(),
+                np.abs(a).sum(), first, crc32_f32(v)))
+
+
+def save_nifti(path, arr_cdhw, spacing_zyx):
+    """(C, D, H, W) -> NIfTI (i, j, k[, c]) with i = W, j = H, k = D."""
+    a = np.asarray(arr_cdhw, dtype=arr_cdhw.dtype)
+    a = a.transpose(3, 2, 1, 0)
+    if a.shape[3] == 1:
+        a = a[..., 0]
+    aff = np.diag([spacing_zyx[2], spacing_zyx[1], spacing_zyx[0], 1.0])
+    img = nib.Nifti1Image(np.ascontiguousarray(a), aff)
+    img.header.set_xyzt_units('mm')
+    nib.save(img, path)
+
+
+def build(cfg):
+    st = cfg['stages'][cfg['stage']]
+    net = GenericUNet(cfg['num_modalities'], cfg['base'], cfg['num_classes'] + 1, st['pool'],
+                      st['conv'], st['patch'], attention=cfg.get('attention', False),
+                      d_model=cfg.get('d_model', 512), nhead=8,
+                      n_attention_layers=cfg.get('n_layers', 8))
+    randomise(net, cfg['seed'])
+    net.eval()
+    return net
+
+
+def make_model(cfg):
+    d = os.path.join(OUT, cfg['name'])
+    os.makedirs(os.path.join(d, 'fold_0'), exist_ok=True)
+    for stale in ('plans.pkl',):
+        if os.path.exists(os.path.join(d, stale)):
+            os.remove(os.path.join(d, stale))
+    st = cfg['stages'][cfg['stage']]
+    net = build(cfg)
+    torch.manual_seed(cfg['seed'] + 1)
+    x = torch.randn([1, cfg['num_modalities']] + list(st['patch']))
+
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.99, nesterov=True,
+                                weight_decay=3e-5)
+    plot_stuff = ([], [], [], [])
+    best_stuff = (None, None, None)
+    if cfg.get('train_step'):
+        # one optimiser step so the saved state holds momentum buffers; the weights that
+        # are saved (and checked) are the ones after the step
+        net.train()
+        loss = net(x).square().mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        net.eval()
+        rs = np.random.RandomState(cfg['seed'])
+        plot_stuff = ([np.float64(v) for v in rs.rand(3)], [np.float64(v) for v in rs.rand(3)],
+                      [], [np.float64(v) for v in rs.rand(3)])
+        plot_stuff = plot_stuff + (np.arange(6, dtype=np.float32).reshape(2, 3),)
+        best_stuff = (2, np.float64(0.5), np.float64(0.75))
+
+    sd = net.state_dict()
+    ckpt = {'epoch': 3, 'state_dict': sd, 'optimizer_state_dict': optimizer.state_dict(),
+            'lr_scheduler_state_dict': None, 'plot_stuff': plot_stuff, 'best_stuff': best_stuff}
+    if cfg.get('amp'):
+        ckpt['amp_grad_scaler'] = {'scale': 65536.0, 'growth_factor': 2.0,
+                                   'backoff_factor': 0.5, 'growth_interval': 2000,
+                                   '_growth_tracker': 1}
+    path = os.path.join(d, 'fold_0', 'model_final_checkpoint.model')
+    torch.save(ckpt, path, _use_new_zipfile_serialization=not cfg.get('legacy', False))
+
+    plans = make_plans(cfg, cfg['stages'])
+    trainer = cfg['trainer']
+    module = ('nnunet.training.network_training.' + trainer)
+    info = {'init': ('/data/nnUNet_preprocessed/Task999/nnUNetPlansv2.1_plans_3D.pkl', 0,
+                     '/results/nnUNet/3d_fullres/Task999/' + trainer + '__nnUNetPlansv2.1/fold_0',
+                     '/data/nnUNet_preprocessed/Task999', True, cfg['stage'], True, False,
+                     True),
+            'name': trainer,
+            'class': "<class '%s.%s'>" % (module, trainer)}
+    if cfg.get('plans_in_model_pkl', True):
+        info['plans'] = plans
+    with open(path + '.pkl', 'wb') as f:
+        pickle.dump(info, f)
+    if cfg.get('plans_pkl', True):
+        with open(os.path.join(d, 'plans.pkl'), 'wb') as f:
+            pickle.dump(plans, f)
+    if cfg.get('legacy'):
+        return
+
+    write_tensor_tsv(os.path.join(d, 'tensors.tsv'), sd)
+    with torch.no_grad():
+        y = net(x)
+        y64 = net.double()(x.double())
+    sp = st['spacing']
+    save_nifti(os.path.join(d, 'input.nii.gz'), x[0].numpy().astype(np.float32), sp)
+    save_nifti(os.path.join(d, 'logits.nii.gz'), y[0].numpy().astype(np.float32), sp)
+    save_nifti(os.path.join(d, 'logits_f64.nii.gz'), y64[0].numpy().astype(np.float64), sp)
+
+
+def make_dtype_fixture():
+    """Tensors of several storage types and layouts in one torch.save zip, for the loader."""
+    d = os.path.join(OUT, 'tensors')
+    os.makedirs(d, exist_ok=True)
+    g = torch.Generator().manual_seed(7)
+    base = torch.randn(4, 5, generator=g)
+    big = torch.randn(20, generator=g)
+    obj = collections.OrderedDict()
+    obj['f32'] = base
+    obj['f16'] = base.to(torch.float16)
+    obj['f64'] = base.to(torch.float64) / 3.0
+    obj['bf16'] = base.to(torch.bfloat16)
+    obj['i64'] = torch.arange(-3, 9, dtype=torch.int64).reshape(3, 4)
+    obj['i32'] = torch.arange(0, 6, dtype=torch.int32)
+    obj['u8'] = torch.arange(250, 256, dtype=torch.uint8)
+    obj['transposed'] = base.t()                 # stride (1, 5)
+    obj['offset_view'] = big[3:9]                # storage offset 3, shares big's storage
+    obj['strided_view'] = big[1::4]              # stride 4
+    obj['shares_big'] = big.view(4, 5)
+    obj['scalar'] = torch.tensor(3.5)
+    obj['empty'] = torch.zeros(0, 3)
+    obj['param'] = torch.nn.Parameter(torch.linspace(-1, 1, 6).reshape(2, 3))
+    obj['expanded'] = torch.arange(3, dtype=torch.float32).reshape(3, 1).expand(3, 4)
+    torch.save(obj, os.path.join(d, 'dtypes.pt'))
+    write_tensor_tsv(os.path.join(d, 'tensors.tsv'), obj)
+
+
+STAGE_2CLASS = {'patch': [16, 32, 32], 'spacing': [2.5, 0.8, 0.8],
+                'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}
+CONFIGS = [
+    # plain Generic_UNet, 1 modality (CT), 2 classes; plans.pkl present; optimiser momentum,
+    # numpy scalars and a numpy array in plot_stuff, AMP grad-scaler state
+    {'name': 'unet_2class', 'seed': 11, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'num_classes': 1, 'base': 8,
+     'float_type': np.float64, 'stages': [STAGE_2CLASS], 'stage': 0, 'train_step': True,
+     'amp': True},
+    # 2 modalities (MRI), 3 classes, two stages (the model is stage 1), no plans.pkl
+    {'name': 'unet_3class', 'seed': 22, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 2,
+     'modalities': ['T1', 'T2'], 'normalization': ['nonCT', 'nonCT'], 'num_classes': 2,
+     'base': 4, 'float_type': float,
+     'stages': [{'patch': [16, 16, 16], 'spacing': [5.0, 1.6, 1.6],
+                 'pool': [[2, 2, 2], [2, 2, 2]], 'conv': [[3, 3, 3]] * 3},
+                {'patch': [8, 24, 32], 'spacing': [3.0, 1.25, 1.0],
+                 'pool': [[1, 2, 2], [2, 2, 2], [2, 1, 2]],
+                 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 1, 3]]}],
+     'stage': 1, 'plans_pkl': False},
+    # PanSegNet-style (linear-attention bottleneck), plans only in MODEL/plans.pkl
+    {'name': 'pansegnet', 'seed': 33, 'trainer': 'nnTransUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'num_classes': 1, 'base': 8,
+     'float_type': np.float64,
+     'stages': [{'patch': [16, 32, 32], 'spacing': [3.0, 0.75, 0.75],
+                 'pool': [[2, 2, 2], [2, 2, 2]], 'conv': [[3, 3, 3]] * 3}],
+     'stage': 0, 'attention': True, 'd_model': 64, 'n_layers': 2,
+     'plans_in_model_pkl': False},
+    # pre-1.6 torch.save format (tar-less legacy pickle stream): must be refused clearly
+    {'name': 'legacy', 'seed': 44, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'num_classes': 1, 'base': 2,
+     'float_type': float,
+     'stages': [{'patch': [8, 8, 8], 'spacing': [1.0, 1.0, 1.0],
+                 'pool': [[2, 2, 2]], 'conv': [[3, 3, 3]] * 2}],
+     'stage': 0, 'legacy': True},
+]
+
+
+def main():
+    torch.set_num_threads(1)
+    for cfg in CONFIGS:
+        make_model(cfg)
+    make_dtype_fixture()
+
+
+if __name__ == '__main__':
+    main()
