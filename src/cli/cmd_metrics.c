@@ -1,0 +1,528 @@
+/* cmd_metrics.c - `panseval metrics`: per-case segmentation metrics.
+ *
+ * Work is a list of jobs, one per (case, model): read the reference and the prediction once,
+ * then evaluate every region. Jobs run in parallel across cases (-j); a lone job uses the
+ * threads inside the case instead. Each thread holds one case's volumes at a time, so memory
+ * does not grow with the number of cases; only the small result rows are kept, and they are
+ * written in job order, so the output does not depend on the thread count.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "ps_manifest.h"
+#include "ps_metrics.h"
+
+static const char *CMD = "metrics";
+
+static void usage(FILE *f)
+{
+    fputs(
+        "Usage: panseval metrics --ref REF.nii.gz --pred PRED.nii.gz [options]\n"
+        "       panseval metrics --manifest M.tsv [--model NAME ...] [options]\n"
+        "\n"
+        "Segmentation metrics per case x model x label: overlap (Dice, Jaccard, ...), volumes,\n"
+        "voxel-wise kappa, and boundary distances in mm (HD, HD95, ASSD, MASD, NSD) from an\n"
+        "exact Euclidean distance transform with the header spacing. One output row per\n"
+        "case x model x label; the row order is deterministic (manifest order, then model,\n"
+        "then label).\n"
+        "\n"
+        "Input:\n"
+        "  --ref FILE          reference label map (.nii or .nii.gz)\n"
+        "  --pred FILE         predicted label map on the same voxel grid\n"
+        "  --case ID           case id written for a --ref/--pred pair (default: the file name\n"
+        "                      of --pred without extension)\n"
+        "  --name NAME         model name written for a --ref/--pred pair (default: pred)\n"
+        "  --manifest FILE     data manifest (TSV; see data-manifests/README.md): evaluates the\n"
+        "                      pred:MODEL columns against ref\n"
+        "  --model NAME        only this model (repeatable; default: every pred:MODEL column)\n"
+        "\n"
+        "Metric options:\n"
+        "  --labels LIST       labels or regions to evaluate, e.g. 1,2 or 1,2,1+2 (a region\n"
+        "                      'a+b' is the union of labels a and b, like nnU-Net regions).\n"
+        "                      Default: every non-zero label present in either volume of the\n"
+        "                      case (label 1 when both are empty, reported as both_empty)\n"
+        "  --hd95 NAME         HD95 convention (default medpy):\n"
+        "                        medpy        95th percentile, linear interpolation, of the\n"
+        "                                     pooled distances of both directions (MedPy hd95;\n"
+        "                                     what nnU-Net v1 and PanSegNet report)\n"
+        "                        monai        larger of the two directed 95th percentiles\n"
+        "                        deepmind     area-weighted surfels, no interpolation, larger\n"
+        "                                     of the two directions (surface-distance package)\n"
+        "                        plastimatch  mean of the two directed values, each the sorted\n"
+        "                                     distance at index floor(0.95 n - 1)\n"
+        "  --percentile Q      use the Q-th percentile instead of the 95th, Q in [0,100]\n"
+        "  --nsd-tol MM        tolerance of the normalised surface distance (default 2 mm)\n"
+        "  --nsd-method M      voxel (boundary voxels, default) or surfel (area-weighted)\n"
+        "  --empty POLICY      distance metrics when exactly one mask is empty: nan (default),\n"
+        "                      inf, or worst (the image diagonal in mm); nsd is 0 for inf/worst\n"
+        "  --empty-dice V      dice and jaccard when both masks are empty: one (default) or nan\n"
+        "  --no-distances      overlap and volume metrics only (much faster)\n"
+        "  --fail-fast         stop at the first case that fails (default: report it as a row\n"
+        "                      with status=error and go on; the exit status is 1 at the end)\n"
+        "\n"
+        CLI_COMMON_HELP
+        "\n"
+        "Output columns: case, model, modality, center, label, status, then the metrics,\n"
+        "then message. status is ok, pred_empty, ref_empty, both_empty or error. Distances are\n"
+        "in mm, volumes in ml. Defaults: CSV on standard output.\n"
+        "\n"
+        "Examples:\n"
+        "  panseval metrics --ref case01_gt.nii.gz --pred case01_pred.nii.gz\n"
+        "  panseval metrics --manifest demo/manifest.tsv -j 2 -o metrics.csv\n"
+        "  panseval metrics --manifest m.tsv --model nnunet --hd95 monai --format json\n",
+        f);
+}
+
+/* One (case, model) pair to evaluate; the strings point into the manifest or argv. */
+typedef struct job {
+    const char *case_id, *model, *modality, *center;
+    const char *ref_path, *pred_path; /* pred_path NULL: no prediction listed */
+} job;
+
+/* The rows of one job: one per region, or one error row. */
+typedef struct job_result {
+    int nrows;
+    char (*labels)[16 * 12];
+    ps_case_metrics *m;
+    char *message; /* error text for a status=error row */
+} job_result;
+
+typedef struct metrics_args {
+    ps_metrics_options opt;
+    ps_region *regions; /* NULL: labels present in each case */
+    int nregions;
+    int fail_fast;
+} metrics_args;
+
+static void result_set_error(job_result *r, const char *msg)
+{
+    free(r->labels);
+    free(r->m);
+    r->labels = calloc(1, sizeof *r->labels);
+    r->m = calloc(1, sizeof *r->m);
+    r->message = strdup(msg);
+    r->nrows = (r->labels && r->m && r->message) ? 1 : 0;
+    if (r->m)
+        r->m->status = PS_CASE_ERROR;
+}
+
+/* Evaluate one job into `r`. Returns 0, or an error code with the message recorded. */
+static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, int inner_threads,
+                   job_result *r)
+{
+    ps_volume *ref = NULL, *pred = NULL;
+    ps_region *regions = a->regions, *own = NULL;
+    int nregions = a->nregions, rc = PS_OK;
+
+    if (!jb->pred_path)
+        return ps_error(PS_ERR_ARG, "no prediction listed for model '%s'", jb->model);
+    if (!jb->ref_path)
+        return ps_error(PS_ERR_ARG, "no reference label listed");
+
+    /* The two reads are independent: inflate them side by side when we have the threads. */
+    int rc_ref = PS_OK, rc_pred = PS_OK;
+    char msg_ref[1024] = "", msg_pred[1024] = "";
+#pragma omp parallel sections num_threads(inner_threads > 1 ? 2 : 1)
+    {
+#pragma omp section
+        {
+            rc_ref = ps_volume_read_labels(jb->ref_path, &ref);
+            if (rc_ref)
+                snprintf(msg_ref, sizeof msg_ref, "%s", ps_error_message());
+        }
+#pragma omp section
+        {
+            rc_pred = ps_volume_read_labels(jb->pred_path, &pred);
+            if (rc_pred)
+                snprintf(msg_pred, sizeof msg_pred, "%s", ps_error_message());
+        }
+    }
+    if (rc_ref || rc_pred) {
+        rc = rc_ref ? rc_ref : rc_pred;
+        ps_error(rc, "%s", rc_ref ? msg_ref : msg_pred);
+        goto done;
+    }
+    if ((rc = ps_geometry_check_same(&ref->geom, jb->ref_path, &pred->geom, jb->pred_path)))
+        goto done;
+
+    if (!regions) {
+        int32_t *labels = NULL;
+        int nl = 0;
+        if ((rc = ps_labels_present(ref, pred, &labels, &nl)))
+            goto done;
+        nregions = nl ? nl : 1;
+        own = calloc((size_t)nregions, sizeof *own);
+        if (!own) {
+            free(labels);
+            rc = ps_error(PS_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < nregions; i++) {
+            own[i].n = 1;
+            own[i].labels[0] = nl ? labels[i] : 1;
+        }
+        free(labels);
+        regions = own;
+    }
+
+    r->labels = calloc((size_t)nregions, sizeof *r->labels);
+    r->m = calloc((size_t)nregions, sizeof *r->m);
+    if (!r->labels || !r->m) {
+        rc = ps_error(PS_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    ps_context inner = *ctx;
+    inner.threads = inner_threads;
+    for (int i = 0; i < nregions; i++) {
+        ps_region_format(&regions[i], r->labels[i], sizeof r->labels[i]);
+        if ((rc = ps_metrics_compute(ref, pred, &regions[i], &a->opt, &inner, &r->m[i]))) {
+            ps_error_context(rc, "label %s", r->labels[i]);
+            goto done;
+        }
+    }
+    r->nrows = nregions;
+done:
+    free(own);
+    ps_volume_free(ref);
+    ps_volume_free(pred);
+    return rc;
+}
+
+static int write_results(FILE *f, ps_table_format fmt, const job *jobs, const job_result *res,
+                         int njobs)
+{
+    const int nfixed = 6;
+    int ncols = nfixed + ps_metric_ncolumns + 1;
+    const char **names = calloc((size_t)ncols, sizeof *names);
+    if (!names)
+        return ps_error(PS_ERR_NOMEM, "out of memory");
+    const char *fixed[] = {"case", "model", "modality", "center", "label", "status"};
+    for (int c = 0; c < nfixed; c++)
+        names[c] = fixed[c];
+    for (int c = 0; c < ps_metric_ncolumns; c++)
+        names[nfixed + c] = ps_metric_columns[c].name;
+    names[ncols - 1] = "message";
+
+    ps_table_writer *w;
+    int rc = ps_table_writer_create(f, fmt, ncols, names, &w);
+    free(names);
+    if (rc)
+        return rc;
+    for (int j = 0; j < njobs && !rc; j++) {
+        for (int i = 0; i < res[j].nrows && !rc; i++) {
+            const ps_case_metrics *m = &res[j].m[i];
+            int is_err = m->status == PS_CASE_ERROR;
+            ps_table_writer_str(w, jobs[j].case_id);
+            ps_table_writer_str(w, jobs[j].model);
+            ps_table_writer_str(w, jobs[j].modality);
+            ps_table_writer_str(w, jobs[j].center);
+            ps_table_writer_str(w, res[j].labels[i]);
+            ps_table_writer_str(w, ps_case_status_name(m->status));
+            for (int c = 0; c < ps_metric_ncolumns; c++) {
+                const ps_metric_column *col = &ps_metric_columns[c];
+                const char *p = (const char *)m + col->offset;
+                if (is_err)
+                    ps_table_writer_null(w);
+                else if (col->kind == PS_MK_INT64)
+                    ps_table_writer_int(w, *(const int64_t *)p);
+                else
+                    ps_table_writer_num(w, *(const double *)p);
+            }
+            ps_table_writer_str(w, res[j].message ? res[j].message : "");
+            rc = ps_table_writer_end_row(w);
+        }
+    }
+    int rc2 = ps_table_writer_finish(w);
+    return rc ? rc : rc2;
+}
+
+/* Strip the folder and a .nii / .nii.gz suffix. */
+static char *case_name_from_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    if (n > 7 && !strcmp(b + n - 7, ".nii.gz"))
+        n -= 7;
+    else if (n > 4 && !strcmp(b + n - 4, ".nii"))
+        n -= 4;
+    return strndup(b, n);
+}
+
+enum {
+    OPT_REF = CLI_OPT_FIRST_PRIVATE,
+    OPT_PRED,
+    OPT_CASE,
+    OPT_NAME,
+    OPT_MANIFEST,
+    OPT_MODEL,
+    OPT_LABELS,
+    OPT_HD95,
+    OPT_PERCENTILE,
+    OPT_NSD_TOL,
+    OPT_NSD_METHOD,
+    OPT_EMPTY,
+    OPT_EMPTY_DICE,
+    OPT_NO_DISTANCES,
+    OPT_FAIL_FAST,
+};
+
+int main_metrics(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"ref", required_argument, NULL, OPT_REF},
+        {"pred", required_argument, NULL, OPT_PRED},
+        {"case", required_argument, NULL, OPT_CASE},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"manifest", required_argument, NULL, OPT_MANIFEST},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"labels", required_argument, NULL, OPT_LABELS},
+        {"hd95", required_argument, NULL, OPT_HD95},
+        {"percentile", required_argument, NULL, OPT_PERCENTILE},
+        {"nsd-tol", required_argument, NULL, OPT_NSD_TOL},
+        {"nsd-method", required_argument, NULL, OPT_NSD_METHOD},
+        {"empty", required_argument, NULL, OPT_EMPTY},
+        {"empty-dice", required_argument, NULL, OPT_EMPTY_DICE},
+        {"no-distances", no_argument, NULL, OPT_NO_DISTANCES},
+        {"fail-fast", no_argument, NULL, OPT_FAIL_FAST},
+        {NULL, 0, NULL, 0},
+    };
+    cli_common common;
+    cli_common_init(&common, PS_FMT_CSV);
+    metrics_args a = {0};
+    ps_metrics_options_init(&a.opt);
+    const char *ref = NULL, *pred = NULL, *case_id = NULL, *name = "pred", *manifest_path = NULL;
+    const char **models = calloc((size_t)argc, sizeof *models);
+    int nmodels = 0, c, status = 0;
+    if (!models)
+        return cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+        int h = cli_common_option(&common, c, optarg);
+        if (h < 0) {
+            status = 2;
+            goto out;
+        }
+        if (h)
+            continue;
+        switch (c) {
+        case OPT_REF: ref = optarg; break;
+        case OPT_PRED: pred = optarg; break;
+        case OPT_CASE: case_id = optarg; break;
+        case OPT_NAME: name = optarg; break;
+        case OPT_MANIFEST: manifest_path = optarg; break;
+        case OPT_MODEL: models[nmodels++] = optarg; break;
+        case OPT_LABELS:
+            free(a.regions);
+            a.regions = NULL;
+            if (ps_region_list_parse(optarg, &a.regions, &a.nregions)) {
+                status = cli_usage_error(CMD, "--labels: %s", ps_error_message());
+                goto out;
+            }
+            break;
+        case OPT_HD95:
+            if (ps_hd_method_parse(optarg, &a.opt.hd_method)) {
+                status = cli_usage_error(CMD, "--hd95: %s", ps_error_message());
+                goto out;
+            }
+            break;
+        case OPT_PERCENTILE:
+            if (cli_parse_double(CMD, "--percentile", optarg, 0, 100, &a.opt.percentile)) {
+                status = 2;
+                goto out;
+            }
+            break;
+        case OPT_NSD_TOL:
+            if (cli_parse_double(CMD, "--nsd-tol", optarg, 0, 1e9, &a.opt.nsd_tol_mm)) {
+                status = 2;
+                goto out;
+            }
+            break;
+        case OPT_NSD_METHOD:
+            if (ps_nsd_method_parse(optarg, &a.opt.nsd_method)) {
+                status = cli_usage_error(CMD, "--nsd-method: %s", ps_error_message());
+                goto out;
+            }
+            break;
+        case OPT_EMPTY:
+            if (ps_empty_policy_parse(optarg, &a.opt.empty)) {
+                status = cli_usage_error(CMD, "--empty: %s", ps_error_message());
+                goto out;
+            }
+            break;
+        case OPT_EMPTY_DICE:
+            if (ps_empty_dice_parse(optarg, &a.opt.empty_dice)) {
+                status = cli_usage_error(CMD, "--empty-dice: %s", ps_error_message());
+                goto out;
+            }
+            break;
+        case OPT_NO_DISTANCES: a.opt.distances = 0; break;
+        case OPT_FAIL_FAST: a.fail_fast = 1; break;
+        default:
+            status = cli_usage_error(CMD, "unknown option");
+            goto out;
+        }
+    }
+    if (common.help) {
+        usage(stdout);
+        goto out;
+    }
+    if (optind < argc) {
+        status = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!!manifest_path == !!(ref || pred)) {
+        status = cli_usage_error(CMD, "give either --manifest, or --ref and --pred");
+        goto out;
+    }
+    if (!manifest_path && (!ref || !pred)) {
+        status = cli_usage_error(CMD, "--ref and --pred go together");
+        goto out;
+    }
+    if (nmodels && !manifest_path) {
+        status = cli_usage_error(CMD, "--model selects pred:MODEL columns of a --manifest");
+        goto out;
+    }
+
+    /* ---- the job list -------------------------------------------------------------------- */
+    job *jobs = NULL;
+    int njobs = 0;
+    ps_manifest *man = NULL;
+    char *auto_case = NULL;
+    if (manifest_path) {
+        /* The table itself must be right; missing files are listed all at once up front,
+         * then those cases become status=error rows and the others still run. */
+        ps_manifest_options mopt;
+        ps_manifest_options_init(&mopt);
+        mopt.check = PS_MANIFEST_CHECK_NONE;
+        mopt.models = models;
+        mopt.nmodels = nmodels;
+        int rc = ps_manifest_read(manifest_path, &mopt, &man);
+        if (rc) {
+            status = cli_report_error(CMD, rc);
+            goto out;
+        }
+        mopt.check = PS_MANIFEST_CHECK_REFS | PS_MANIFEST_CHECK_PREDS;
+        if (ps_manifest_check_files(man, &mopt))
+            ps_log(&common.ctx, PS_LOG_WARN, "%s\n(these cases are reported with status=error)",
+                   ps_error_message());
+        int nm = nmodels ? nmodels : man->nmodels;
+        jobs = calloc((size_t)man->ncases * (size_t)(nm ? nm : 1), sizeof *jobs);
+        if (!jobs) {
+            status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+            ps_manifest_free(man);
+            goto out;
+        }
+        if (nm == 0) {
+            cli_usage_error(CMD, "%s has no pred:MODEL column to evaluate", manifest_path);
+            status = 2;
+            free(jobs);
+            ps_manifest_free(man);
+            goto out;
+        }
+        for (int64_t ci = 0; ci < man->ncases; ci++) {
+            const ps_manifest_case *mc = &man->cases[ci];
+            for (int k = 0; k < nm; k++) {
+                int mi = nmodels ? ps_manifest_model_index(man, models[k]) : k;
+                job *jb = &jobs[njobs++];
+                jb->case_id = mc->id;
+                jb->model = man->models[mi];
+                jb->modality = mc->modality ? mc->modality : "";
+                jb->center = mc->center ? mc->center : "";
+                jb->ref_path = mc->ref;
+                jb->pred_path = mc->pred[mi];
+            }
+        }
+    } else {
+        jobs = calloc(1, sizeof *jobs);
+        auto_case = case_id ? NULL : case_name_from_path(pred);
+        if (!jobs || (!case_id && !auto_case)) {
+            status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+            free(jobs);
+            goto out;
+        }
+        jobs[0] = (job){case_id ? case_id : auto_case, name, "", "", ref, pred};
+        njobs = 1;
+    }
+
+    /* ---- run ----------------------------------------------------------------------------- */
+    job_result *res = calloc((size_t)njobs, sizeof *res);
+    if (!res) {
+        status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+        goto free_jobs;
+    }
+    int threads = ps_context_threads(&common.ctx);
+    /* Parallel across cases when there are enough of them, else inside the one case. */
+    int outer = njobs >= threads ? threads : 1;
+    int inner = outer > 1 ? 1 : threads;
+    ps_progress *prog = ps_progress_start(&common.ctx, "metrics", njobs, "cases");
+    atomic_int nfailed = 0, stop = 0;
+#ifdef _OPENMP
+    int was_nested = omp_get_max_active_levels();
+    omp_set_max_active_levels(2);
+#endif
+#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
+    for (int j = 0; j < njobs; j++) {
+        if (atomic_load(&stop))
+            continue;
+        ps_error_clear();
+        int rc = run_job(&jobs[j], &a, &common.ctx, inner, &res[j]);
+        if (rc) {
+            char msg[4096];
+            snprintf(msg, sizeof msg, "%s", ps_error_message());
+            result_set_error(&res[j], msg);
+            atomic_fetch_add(&nfailed, 1);
+            ps_log(&common.ctx, PS_LOG_WARN, "case %s, model %s: %s", jobs[j].case_id,
+                   jobs[j].model, msg);
+            if (a.fail_fast)
+                atomic_store(&stop, 1);
+        }
+        ps_progress_add(prog, 1);
+    }
+#ifdef _OPENMP
+    omp_set_max_active_levels(was_nested);
+#endif
+    ps_progress_finish(prog);
+
+    /* ---- write ----------------------------------------------------------------------------- */
+    ps_atomic_file *af = NULL;
+    FILE *f = NULL;
+    int rc = cli_output_open(&common, &af, &f);
+    if (!rc) {
+        rc = write_results(f, common.format, jobs, res, njobs);
+        if (rc)
+            ps_atomic_abort(af);
+        else
+            rc = ps_atomic_commit(af);
+    }
+    if (rc)
+        status = cli_report_error(CMD, rc);
+    else if (nfailed)
+        status = 1;
+    if (nfailed && common.ctx.verbosity > 0)
+        fprintf(stderr, "panseval metrics: %d of %d case(s) failed (status=error rows)%s\n",
+                (int)nfailed, njobs, atomic_load(&stop) ? "; stopped early (--fail-fast)" : "");
+
+    for (int j = 0; j < njobs; j++) {
+        free(res[j].labels);
+        free(res[j].m);
+        free(res[j].message);
+    }
+    free(res);
+free_jobs:
+    free(jobs);
+    free(auto_case);
+    ps_manifest_free(man);
+out:
+    free(a.regions);
+    free(models);
+    return status;
+}
