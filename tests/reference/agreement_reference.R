@@ -1,0 +1,96 @@
+# Reference values for Fleiss' kappa (SE0, z, p) and the six ICC forms, in base R.
+#
+# Run from the repository root:
+#   Rscript tests/reference/agreement_reference.R > tests/golden/stats/agreement_expected_R.csv
+#
+# R's irr and psych packages are not part of Debian's base R, so this script transcribes their
+# published formulas (independently of the numpy transcription in agreement_reference.py):
+#   Fleiss' kappa  irr::kappam.fleiss(exact = FALSE): Fleiss (1971) kappa, SE under kappa = 0 from
+#                  Fleiss, Nee & Landis (1979). irr computes p as 2 * (1 - pnorm(|z|)), which
+#                  rounds to 0 below 1e-16; this script uses the exact tail 2 * pnorm(-|z|).
+#   ICC            psych::ICC: Shrout & Fleiss (1979) ICC(1,1), (2,1), (3,1), (1,k), (2,k), (3,k)
+#                  from the two-way ANOVA mean squares; F tests; confidence limits as in psych,
+#                  with McGraw & Wong's (1996) Satterthwaite-type df for ICC2 and ICC2k.
+# Output columns as in agreement_expected.csv: dataset, raters, method, option, key, value, source.
+
+read_data <- function(name) {
+  path <- file.path("tests", "golden", "stats", paste0("agreement_data_", name, ".csv"))
+  as.matrix(read.csv(path, na.strings = c("NA", "", "nan")))
+}
+
+rows <- list()
+emit <- function(dataset, method, option, key, value, source) {
+  rows[[length(rows) + 1]] <<- data.frame(dataset = dataset, raters = "all", method = method,
+                                          option = option, key = key,
+                                          value = sprintf("%.17g", value), source = source)
+}
+
+fleiss <- function(name) {
+  x <- na.omit(read_data(name))
+  ns <- nrow(x); nr <- ncol(x)
+  lev <- sort(unique(as.vector(x)))
+  ttab <- t(apply(x, 1, function(r) sapply(lev, function(l) sum(r == l))))
+  agreeP <- sum((rowSums(ttab^2) - nr) / (nr * (nr - 1)) / ns)
+  chanceP <- sum(colSums(ttab)^2) / (ns * nr)^2
+  value <- (agreeP - chanceP) / (1 - chanceP)
+  pj <- colSums(ttab) / (ns * nr)
+  qj <- 1 - pj
+  varkappa <- (2 / (sum(pj * qj)^2 * (ns * nr * (nr - 1)))) * (sum(pj * qj)^2 - sum(pj * qj * (qj - pj)))
+  se <- sqrt(varkappa)
+  u <- value / se
+  src <- paste("R", getRversion(), "base transcription of irr::kappam.fleiss")
+  emit(name, "fleiss", "", "kappa", value, src)
+  emit(name, "fleiss", "", "se0", se, src)
+  emit(name, "fleiss", "", "z", u, src)
+  emit(name, "fleiss", "", "p", 2 * pnorm(-abs(u)), paste(src, "(2*pnorm(-|z|))"))
+}
+
+icc <- function(name, level = 0.95) {
+  x <- na.omit(read_data(name))
+  n <- nrow(x); k <- ncol(x)
+  g <- mean(x)
+  rm <- rowMeans(x); cm <- colMeans(x)
+  SSB <- k * sum((rm - g)^2)
+  SSJ <- n * sum((cm - g)^2)
+  SSW <- sum((x - rm)^2)                                 # x - rm recycles by column: row means
+  SSE <- sum((x - outer(rm, rep(1, k)) - outer(rep(1, n), cm) + g)^2)
+  MSB <- SSB / (n - 1); MSJ <- SSJ / (k - 1)
+  MSW <- SSW / (n * (k - 1)); MSE <- SSE / ((n - 1) * (k - 1))
+  alpha <- (1 - level) / 2
+  F1 <- MSB / MSW; df1n <- n - 1; df1d <- n * (k - 1)
+  F3 <- MSB / MSE; df3n <- n - 1; df3d <- (n - 1) * (k - 1)
+  ICC1 <- (MSB - MSW) / (MSB + (k - 1) * MSW)
+  ICC2 <- (MSB - MSE) / (MSB + (k - 1) * MSE + k * (MSJ - MSE) / n)
+  ICC3 <- (MSB - MSE) / (MSB + (k - 1) * MSE)
+  ICC1k <- (MSB - MSW) / MSB
+  ICC2k <- (MSB - MSE) / (MSB + (MSJ - MSE) / n)
+  ICC3k <- (MSB - MSE) / MSB
+  p1 <- pf(F1, df1n, df1d, lower.tail = FALSE)
+  p3 <- pf(F3, df3n, df3d, lower.tail = FALSE)
+  F1L <- F1 / qf(1 - alpha, df1n, df1d); F1U <- F1 * qf(1 - alpha, df1d, df1n)
+  F3L <- F3 / qf(1 - alpha, df3n, df3d); F3U <- F3 * qf(1 - alpha, df3d, df3n)
+  Fj <- MSJ / MSE
+  vn <- (k - 1) * (n - 1) * (k * ICC2 * Fj + n * (1 + (k - 1) * ICC2) - k * ICC2)^2
+  vd <- (n - 1) * k^2 * ICC2^2 * Fj^2 + (n * (1 + (k - 1) * ICC2) - k * ICC2)^2
+  v <- vn / vd
+  FU <- qf(1 - alpha, n - 1, v); FL <- qf(1 - alpha, v, n - 1)
+  L2 <- n * (MSB - FU * MSE) / (FU * (k * MSJ + (k * n - k - n) * MSE) + n * MSB)
+  U2 <- n * (FL * MSB - MSE) / (k * MSJ + (k * n - k - n) * MSE + n * FL * MSB)
+  forms <- list(
+    ICC1 = c(ICC1, F1, df1n, df1d, p1, (F1L - 1) / (F1L + k - 1), (F1U - 1) / (F1U + k - 1)),
+    ICC2 = c(ICC2, F3, df3n, df3d, p3, L2, U2),
+    ICC3 = c(ICC3, F3, df3n, df3d, p3, (F3L - 1) / (F3L + k - 1), (F3U - 1) / (F3U + k - 1)),
+    ICC1k = c(ICC1k, F1, df1n, df1d, p1, 1 - 1 / F1L, 1 - 1 / F1U),
+    ICC2k = c(ICC2k, F3, df3n, df3d, p3, L2 * k / (1 + L2 * (k - 1)), U2 * k / (1 + U2 * (k - 1))),
+    ICC3k = c(ICC3k, F3, df3n, df3d, p3, 1 - 1 / F3L, 1 - 1 / F3U))
+  keys <- c("icc", "f", "df1", "df2", "p", "ci_low", "ci_high")
+  src <- paste("R", getRversion(), "base transcription of psych::ICC")
+  for (f in names(forms))
+    for (i in seq_along(keys)) emit(name, "icc", f, keys[i], forms[[f]][i], src)
+}
+
+for (d in c("anxiety", "diagnoses", "rand_multi")) fleiss(d)
+for (d in c("shrout", "icc_rand", "icc_int", "icc_large", "icc_wide", "cont_missing", "icc_n2")) icc(d)
+
+cat("# generated by tests/reference/agreement_reference.R; do not edit\n")
+write.csv(do.call(rbind, rows), stdout(), row.names = FALSE, quote = c(7))
