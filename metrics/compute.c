@@ -1,0 +1,617 @@
+/* compute.c - ps_metrics_compute: overlap, volumes, kappa and surface distances of one case.
+ *
+ * Outline (one case, one region):
+ *  1. One pass over both label maps, parallel over k-slices: per row, the region membership of
+ *     each voxel is written to two small row buffers (vectorisable compares), then counted;
+ *     rows that hold any mask voxel also extend the union bounding box. Counts are integers,
+ *     so combining the per-thread partials cannot depend on the thread count.
+ *  2. Overlap metrics from (tp, fp, fn, tn) and the voxel volume.
+ *  3. Distances work in a crop: the union bounding box grown by one voxel and clipped to the
+ *     image. Everything outside the crop is background, so the boundary of a mask computed in
+ *     the crop equals the boundary in the full image (a voxel on the image edge has a
+ *     neighbour outside the image = background, exactly as a voxel on the crop edge), and the
+ *     nearest boundary voxel of the other mask always lies inside the crop. The crop changes
+ *     no result; it only bounds the work by the size of the structures.
+ *  4. Boundary voxels (6-neighbourhood), one EDT per direction, directed distance lists in
+ *     voxel order (deterministic), then every distance metric from those lists. The surfel
+ *     lists of the DeepMind method are built only when that method is selected.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "metrics_internal.h"
+
+/* ---- region membership ----------------------------------------------------------------------- */
+enum { MB_U8_RANGE, MB_U8_LUT, MB_I32_RANGE, MB_I32_LIST };
+
+typedef struct member {
+    int kind;
+    const void *data;
+    int32_t lo;
+    uint32_t width; /* labels lo..lo+width form the region (range kinds) */
+    uint8_t lut[256];
+    const ps_region *region;
+} member;
+
+static void member_init(member *m, const ps_volume *v, const ps_region *r)
+{
+    memset(m, 0, sizeof *m);
+    m->data = v->data;
+    m->region = r;
+    int consecutive = 1;
+    for (int k = 1; k < r->n; k++)
+        consecutive &= r->labels[k] == r->labels[k - 1] + 1; /* labels are sorted, distinct */
+    m->lo = r->labels[0];
+    m->width = (uint32_t)(r->labels[r->n - 1] - r->labels[0]);
+    if (v->dtype == PS_DT_UINT8) {
+        for (int k = 0; k < r->n; k++)
+            if (r->labels[k] < 256)
+                m->lut[r->labels[k]] = 1;
+        m->kind = consecutive && r->labels[r->n - 1] < 256 ? MB_U8_RANGE : MB_U8_LUT;
+    } else {
+        m->kind = consecutive ? MB_I32_RANGE : MB_I32_LIST;
+    }
+}
+
+/* out[0..n) = 1 where voxel off+i is in the region, else 0. */
+static void member_row(const member *m, int64_t off, int64_t n, uint8_t *restrict out)
+{
+    switch (m->kind) {
+    case MB_U8_RANGE: {
+        const uint8_t *restrict p = (const uint8_t *)m->data + off;
+        const uint8_t lo = (uint8_t)m->lo, w = (uint8_t)m->width;
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (uint8_t)(p[i] - lo) <= w;
+        break;
+    }
+    case MB_U8_LUT: {
+        const uint8_t *restrict p = (const uint8_t *)m->data + off;
+        for (int64_t i = 0; i < n; i++)
+            out[i] = m->lut[p[i]];
+        break;
+    }
+    case MB_I32_RANGE: {
+        const int32_t *restrict p = (const int32_t *)m->data + off;
+        const uint32_t lo = (uint32_t)m->lo, w = m->width;
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (uint32_t)p[i] - lo <= w;
+        break;
+    }
+    default: {
+        const int32_t *restrict p = (const int32_t *)m->data + off;
+        for (int64_t i = 0; i < n; i++) {
+            uint8_t in = 0;
+            for (int k = 0; k < m->region->n; k++)
+                in |= p[i] == m->region->labels[k];
+            out[i] = in;
+        }
+        break;
+    }
+    }
+}
+
+/* ---- pass 1: counts and the union bounding box ------------------------------------------------ */
+typedef struct scan_result {
+    int64_t na, nb, nab;
+    int64_t lo[3], hi[3]; /* union bounding box, hi exclusive; lo > hi when both are empty */
+} scan_result;
+
+static int scan_counts(const member *ma, const member *mb, const int64_t dim[3], int nt,
+                       scan_result *res)
+{
+    const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
+    scan_result *part = ps_calloc((size_t)nt, sizeof *part);
+    uint8_t *rows = ps_malloc_array((size_t)nt, (size_t)(2 * nx));
+    if (!part || !rows) {
+        free(part);
+        free(rows);
+        return PS_ERR_NOMEM;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        scan_result acc = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+        uint8_t *ra = rows + (size_t)tid * (size_t)(2 * nx), *rb = ra + nx;
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nz; k++) {
+            for (int64_t j = 0; j < ny; j++) {
+                int64_t off = (k * ny + j) * nx;
+                member_row(ma, off, nx, ra);
+                member_row(mb, off, nx, rb);
+                uint32_t ca = 0, cb = 0, cab = 0;
+                for (int64_t i = 0; i < nx; i++) {
+                    ca += ra[i];
+                    cb += rb[i];
+                    cab += ra[i] & rb[i];
+                }
+                if (ca + cb == 0)
+                    continue;
+                acc.na += ca;
+                acc.nb += cb;
+                acc.nab += cab;
+                int64_t first = 0, last = nx - 1;
+                while (!(ra[first] | rb[first]))
+                    first++;
+                while (!(ra[last] | rb[last]))
+                    last--;
+                if (first < acc.lo[0]) acc.lo[0] = first;
+                if (last + 1 > acc.hi[0]) acc.hi[0] = last + 1;
+                if (j < acc.lo[1]) acc.lo[1] = j;
+                if (j + 1 > acc.hi[1]) acc.hi[1] = j + 1;
+                if (k < acc.lo[2]) acc.lo[2] = k;
+                if (k + 1 > acc.hi[2]) acc.hi[2] = k + 1;
+            }
+        }
+        part[tid] = acc;
+    }
+    scan_result r = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+    for (int t = 0; t < nt; t++) {
+        r.na += part[t].na;
+        r.nb += part[t].nb;
+        r.nab += part[t].nab;
+        for (int a = 0; a < 3; a++) {
+            if (part[t].lo[a] < r.lo[a]) r.lo[a] = part[t].lo[a];
+            if (part[t].hi[a] > r.hi[a]) r.hi[a] = part[t].hi[a];
+        }
+    }
+    free(part);
+    free(rows);
+    *res = r;
+    return 0;
+}
+
+/* ---- overlap ---------------------------------------------------------------------------------- */
+static double ratio(double num, double den)
+{
+    return den > 0 ? num / den : NAN;
+}
+
+static void overlap_metrics(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
+                            const ps_metrics_options *opt, ps_case_metrics *out)
+{
+    double TP = (double)tp, FP = (double)fp, FN = (double)fn, TN = (double)tn;
+    out->tp = tp;
+    out->fp = fp;
+    out->fn = fn;
+    out->tn = tn;
+    int both_empty = tp + fp + fn == 0;
+    double empty_value = opt->empty_dice == PS_EMPTY_DICE_ONE ? 1.0 : NAN;
+    out->dice = both_empty ? empty_value : 2 * TP / (2 * TP + FP + FN);
+    out->jaccard = both_empty ? empty_value : TP / (TP + FP + FN);
+    /* Same denominator as Dice, and two empty masks have equal volumes. */
+    out->volume_similarity = both_empty ? empty_value : 1.0 - fabs(FN - FP) / (2 * TP + FP + FN);
+    out->sensitivity = ratio(TP, TP + FN);
+    out->specificity = ratio(TN, TN + FP);
+    out->precision = ratio(TP, TP + FP);
+    out->vol_ref_ml = (TP + FN) * voxel_ml;
+    out->vol_pred_ml = (TP + FP) * voxel_ml;
+    out->vol_diff_ml = (FP - FN) * voxel_ml;
+    out->rel_vol_diff = tp + fn > 0 ? (FP - FN) / (TP + FN) : NAN;
+    /* Cohen's kappa of the 2x2 table: (po - pe) / (1 - pe) simplifies to
+     * 2 (tp tn - fn fp) / ((tp + fp)(fp + tn) + (tp + fn)(fn + tn)), which avoids the
+     * cancellation of 1 - pe near 1. NaN when the denominator is 0 (both raters constant:
+     * sklearn.metrics.cohen_kappa_score is 0/0 there as well). */
+    double kden = (TP + FP) * (FP + TN) + (TP + FN) * (FN + TN);
+    out->kappa = kden > 0 ? 2.0 * (TP * TN - FN * FP) / kden : NAN;
+}
+
+static void set_distances(ps_case_metrics *out, double v, double nsd)
+{
+    out->hd = out->hd95 = out->hd95_pred_to_ref = out->hd95_ref_to_pred = v;
+    out->assd = out->masd = v;
+    out->nsd = nsd;
+}
+
+/* ---- crop, boundary, gathering ------------------------------------------------------------------ */
+typedef struct crop {
+    int64_t lo[3];  /* first voxel of the crop in the image */
+    int64_t d[3];   /* crop dims */
+    int64_t n;
+} crop;
+
+static void fill_crop_mask(const member *m, const int64_t dim[3], const crop *c, uint8_t *mask,
+                           int nt)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t z = 0; z < c->d[2]; z++)
+        for (int64_t y = 0; y < c->d[1]; y++) {
+            int64_t off = ((c->lo[2] + z) * dim[1] + (c->lo[1] + y)) * dim[0] + c->lo[0];
+            member_row(m, off, c->d[0], mask + (z * c->d[1] + y) * c->d[0]);
+        }
+}
+
+/* b = mask voxels with a 6-neighbour outside the mask (outside the grid counts as outside). */
+static void boundary_6(const uint8_t *m, const int64_t d[3], uint8_t *b, int nt)
+{
+    const int64_t nx = d[0], ny = d[1], nz = d[2], nxy = nx * ny;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t z = 0; z < nz; z++)
+        for (int64_t y = 0; y < ny; y++) {
+            int64_t row = z * nxy + y * nx;
+            int edge_yz = y == 0 || y == ny - 1 || z == 0 || z == nz - 1;
+            for (int64_t x = 0; x < nx; x++) {
+                int64_t v = row + x;
+                if (!m[v]) {
+                    b[v] = 0;
+                    continue;
+                }
+                if (edge_yz || x == 0 || x == nx - 1) {
+                    b[v] = 1;
+                    continue;
+                }
+                b[v] = !(m[v - 1] & m[v + 1] & m[v - nx] & m[v + nx] & m[v - nxy] & m[v + nxy]);
+            }
+        }
+}
+
+/* Count of sel per z-slice into cnt[0..nz) and the total. */
+static int64_t count_slices(const uint8_t *sel, const int64_t d[3], int64_t *cnt, int nt)
+{
+    const int64_t nxy = d[0] * d[1];
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t z = 0; z < d[2]; z++) {
+        int64_t c = 0;
+        for (int64_t v = 0; v < nxy; v++)
+            c += sel[z * nxy + v];
+        cnt[z] = c;
+    }
+    int64_t total = 0;
+    for (int64_t z = 0; z < d[2]; z++)
+        total += cnt[z];
+    return total;
+}
+
+/* For every v with sel[v] (in voxel order): dist[m] = sqrt(edt_sq[v]) and, when area is given,
+ * w[m] = area[v]. Slice offsets come from cnt (prefix sums), so the order is fixed. */
+static void gather(const uint8_t *sel, const int64_t d[3], const int64_t *cnt,
+                   const double *edt_sq, const double *area, double *dist, double *w, int nt)
+{
+    const int64_t nxy = d[0] * d[1];
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t z = 0; z < d[2]; z++) {
+        int64_t m = 0;
+        for (int64_t zz = 0; zz < z; zz++)
+            m += cnt[zz];
+        for (int64_t v = z * nxy; v < (z + 1) * nxy; v++)
+            if (sel[v]) {
+                dist[m] = sqrt(edt_sq[v]);
+                if (area)
+                    w[m] = area[v];
+                m++;
+            }
+    }
+}
+
+/* ---- surface-distance lists ------------------------------------------------------------------ */
+typedef struct dirlist {
+    double *d;  /* distances in mm, voxel order */
+    double *w;  /* surfel areas in mm^2 (surfel lists only) */
+    int64_t n;
+} dirlist;
+
+static void dirlist_free(dirlist *l)
+{
+    free(l->d);
+    free(l->w);
+    l->d = l->w = NULL;
+}
+
+/* Directed lists d(A -> B) and d(B -> A) between the boundaries sa, sb (flags on grid g).
+ * With areas, the surfel areas ride along. */
+static int directed_lists(const uint8_t *sa, const uint8_t *sb, const double *area_a,
+                          const double *area_b, const int64_t g[3], const double sp[3],
+                          double *edt, int64_t *cnt, dirlist *ab, dirlist *ba,
+                          const ps_context *tctx, int nt)
+{
+    int rc;
+    const uint8_t *src[2] = {sa, sb}, *feat[2] = {sb, sa};
+    const double *areas[2] = {area_a, area_b};
+    dirlist *outl[2] = {ab, ba};
+    for (int dir = 0; dir < 2; dir++) {
+        dirlist *l = outl[dir];
+        l->n = count_slices(src[dir], g, cnt, nt);
+        l->d = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double));
+        if (!l->d)
+            return PS_ERR_NOMEM;
+        if (areas[dir] && !(l->w = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double))))
+            return PS_ERR_NOMEM;
+        if ((rc = ps_edt_sq(feat[dir], g, sp, edt, tctx)))
+            return rc;
+        gather(src[dir], g, cnt, edt, areas[dir], l->d, l->w, nt);
+    }
+    return 0;
+}
+
+/* Sum in a fixed order (the list order). */
+static double sum_list(const double *x, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static double max_list(const double *x, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    return m;
+}
+
+static int64_t count_within(const double *x, int64_t n, double tol)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++)
+        c += x[i] <= tol;
+    return c;
+}
+
+static double area_within(const double *x, const double *w, int64_t n, double tol)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] <= tol)
+            s += w[i];
+    return s;
+}
+
+/* Voxel-list percentiles (medpy, monai, plastimatch). `tmp` holds na + nb doubles. */
+static void voxel_percentiles(const dirlist *ab, const dirlist *ba, const ps_metrics_options *o,
+                              double *tmp, ps_case_metrics *out)
+{
+    const double q = o->percentile;
+    double ref_to_pred, pred_to_ref;
+    if (o->hd_method == PS_HD_PLASTIMATCH) {
+        memcpy(tmp, ab->d, (size_t)ab->n * sizeof *tmp);
+        ref_to_pred = ps_percentile_plastimatch(tmp, ab->n, q);
+        memcpy(tmp, ba->d, (size_t)ba->n * sizeof *tmp);
+        pred_to_ref = ps_percentile_plastimatch(tmp, ba->n, q);
+        out->hd95 = 0.5 * (ref_to_pred + pred_to_ref);
+    } else {
+        memcpy(tmp, ab->d, (size_t)ab->n * sizeof *tmp);
+        ref_to_pred = ps_percentile_linear(tmp, ab->n, q);
+        memcpy(tmp, ba->d, (size_t)ba->n * sizeof *tmp);
+        pred_to_ref = ps_percentile_linear(tmp, ba->n, q);
+        if (o->hd_method == PS_HD_MONAI) {
+            out->hd95 = fmax(ref_to_pred, pred_to_ref);
+        } else { /* medpy: pooled distances of both directions */
+            memcpy(tmp, ab->d, (size_t)ab->n * sizeof *tmp);
+            memcpy(tmp + ab->n, ba->d, (size_t)ba->n * sizeof *tmp);
+            out->hd95 = ps_percentile_linear(tmp, ab->n + ba->n, q);
+        }
+    }
+    out->hd95_ref_to_pred = ref_to_pred;
+    out->hd95_pred_to_ref = pred_to_ref;
+}
+
+typedef struct work {
+    uint8_t *a, *b, *ba_, *bb_;  /* crop masks and their boundaries */
+    uint8_t *sa, *sb;            /* surfel flags on the corner grid */
+    double *area_a, *area_b, *edt, *tmp;
+    int64_t *cnt;
+    dirlist vab, vba, sab, sba;
+} work;
+
+static void work_free(work *w)
+{
+    free(w->a);
+    free(w->b);
+    free(w->ba_);
+    free(w->bb_);
+    free(w->sa);
+    free(w->sb);
+    free(w->area_a);
+    free(w->area_b);
+    free(w->edt);
+    free(w->tmp);
+    free(w->cnt);
+    dirlist_free(&w->vab);
+    dirlist_free(&w->vba);
+    dirlist_free(&w->sab);
+    dirlist_free(&w->sba);
+}
+
+static int distance_metrics(const member *ma, const member *mb, const ps_geometry *geom,
+                            const scan_result *s, const ps_metrics_options *o, int nt,
+                            ps_case_metrics *out)
+{
+    crop c;
+    for (int a = 0; a < 3; a++) {
+        c.lo[a] = s->lo[a] > 0 ? s->lo[a] - 1 : 0;
+        int64_t hi = s->hi[a] < geom->dim[a] ? s->hi[a] + 1 : geom->dim[a];
+        c.d[a] = hi - c.lo[a];
+    }
+    c.n = c.d[0] * c.d[1] * c.d[2];
+    const int need_surfels = o->hd_method == PS_HD_DEEPMIND || o->nsd_method == PS_NSD_SURFEL;
+    const int64_t g[3] = {c.d[0] + 1, c.d[1] + 1, c.d[2] + 1};
+    const int64_t gn = g[0] * g[1] * g[2];
+    const int64_t edt_n = need_surfels ? gn : c.n;
+    ps_context tctx;
+    ps_context_init(&tctx);
+    tctx.threads = nt;
+    tctx.progress = 0;
+
+    work w = {0};
+    int rc = PS_ERR_NOMEM;
+    w.a = ps_malloc((size_t)c.n);
+    w.b = ps_malloc((size_t)c.n);
+    w.ba_ = ps_malloc((size_t)c.n);
+    w.bb_ = ps_malloc((size_t)c.n);
+    w.edt = ps_malloc_array((size_t)edt_n, sizeof(double));
+    w.cnt = ps_malloc_array((size_t)g[2], sizeof(int64_t));
+    if (!w.a || !w.b || !w.ba_ || !w.bb_ || !w.edt || !w.cnt)
+        goto done;
+    fill_crop_mask(ma, geom->dim, &c, w.a, nt);
+    fill_crop_mask(mb, geom->dim, &c, w.b, nt);
+    boundary_6(w.a, c.d, w.ba_, nt);
+    boundary_6(w.b, c.d, w.bb_, nt);
+    if ((rc = directed_lists(w.ba_, w.bb_, NULL, NULL, c.d, geom->spacing_mm, w.edt, w.cnt,
+                             &w.vab, &w.vba, &tctx, nt)))
+        goto done;
+
+    const dirlist *ab = &w.vab, *ba = &w.vba;
+    double sab = sum_list(ab->d, ab->n), sba = sum_list(ba->d, ba->n);
+    out->hd = fmax(max_list(ab->d, ab->n), max_list(ba->d, ba->n));
+    out->assd = (sab + sba) / (double)(ab->n + ba->n);
+    out->masd = 0.5 * (sab / (double)ab->n + sba / (double)ba->n);
+    out->nsd = (double)(count_within(ab->d, ab->n, o->nsd_tol_mm) +
+                        count_within(ba->d, ba->n, o->nsd_tol_mm)) /
+               (double)(ab->n + ba->n);
+    rc = PS_ERR_NOMEM;
+    if (!(w.tmp = ps_malloc_array((size_t)(ab->n + ba->n), sizeof(double))))
+        goto done;
+    if (o->hd_method != PS_HD_DEEPMIND)
+        voxel_percentiles(ab, ba, o, w.tmp, out);
+
+    if (need_surfels) {
+        w.sa = ps_malloc((size_t)gn);
+        w.sb = ps_malloc((size_t)gn);
+        w.area_a = ps_malloc_array((size_t)gn, sizeof(double));
+        w.area_b = ps_malloc_array((size_t)gn, sizeof(double));
+        if (!w.sa || !w.sb || !w.area_a || !w.area_b)
+            goto done;
+        if ((rc = ps_surfel_grid(w.a, c.d, geom->spacing_mm, w.sa, w.area_a, nt)) ||
+            (rc = ps_surfel_grid(w.b, c.d, geom->spacing_mm, w.sb, w.area_b, nt)))
+            goto done;
+        if ((rc = directed_lists(w.sa, w.sb, w.area_a, w.area_b, g, geom->spacing_mm, w.edt,
+                                 w.cnt, &w.sab, &w.sba, &tctx, nt)))
+            goto done;
+        const dirlist *sab_ = &w.sab, *sba_ = &w.sba;
+        if (o->nsd_method == PS_NSD_SURFEL) {
+            /* DeepMind compute_surface_dice_at_tolerance. */
+            double num = area_within(sab_->d, sab_->w, sab_->n, o->nsd_tol_mm) +
+                         area_within(sba_->d, sba_->w, sba_->n, o->nsd_tol_mm);
+            double den = sum_list(sab_->w, sab_->n) + sum_list(sba_->w, sba_->n);
+            out->nsd = num / den;
+        }
+        if (o->hd_method == PS_HD_DEEPMIND) {
+            double r2p, p2r;
+            if ((rc = ps_percentile_weighted_first(w.sab.d, w.sab.w, w.sab.n, o->percentile,
+                                                   &r2p)) ||
+                (rc = ps_percentile_weighted_first(w.sba.d, w.sba.w, w.sba.n, o->percentile,
+                                                   &p2r)))
+                goto done;
+            out->hd95_ref_to_pred = r2p;
+            out->hd95_pred_to_ref = p2r;
+            out->hd95 = fmax(r2p, p2r);
+        }
+    }
+    rc = 0;
+done:
+    work_free(&w);
+    return rc;
+}
+
+/* ---- entry point -------------------------------------------------------------------------------- */
+static int check_volume(const ps_volume *v, const char *role)
+{
+    const char *name = v->path ? v->path : role;
+    if (v->dtype != PS_DT_UINT8 && v->dtype != PS_DT_INT32)
+        return ps_error(PS_ERR_UNSUPPORTED,
+                        "%s: label maps must be uint8 or int32 (read with "
+                        "ps_volume_read_labels), not %s", name, ps_dtype_name(v->dtype));
+    if (v->nc != 1)
+        return ps_error(PS_ERR_UNSUPPORTED, "%s: a label map must be 3D (4th dimension is %lld)",
+                        name, (long long)v->nc);
+    for (int a = 0; a < 3; a++)
+        if (v->geom.dim[a] < 1)
+            return ps_error(PS_ERR_FORMAT, "%s: dimension %d is %lld", name, a + 1,
+                            (long long)v->geom.dim[a]);
+    for (int a = 0; a < 3; a++)
+        if (!(v->geom.spacing_mm[a] > 0) || !isfinite(v->geom.spacing_mm[a]))
+            return ps_error(PS_ERR_FORMAT, "%s: voxel spacing pixdim[%d] = %g (must be > 0)",
+                            name, a + 1, v->geom.spacing_mm[a]);
+    if (!v->data)
+        return ps_error(PS_ERR_ARG, "%s: volume has no voxel data", name);
+    return 0;
+}
+
+int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
+                       const ps_metrics_options *opt, const ps_context *ctx,
+                       ps_case_metrics *out)
+{
+    int rc;
+    if (!ref || !pred || !region || !out)
+        return ps_error(PS_ERR_ARG, "ps_metrics_compute: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->status = PS_CASE_ERROR;
+    set_distances(out, NAN, NAN);
+    ps_metrics_options defaults;
+    if (!opt) {
+        ps_metrics_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (region->n < 1 || region->n > PS_REGION_MAX)
+        return ps_error(PS_ERR_ARG, "region has %d labels (must be 1..%d)", region->n,
+                        PS_REGION_MAX);
+    for (int k = 0; k < region->n; k++)
+        if (region->labels[k] < 1 || (k && region->labels[k] <= region->labels[k - 1]))
+            return ps_error(PS_ERR_ARG, "region labels must be positive, sorted and distinct "
+                                        "(use ps_region_parse)");
+    if (!(opt->percentile >= 0 && opt->percentile <= 100))
+        return ps_error(PS_ERR_ARG, "percentile %g is outside [0, 100]", opt->percentile);
+    if (!(opt->nsd_tol_mm >= 0) || isinf(opt->nsd_tol_mm))
+        return ps_error(PS_ERR_ARG, "NSD tolerance %g mm must be finite and >= 0",
+                        opt->nsd_tol_mm);
+    if ((unsigned)opt->hd_method > PS_HD_PLASTIMATCH || (unsigned)opt->nsd_method > PS_NSD_SURFEL ||
+        (unsigned)opt->empty > PS_EMPTY_WORST || (unsigned)opt->empty_dice > PS_EMPTY_DICE_NAN)
+        return ps_error(PS_ERR_ARG, "invalid metric option value");
+    if ((rc = check_volume(ref, "reference")) || (rc = check_volume(pred, "prediction")))
+        return rc;
+    if ((rc = ps_geometry_check_same(&ref->geom, ref->path ? ref->path : "reference",
+                                     &pred->geom, pred->path ? pred->path : "prediction")))
+        return rc;
+
+    int nt = ps_context_threads(ctx);
+    member ma, mb;
+    member_init(&ma, ref, region);
+    member_init(&mb, pred, region);
+    scan_result s;
+    if ((rc = scan_counts(&ma, &mb, ref->geom.dim, nt, &s)))
+        return ps_error_context(rc, "counting voxels");
+
+    const double *sp = ref->geom.spacing_mm;
+    const double voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
+    const int64_t nvox = ps_volume_nvox(ref);
+    int64_t tp = s.nab, fn = s.na - s.nab, fp = s.nb - s.nab;
+    overlap_metrics(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, opt, out);
+
+    if (s.na == 0 && s.nb == 0)
+        out->status = PS_CASE_BOTH_EMPTY;
+    else if (s.na == 0)
+        out->status = PS_CASE_REF_EMPTY;
+    else if (s.nb == 0)
+        out->status = PS_CASE_PRED_EMPTY;
+    else
+        out->status = PS_CASE_OK;
+
+    if (!opt->distances || out->status == PS_CASE_BOTH_EMPTY)
+        return 0; /* distances stay NaN */
+    if (out->status != PS_CASE_OK) {
+        switch (opt->empty) {
+        case PS_EMPTY_INF:
+            set_distances(out, INFINITY, 0.0);
+            break;
+        case PS_EMPTY_WORST:
+            set_distances(out, ps_geometry_diagonal_mm(&ref->geom), 0.0);
+            break;
+        default:
+            break; /* NaN */
+        }
+        return 0;
+    }
+    if ((rc = distance_metrics(&ma, &mb, &ref->geom, &s, opt, nt, out))) {
+        out->status = PS_CASE_ERROR;
+        return ps_error_context(rc, "surface distances");
+    }
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* edt.c - exact squared Euclidean distance transform with anisotropic spacing.
+ *
+ * Felzenszwalb & Huttenlocher, "Distance Transforms of Sampled Functions", Theory of
+ * Computing 8 (2012): the squared EDT is separable, D(x,y,z) = min over the feature set of
+ * sx^2 dx^2 + sy^2 dy^2 + sz^2 dz^2, so it is computed as three 1D passes. Pass 1 (axis i) is
+ * the binary 1D distance (nearest feature on the line, two scans). Passes 2 and 3 (axes j, k)
+ * take the lower envelope of the parabolas s^2 (q - p)^2 + f(p) in linear time.
+ *
+ * Lines are independent, so every pass is split across OpenMP threads by lines; each line is
+ * computed by one thread with the same arithmetic, so the result does not depend on the
+ * thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ps_metrics.h"
+
+/* Lower envelope of parabolas for one line (FH 2012, algorithm DT(f)), in place on f[0..n).
+ * f may hold INFINITY (no feature reached on earlier axes); those points add no parabola.
+ * Work arrays: v (n ints), z (n+1 doubles). The parabola intersection is computed in index
+ * units, s = ((f(q) - f(p)) / sp^2 + q^2 - p^2) / (2 (q - p)), with small exact integers. */
+static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, double *d)
+{
+    const double inv_sp2 = 1.0 / (sp * sp);
+    int64_t k = -1;
+    for (int64_t q = 0; q < n; q++) {
+        if (isinf(f[q]))
+            continue;
+        if (k < 0) {
+            k = 0;
+            v[0] = q;
+            z[0] = -INFINITY;
+            z[1] = INFINITY;
+            continue;
+        }
+        double s;
+        for (;;) {
+            int64_t p = v[k];
+            s = ((f[q] - f[p]) * inv_sp2 + (double)(q * q - p * p)) / (2.0 * (double)(q - p));
+            if (s <= z[k] && k > 0)
+                k--;
+            else
+                break;
+        }
+        /* k == 0 with s <= z[0] = -inf cannot happen; the guard above only protects it. */
+        k++;
+        v[k] = q;
+        z[k] = s;
+        z[k + 1] = INFINITY;
+    }
+    if (k < 0) {
+        for (int64_t q = 0; q < n; q++)
+            f[q] = INFINITY;
+        return;
+    }
+    k = 0;
+    for (int64_t q = 0; q < n; q++) {
+        while (z[k + 1] < (double)q)
+            k++;
+        double dq = sp * (double)(q - v[k]);
+        d[q] = dq * dq + f[v[k]];
+    }
+    memcpy(f, d, (size_t)n * sizeof *f);
+}
+
+int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
+              double *out, const ps_context *ctx)
+{
+    const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
+    if (nx <= 0 || ny <= 0 || nz <= 0)
+        return ps_error(PS_ERR_ARG, "ps_edt_sq: invalid grid %lld x %lld x %lld",
+                        (long long)nx, (long long)ny, (long long)nz);
+    for (int a = 0; a < 3; a++)
+        if (!(spacing_mm[a] > 0) || !isfinite(spacing_mm[a]))
+            return ps_error(PS_ERR_ARG, "ps_edt_sq: spacing along axis %d is %g (must be > 0)",
+                            a, spacing_mm[a]);
+    const int64_t nxy = nx * ny;
+    const int64_t nmax = nx > ny ? (nx > nz ? nx : nz) : (ny > nz ? ny : nz);
+    int nt = ps_context_threads(ctx);
+    /* Per-thread line buffers: f, d, z (n+1) doubles and v ints. */
+    size_t per = (size_t)(3 * (nmax + 1)) * sizeof(double) + (size_t)(nmax + 1) * sizeof(int64_t);
+    char *work = ps_malloc_array((size_t)nt, per);
+    if (!work)
+        return ps_error_context(PS_ERR_NOMEM, "distance transform of %lld voxels",
+                                (long long)(nxy * nz));
+    const double sx = spacing_mm[0], sy = spacing_mm[1], sz = spacing_mm[2];
+
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        char *w = work + (size_t)tid * per;
+        double *f = (double *)w;
+        double *d = f + (nmax + 1);
+        double *z = d + (nmax + 1);
+        int64_t *v = (int64_t *)(z + (nmax + 1));
+
+        /* Axis i: distance to the nearest feature on the line by a forward and a backward scan. */
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < nz; k++) {
+            for (int64_t j = 0; j < ny; j++) {
+                const uint8_t *m = mask + k * nxy + j * nx;
+                double *o = out + k * nxy + j * nx;
+                int64_t last = -1;
+                for (int64_t i = 0; i < nx; i++) {
+                    if (m[i])
+                        last = i;
+                    d[i] = last < 0 ? INFINITY : (double)(i - last);
+                }
+                last = -1;
+                for (int64_t i = nx - 1; i >= 0; i--) {
+                    if (m[i])
+                        last = i;
+                    double b = last < 0 ? INFINITY : (double)(last - i);
+                    double a = d[i] < b ? d[i] : b;
+                    o[i] = isinf(a) ? INFINITY : (a * sx) * (a * sx);
+                }
+            }
+        }
+        /* Axis j. */
+        if (ny > 1) {
+#pragma omp for schedule(static)
+            for (int64_t k = 0; k < nz; k++) {
+                for (int64_t i = 0; i < nx; i++) {
+                    double *o = out + k * nxy + i;
+                    for (int64_t j = 0; j < ny; j++)
+                        f[j] = o[j * nx];
+                    envelope_1d(f, ny, sy, v, z, d);
+                    for (int64_t j = 0; j < ny; j++)
+                        o[j * nx] = f[j];
+                }
+            }
+        }
+        /* Axis k. */
+        if (nz > 1) {
+#pragma omp for schedule(static)
+            for (int64_t j = 0; j < ny; j++) {
+                for (int64_t i = 0; i < nx; i++) {
+                    double *o = out + j * nx + i;
+                    for (int64_t k = 0; k < nz; k++)
+                        f[k] = o[k * nxy];
+                    envelope_1d(f, nz, sz, v, z, d);
+                    for (int64_t k = 0; k < nz; k++)
+                        o[k * nxy] = f[k];
+                }
+            }
+        }
+    }
+    free(work);
+    return 0;
+}

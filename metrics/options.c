@@ -1,0 +1,317 @@
+/* options.c - metric options, method names, regions, label inventory and the column table. */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ps_metrics.h"
+
+void ps_metrics_options_init(ps_metrics_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->hd_method = PS_HD_MEDPY;
+    o->percentile = 95.0;
+    o->nsd_tol_mm = 2.0;
+    o->nsd_method = PS_NSD_VOXEL;
+    o->empty = PS_EMPTY_NAN;
+    o->empty_dice = PS_EMPTY_DICE_ONE;
+    o->distances = 1;
+}
+
+/* ---- names <-> enums ----------------------------------------------------------------------- */
+static const char *const hd_names[] = {"medpy", "monai", "deepmind", "plastimatch"};
+static const char *const nsd_names[] = {"voxel", "surfel"};
+static const char *const empty_names[] = {"nan", "inf", "worst"};
+static const char *const empty_dice_names[] = {"one", "nan"};
+
+static int parse_name(const char *s, const char *const *names, int n, const char *what, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    return ps_error(PS_ERR_ARG, "unknown %s '%s' (expected one of: %s)", what, s ? s : "(null)",
+                    list);
+}
+
+int ps_hd_method_parse(const char *s, ps_hd_method *out)
+{
+    int v, rc = parse_name(s, hd_names, 4, "HD95 method", &v);
+    if (!rc)
+        *out = (ps_hd_method)v;
+    return rc;
+}
+
+const char *ps_hd_method_name(ps_hd_method m)
+{
+    return (unsigned)m < 4 ? hd_names[m] : "unknown";
+}
+
+int ps_nsd_method_parse(const char *s, ps_nsd_method *out)
+{
+    int v, rc = parse_name(s, nsd_names, 2, "NSD method", &v);
+    if (!rc)
+        *out = (ps_nsd_method)v;
+    return rc;
+}
+
+int ps_empty_policy_parse(const char *s, ps_empty_policy *out)
+{
+    int v, rc = parse_name(s, empty_names, 3, "empty-mask policy", &v);
+    if (!rc)
+        *out = (ps_empty_policy)v;
+    return rc;
+}
+
+int ps_empty_dice_parse(const char *s, ps_empty_dice *out)
+{
+    int v, rc = parse_name(s, empty_dice_names, 2, "empty-Dice policy", &v);
+    if (!rc)
+        *out = (ps_empty_dice)v;
+    return rc;
+}
+
+const char *ps_case_status_name(ps_case_status s)
+{
+    static const char *const names[] = {"ok", "pred_empty", "ref_empty", "both_empty", "error"};
+    return (unsigned)s < 5 ? names[s] : "unknown";
+}
+
+/* ---- regions --------------------------------------------------------------------------------- */
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parse one region from s[0..len). */
+static int region_parse_n(const char *s, size_t len, ps_region *out)
+{
+    ps_region r = {0};
+    size_t i = 0;
+    if (len == 0)
+        return ps_error(PS_ERR_ARG, "empty region (expected a label like '1' or a union '1+2')");
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != '+')
+            j++;
+        char tok[32];
+        size_t tl = j - i;
+        /* trim spaces */
+        while (tl && (s[i] == ' ' || s[i] == '\t')) {
+            i++;
+            tl--;
+        }
+        while (tl && (s[i + tl - 1] == ' ' || s[i + tl - 1] == '\t'))
+            tl--;
+        if (tl == 0 || tl >= sizeof tok)
+            return ps_error(PS_ERR_ARG, "region '%.*s': empty or overlong label", (int)len, s);
+        memcpy(tok, s + i, tl);
+        tok[tl] = 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(tok, &end, 10);
+        if (*end || errno || v < 1 || v > INT32_MAX)
+            return ps_error(PS_ERR_ARG,
+                            "region '%.*s': '%s' is not a label (a positive integer; 0 is "
+                            "background)", (int)len, s, tok);
+        int dup = 0;
+        for (int k = 0; k < r.n; k++)
+            dup |= r.labels[k] == (int32_t)v;
+        if (!dup) {
+            if (r.n == PS_REGION_MAX)
+                return ps_error(PS_ERR_ARG, "region '%.*s': more than %d labels", (int)len, s,
+                                PS_REGION_MAX);
+            r.labels[r.n++] = (int32_t)v;
+        }
+        i = j + 1;
+        if (j < len && j + 1 == len)
+            return ps_error(PS_ERR_ARG, "region '%.*s': trailing '+'", (int)len, s);
+    }
+    qsort(r.labels, (size_t)r.n, sizeof r.labels[0], cmp_i32);
+    *out = r;
+    return 0;
+}
+
+int ps_region_parse(const char *s, ps_region *out)
+{
+    if (!s)
+        return ps_error(PS_ERR_ARG, "no region given");
+    return region_parse_n(s, strlen(s), out);
+}
+
+void ps_region_format(const ps_region *r, char *buf, size_t n)
+{
+    size_t used = 0;
+    if (n == 0)
+        return;
+    buf[0] = 0;
+    for (int k = 0; k < r->n && used < n; k++) {
+        int w = snprintf(buf + used, n - used, k ? "+%d" : "%d", (int)r->labels[k]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+int ps_region_list_parse(const char *s, ps_region **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!s || !*s)
+        return ps_error(PS_ERR_ARG, "empty region list (expected e.g. '1,2,1+2')");
+    int cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    ps_region *r = ps_malloc_array((size_t)cap, sizeof *r);
+    if (!r)
+        return PS_ERR_NOMEM;
+    int cnt = 0;
+    const char *p = s;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int rc = region_parse_n(p, len, &r[cnt]);
+        if (rc) {
+            free(r);
+            return ps_error_context(rc, "region list '%s', item %d", s, cnt + 1);
+        }
+        cnt++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *out = r;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- labels present -------------------------------------------------------------------------- */
+/* Distinct non-zero labels: uint8 maps by a 256-bin table; int32 maps by an open-addressing
+ * hash set (label maps hold few distinct values). */
+typedef struct {
+    int32_t *keys; /* 0 = empty slot (label 0 is never stored) */
+    size_t cap, n;
+} label_set;
+
+static int set_add(label_set *s, int32_t key)
+{
+    size_t h = ((uint32_t)key * 2654435761u) & (s->cap - 1);
+    while (s->keys[h]) {
+        if (s->keys[h] == key)
+            return 0;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->keys[h] = key;
+    if (++s->n * 2 > s->cap) {
+        label_set t = {ps_calloc(s->cap * 2, sizeof(int32_t)), s->cap * 2, 0};
+        if (!t.keys)
+            return PS_ERR_NOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[i])
+                set_add(&t, s->keys[i]);
+        free(s->keys);
+        *s = t;
+    }
+    return 0;
+}
+
+static int collect_labels(const ps_volume *v, uint8_t seen8[256], label_set *set)
+{
+    if (!v)
+        return 0;
+    int64_t n = ps_volume_nvox(v);
+    if (v->dtype == PS_DT_UINT8) {
+        const uint8_t *p = v->data;
+        for (int64_t i = 0; i < n; i++)
+            seen8[p[i]] = 1;
+        return 0;
+    }
+    if (v->dtype != PS_DT_INT32)
+        return ps_error(PS_ERR_UNSUPPORTED, "%s: label maps must be uint8 or int32, not %s",
+                        v->path ? v->path : "volume", ps_dtype_name(v->dtype));
+    const int32_t *p = v->data;
+    int32_t prev = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (p[i] == prev)
+            continue; /* runs of one label are the common case */
+        prev = p[i];
+        if (p[i] && set_add(set, p[i]))
+            return PS_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int ps_labels_present(const ps_volume *ref, const ps_volume *pred, int32_t **labels, int *n)
+{
+    *labels = NULL;
+    *n = 0;
+    uint8_t seen8[256] = {0};
+    label_set set = {ps_calloc(64, sizeof(int32_t)), 64, 0};
+    if (!set.keys)
+        return PS_ERR_NOMEM;
+    int rc = collect_labels(ref, seen8, &set);
+    if (!rc)
+        rc = collect_labels(pred, seen8, &set);
+    if (rc) {
+        free(set.keys);
+        return rc;
+    }
+    for (int i = 1; i < 256; i++)
+        if (seen8[i] && (rc = set_add(&set, i))) {
+            free(set.keys);
+            return rc;
+        }
+    int32_t *out = ps_malloc_array(set.n ? set.n : 1, sizeof *out);
+    if (!out) {
+        free(set.keys);
+        return PS_ERR_NOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < set.cap; i++)
+        if (set.keys[i])
+            out[m++] = set.keys[i];
+    free(set.keys);
+    qsort(out, m, sizeof *out, cmp_i32);
+    *labels = out;
+    *n = (int)m;
+    return 0;
+}
+
+/* ---- the column table -------------------------------------------------------------------------- */
+#define COL_I(f, doc) {#f, PS_MK_INT64, offsetof(ps_case_metrics, f), doc}
+#define COL_D(f, doc) {#f, PS_MK_DOUBLE, offsetof(ps_case_metrics, f), doc}
+
+const ps_metric_column ps_metric_columns[] = {
+    COL_I(tp, "voxels in both reference and prediction"),
+    COL_I(fp, "voxels in the prediction only"),
+    COL_I(fn, "voxels in the reference only"),
+    COL_I(tn, "voxels in neither (over the whole field of view)"),
+    COL_D(dice, "2 tp / (2 tp + fp + fn)"),
+    COL_D(jaccard, "tp / (tp + fp + fn)"),
+    COL_D(sensitivity, "tp / (tp + fn); NaN when the reference is empty"),
+    COL_D(specificity, "tn / (tn + fp); NaN when the reference fills the field of view"),
+    COL_D(precision, "tp / (tp + fp); NaN when the prediction is empty"),
+    COL_D(vol_ref_ml, "reference volume in ml: (tp + fn) * voxel volume in mm^3 / 1000"),
+    COL_D(vol_pred_ml, "predicted volume in ml: (tp + fp) * voxel volume in mm^3 / 1000"),
+    COL_D(vol_diff_ml, "vol_pred_ml - vol_ref_ml"),
+    COL_D(rel_vol_diff, "(vol_pred - vol_ref) / vol_ref; NaN when the reference is empty"),
+    COL_D(volume_similarity, "1 - |fp - fn| / (2 tp + fp + fn)"),
+    COL_D(kappa, "Cohen's kappa of the voxel-wise 2x2 table over the field of view"),
+    COL_D(hd, "Hausdorff distance in mm: max of both directed boundary distances"),
+    COL_D(hd95, "percentile Hausdorff distance in mm (percentile and convention per options)"),
+    COL_D(hd95_pred_to_ref, "directed percentile distance in mm, prediction surface to reference"),
+    COL_D(hd95_ref_to_pred, "directed percentile distance in mm, reference surface to prediction"),
+    COL_D(assd, "average symmetric surface distance in mm: mean of both directions pooled"),
+    COL_D(masd, "mean of the two directed mean surface distances in mm (MedPy's assd)"),
+    COL_D(nsd, "normalised surface distance (surface Dice) at nsd_tol_mm"),
+};
+const int ps_metric_ncolumns = (int)(sizeof ps_metric_columns / sizeof ps_metric_columns[0]);
