@@ -43,8 +43,10 @@ const char *ps_dtype_name(ps_dtype t); /* "uint8", "float32", ... */
  * qform (NIfTI's method 2), else the pixdim diagonal (method 1). */
 typedef struct ps_geometry {
     int64_t dim[3];        /* nx, ny, nz (1 for missing trailing dims)           */
-    double spacing_mm[3];  /* |pixdim[1..3]|, voxel-axis order                   */
+    double spacing_mm[3];  /* |pixdim[1..3]| in mm, voxel-axis order             */
     double affine[4][4];   /* voxel -> world (mm), the transform in use           */
+    /* The header's own transforms, in the header's units (xyz_units), kept so that a
+     * volume is written back with the placement it was read with. */
     int qform_code, sform_code;
     double qform[4][4], sform[4][4];
     double quatern[3];     /* quatern_b, c, d                                    */
@@ -56,6 +58,12 @@ typedef struct ps_geometry {
 /* Identity geometry with the given dims and spacing (qform_code 1, origin 0). */
 void ps_geometry_init(ps_geometry *g, int64_t nx, int64_t ny, int64_t nz,
                       double sx_mm, double sy_mm, double sz_mm);
+
+/* Set the voxel-to-world transform to `affine` (mm): the sform becomes `affine`, the qform
+ * its nearest rotation (nifti_dmat44_to_quatern), spacing the column norms, units mm; codes
+ * that were 0 become 1 (scanner). ps_volume_write writes the qform and sform fields, so use
+ * this rather than assigning `affine` alone. */
+void ps_geometry_set_affine(ps_geometry *g, const double affine[4][4]);
 
 /* Check that two images share a voxel grid: equal dims, spacing and origin within 1e-4 mm,
  * direction cosines within 1e-5. On mismatch returns PS_ERR_GEOMETRY with a message that
@@ -72,8 +80,10 @@ typedef struct ps_volume {
     int64_t nc;        /* size of the 4th dimension (channels / time); 1 for 3D        */
     ps_dtype dtype;    /* type of `data`                                              */
     void *data;        /* nx*ny*nz*nc voxels, i fastest                               */
-    double scl_slope;  /* as read (already applied by the *_labels / *_float readers) */
-    double scl_inter;
+    double scl_slope;  /* scaling still to apply to `data` (value = data*slope + inter; */
+    double scl_inter;  /* none when slope is 0 or (1, 0)): the file's values after      */
+                       /* ps_volume_read, 0 after the *_labels / *_float readers (which */
+                       /* apply them); ps_volume_write writes them to the header.       */
     char *path;        /* file it was read from (owned), or NULL                      */
     void *block_;      /* allocation that holds `data` (private)                      */
 } ps_volume;
@@ -129,6 +139,8 @@ typedef struct ps_table {
     int64_t *line;        /* 1-based source line of each row                        */
     char *path;           /* file read, or NULL                                     */
     char sep;             /* ',' or '\t'                                            */
+    char *text_;          /* private: storage of every cell and name                */
+    char **cellv_;        /* private: nrows*ncols cell pointers behind cells[]       */
 } ps_table;
 
 int ps_table_read(const char *path, ps_table **out);      /* path "-" = stdin */

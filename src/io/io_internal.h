@@ -1,0 +1,27 @@
+/* io_internal.h - helpers shared by the io sources (not installed, not public API). */
+#ifndef PS_IO_INTERNAL_H
+#define PS_IO_INTERNAL_H
+
+#include "ps_io.h"
+
+#include <nifti2_io.h>
+
+/* Millimetres per unit of a NIFTI_UNITS_* spatial code: metre 1000, micron 0.001, mm and
+ * unknown 1 (unknown is taken as mm, as ITK and nibabel users expect). */
+double ps_io_unit_mm(int xyz_units);
+
+/* Fill `g` from a header that niftilib has interpreted. `dim` are the validated nx, ny, nz
+ * and `pixdim` the raw pixdim[1..3] (byte order already fixed). Fails with PS_ERR_FORMAT when
+ * an axis longer than one voxel has a zero or non-finite spacing. */
+int ps_io_geometry_from_nim(const nifti_image *nim, const int64_t dim[3],
+                            const double pixdim[3], const char *path, ps_geometry *g);
+
+/* NIfTI datatype code <-> ps_dtype. ps_io_dtype_from_nifti returns 0 for types panseval does
+ * not handle. */
+ps_dtype ps_io_dtype_from_nifti(int datatype);
+int ps_io_dtype_to_nifti(ps_dtype t);
+
+/* Silence niftilib's own messages on stderr (it reports through return values to us). */
+void ps_io_quiet_niftilib(void);
+
+#endif

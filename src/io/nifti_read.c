@@ -1,0 +1,574 @@
+/* nifti_read.c - read .nii and .nii.gz (NIfTI-1 and NIfTI-2) into a ps_volume.
+ *
+ * Plan:
+ *   1. Read the first bytes of the file. Gzip magic (1f 8b) selects the compressed path,
+ *      whatever the suffix says; otherwise they are the header itself.
+ *   2. Validate the raw header ourselves (sizeof_hdr, magic, dim[], datatype, vox_offset,
+ *      size overflow), because niftilib silently "repairs" some of these (a zero dim becomes
+ *      1), then let niftilib interpret it (nifti_convert_n[12]hdr2nim: byte order, qform from
+ *      the quaternion, sform, scaling, units).
+ *   3. Voxel data go straight into their final buffer:
+ *      - .nii: one fread of nbytes at vox_offset into the block;
+ *      - .nii.gz: the compressed file is read into memory, its first bytes are inflated with
+ *        zlib to learn vox_offset + nbytes, one block of that size is allocated and
+ *        libdeflate_gzip_decompress_ex fills it member after member (gzip files may hold
+ *        several members, e.g. from `cat a.gz b.gz` or parallel compressors). Voxel data
+ *        start at an offset inside the block. Streaming zlib takes over when the image is
+ *        larger than 4 GiB (the compressed file is then not held in memory) or when a member
+ *        runs past the end of the voxel data.
+ *   4. Swap bytes if the file's byte order differs from the machine's.
+ */
+#include "io_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libdeflate.h>
+#include <zlib.h>
+
+/* Images (vox_offset + nbytes) above this size are inflated by streaming zlib. */
+#define PS_GZ_ONE_PASS_MAX ((uint64_t)4 << 30)
+#define PS_NIFTI1_HDR 348
+#define PS_NIFTI2_HDR 540
+
+static void quiet_once(void) { nifti_set_debug_level(0); }
+
+void ps_io_quiet_niftilib(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_once);
+}
+
+ps_dtype ps_io_dtype_from_nifti(int datatype)
+{
+    switch (datatype) {
+    case DT_UINT8: return PS_DT_UINT8;
+    case DT_INT8: return PS_DT_INT8;
+    case DT_INT16: return PS_DT_INT16;
+    case DT_UINT16: return PS_DT_UINT16;
+    case DT_INT32: return PS_DT_INT32;
+    case DT_UINT32: return PS_DT_UINT32;
+    case DT_INT64: return PS_DT_INT64;
+    case DT_FLOAT32: return PS_DT_FLOAT32;
+    case DT_FLOAT64: return PS_DT_FLOAT64;
+    default: return (ps_dtype)0;
+    }
+}
+
+int ps_io_dtype_to_nifti(ps_dtype t)
+{
+    switch (t) {
+    case PS_DT_UINT8: return DT_UINT8;
+    case PS_DT_INT8: return DT_INT8;
+    case PS_DT_INT16: return DT_INT16;
+    case PS_DT_UINT16: return DT_UINT16;
+    case PS_DT_INT32: return DT_INT32;
+    case PS_DT_UINT32: return DT_UINT32;
+    case PS_DT_INT64: return DT_INT64;
+    case PS_DT_FLOAT32: return DT_FLOAT32;
+    case PS_DT_FLOAT64: return DT_FLOAT64;
+    }
+    return 0;
+}
+
+/* ---- header ---------------------------------------------------------------------------- */
+
+typedef struct nifti_hdr {
+    int version; /* 1 or 2 */
+    union {
+        nifti_1_header n1;
+        nifti_2_header n2;
+    } raw;               /* as stored in the file (niftilib does its own swapping) */
+    int64_t dim[8];      /* dim[0..7], missing trailing dims set to 1 */
+    double pixdim[8];
+    int datatype;
+    ps_dtype dtype;
+    int64_t vox_offset;
+    int64_t nvox;        /* all voxels, all dims */
+    size_t nbytes;       /* voxel data bytes */
+} nifti_hdr;
+
+static uint32_t bswap32(uint32_t x)
+{
+    return (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24);
+}
+
+static int parse_header(const unsigned char *buf, size_t n, const char *path, nifti_hdr *h)
+{
+    memset(h, 0, sizeof *h);
+    if (n < 4)
+        return ps_error(PS_ERR_FORMAT, "%s: too short for a NIfTI header (%zu bytes)", path, n);
+    int32_t sz;
+    memcpy(&sz, buf, 4);
+    int swapped = 0;
+    if (sz == PS_NIFTI1_HDR || sz == PS_NIFTI2_HDR) {
+        h->version = sz == PS_NIFTI1_HDR ? 1 : 2;
+    } else if (bswap32((uint32_t)sz) == PS_NIFTI1_HDR || bswap32((uint32_t)sz) == PS_NIFTI2_HDR) {
+        h->version = bswap32((uint32_t)sz) == PS_NIFTI1_HDR ? 1 : 2;
+        swapped = 1;
+    } else {
+        return ps_error(PS_ERR_FORMAT,
+                        "%s: not a NIfTI file (header size field is %d, expected 348 or 540)",
+                        path, (int)sz);
+    }
+    size_t need = h->version == 1 ? PS_NIFTI1_HDR : PS_NIFTI2_HDR;
+    if (n < need)
+        return ps_error(PS_ERR_FORMAT, "%s: truncated NIfTI-%d header (%zu of %zu bytes)", path,
+                        h->version, n, need);
+
+    if (h->version == 1) {
+        nifti_1_header hd;
+        memcpy(&h->raw.n1, buf, sizeof hd);
+        memcpy(&hd, buf, sizeof hd);
+        if (!memcmp(hd.magic, "ni1", 4))
+            return ps_error(PS_ERR_UNSUPPORTED,
+                            "%s: two-file NIfTI (.hdr/.img pair, magic 'ni1') is not supported",
+                            path);
+        if (memcmp(hd.magic, "n+1", 4))
+            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-1 magic (expected 'n+1')", path);
+        if (swapped)
+            nifti_swap_as_nifti1(&hd);
+        h->dim[0] = hd.dim[0];
+        for (int i = 1; i < 8; i++)
+            h->dim[i] = hd.dim[i];
+        for (int i = 0; i < 8; i++)
+            h->pixdim[i] = hd.pixdim[i];
+        h->datatype = hd.datatype;
+        double off = hd.vox_offset;
+        if (!isfinite(off) || off < (double)(PS_NIFTI1_HDR + 4) || off > 9.2e18 ||
+            off != floor(off))
+            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %g (must be a whole number >= 352)",
+                            path, off);
+        h->vox_offset = (int64_t)off;
+    } else {
+        nifti_2_header hd;
+        memcpy(&h->raw.n2, buf, sizeof hd);
+        memcpy(&hd, buf, sizeof hd);
+        if (!memcmp(hd.magic, "ni2", 4))
+            return ps_error(PS_ERR_UNSUPPORTED,
+                            "%s: two-file NIfTI-2 (.hdr/.img pair, magic 'ni2') is not supported",
+                            path);
+        if (memcmp(hd.magic, "n+2\0\r\n\032\n", 8))
+            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-2 magic (expected 'n+2')", path);
+        if (swapped)
+            nifti_swap_as_nifti2(&hd);
+        for (int i = 0; i < 8; i++) {
+            h->dim[i] = hd.dim[i];
+            h->pixdim[i] = hd.pixdim[i];
+        }
+        h->datatype = hd.datatype;
+        if (hd.vox_offset < PS_NIFTI2_HDR + 4)
+            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %lld (must be >= 544)", path,
+                            (long long)hd.vox_offset);
+        h->vox_offset = hd.vox_offset;
+    }
+
+    int64_t nd = h->dim[0];
+    if (nd < 1 || nd > 7)
+        return ps_error(PS_ERR_FORMAT, "%s: inconsistent header: dim[0] = %lld is outside 1..7",
+                        path, (long long)nd);
+    for (int i = 1; i <= nd; i++)
+        if (h->dim[i] < 1)
+            return ps_error(PS_ERR_FORMAT, "%s: inconsistent header: dim[%d] = %lld is not positive",
+                            path, i, (long long)h->dim[i]);
+    for (int i = (int)nd + 1; i < 8; i++)
+        h->dim[i] = 1;
+
+    h->dtype = ps_io_dtype_from_nifti(h->datatype);
+    if (!h->dtype) {
+        const char *name = nifti_datatype_to_string(h->datatype);
+        return ps_error(PS_ERR_UNSUPPORTED,
+                        "%s: NIfTI datatype %d (%s) is not supported (supported: uint8, int8, "
+                        "int16, uint16, int32, uint32, int64, float32, float64)",
+                        path, h->datatype, name ? name : "unknown");
+    }
+    uint64_t nvox = 1;
+    for (int i = 1; i < 8; i++) {
+        if ((uint64_t)h->dim[i] > (uint64_t)INT64_MAX / nvox)
+            return ps_error(PS_ERR_FORMAT, "%s: inconsistent header: voxel count overflows "
+                            "(dims %lld x %lld x %lld x %lld ...)", path, (long long)h->dim[1],
+                            (long long)h->dim[2], (long long)h->dim[3], (long long)h->dim[4]);
+        nvox *= (uint64_t)h->dim[i];
+    }
+    size_t esz = ps_dtype_size(h->dtype);
+    if (nvox > (uint64_t)(SIZE_MAX / esz) || nvox > (uint64_t)INT64_MAX / esz ||
+        (uint64_t)h->vox_offset > (uint64_t)INT64_MAX - nvox * esz)
+        return ps_error(PS_ERR_FORMAT, "%s: inconsistent header: data size overflows "
+                        "(%llu voxels of %zu bytes)", path, (unsigned long long)nvox, esz);
+    h->nvox = (int64_t)nvox;
+    h->nbytes = (size_t)nvox * esz;
+    return PS_OK;
+}
+
+/* Build the volume from a validated header and filled data. Takes ownership of `block`. */
+static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, ps_volume **out)
+{
+    ps_io_quiet_niftilib();
+    nifti_image *nim = h->version == 1 ? nifti_convert_n1hdr2nim(h->raw.n1, path)
+                                       : nifti_convert_n2hdr2nim(h->raw.n2, path);
+    if (!nim) {
+        free(block);
+        return ps_error(PS_ERR_FORMAT, "%s: niftilib rejected the NIfTI-%d header", path,
+                        h->version);
+    }
+    if (nim->byteorder != nifti_short_order() && nim->swapsize > 1)
+        nifti_swap_Nbytes(h->nvox, nim->swapsize, data);
+
+    ps_volume *v = ps_calloc(1, sizeof *v);
+    int rc = v ? PS_OK : PS_ERR_NOMEM;
+    int64_t dim3[3] = {h->dim[1], h->dim[2], h->dim[3]};
+    double pix3[3] = {h->pixdim[1], h->pixdim[2], h->pixdim[3]};
+    if (!rc)
+        rc = ps_io_geometry_from_nim(nim, dim3, pix3, path, &v->geom);
+    if (!rc) {
+        v->nc = h->dim[4];
+        v->dtype = h->dtype;
+        v->data = data;
+        v->block_ = block;
+        /* NIfTI: scaling applies unless slope is 0; niftilib turns non-finite values into 0 */
+        v->scl_slope = nim->scl_slope;
+        v->scl_inter = v->scl_slope != 0.0 ? nim->scl_inter : 0.0;
+        v->path = ps_strdup(path);
+        if (!v->path)
+            rc = PS_ERR_NOMEM;
+    }
+    nifti_image_free(nim);
+    if (rc) {
+        if (v) {
+            v->block_ = NULL;
+            ps_volume_free(v);
+        }
+        free(block);
+        return rc;
+    }
+    *out = v;
+    return PS_OK;
+}
+
+static int check_dims_supported(const char *path, const nifti_hdr *h)
+{
+    for (int i = 5; i < 8; i++)
+        if (h->dim[i] > 1)
+            return ps_error(PS_ERR_UNSUPPORTED,
+                            "%s: %lld-dimensional images are not supported (dims %lld x %lld x "
+                            "%lld x %lld x %lld ...)",
+                            path, (long long)h->dim[0], (long long)h->dim[1],
+                            (long long)h->dim[2], (long long)h->dim[3], (long long)h->dim[4],
+                            (long long)h->dim[5]);
+    return PS_OK;
+}
+
+/* ---- gzip: streaming zlib (header prefix and fallback) -------------------------------- */
+
+typedef struct gz_stream {
+    z_stream zs;
+    FILE *f;                       /* compressed input read in chunks, or NULL  */
+    const unsigned char *mem;      /* whole compressed input in memory, or NULL */
+    size_t memlen, mempos;
+    unsigned char *chunk;
+    int ready;
+} gz_stream;
+
+#define PS_GZ_CHUNK (1u << 20)
+
+static int gz_open(gz_stream *g, FILE *f, const unsigned char *mem, size_t memlen, size_t start)
+{
+    memset(g, 0, sizeof *g);
+    g->f = f;
+    g->mem = mem;
+    g->memlen = memlen;
+    g->mempos = start;
+    if (f && !(g->chunk = ps_malloc(PS_GZ_CHUNK)))
+        return PS_ERR_NOMEM;
+    /* 16 + MAX_WBITS: expect a gzip wrapper (zlib manual, inflateInit2) */
+    if (inflateInit2(&g->zs, 16 + MAX_WBITS) != Z_OK) {
+        free(g->chunk);
+        return ps_error(PS_ERR_NOMEM, "zlib: inflateInit2 failed");
+    }
+    g->ready = 1;
+    return PS_OK;
+}
+
+static void gz_close(gz_stream *g)
+{
+    if (g->ready)
+        inflateEnd(&g->zs);
+    free(g->chunk);
+    g->ready = 0;
+    g->chunk = NULL;
+}
+
+/* Give zlib more input; 0 when the input is exhausted. */
+static size_t gz_refill(gz_stream *g)
+{
+    if (g->f) {
+        size_t n = fread(g->chunk, 1, PS_GZ_CHUNK, g->f);
+        g->zs.next_in = g->chunk;
+        g->zs.avail_in = (uInt)n;
+        return n;
+    }
+    size_t n = g->memlen - g->mempos;
+    if (n > UINT_MAX)
+        n = UINT_MAX;
+    g->zs.next_in = (Bytef *)(g->mem + g->mempos);
+    g->zs.avail_in = (uInt)n;
+    g->mempos += n;
+    return n;
+}
+
+/* Inflate up to `want` bytes into `out` across gzip members; *got < want means the
+ * compressed data ended early. Corrupt data is PS_ERR_FORMAT. */
+static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, const char *path)
+{
+    size_t done = 0;
+    while (done < want) {
+        if (g->zs.avail_in == 0 && gz_refill(g) == 0) {
+            if (g->f && ferror(g->f))
+                return ps_error(PS_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+        size_t room = want - done;
+        g->zs.next_out = out + done;
+        g->zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+        uInt before = g->zs.avail_out;
+        int ret = inflate(&g->zs, Z_NO_FLUSH);
+        done += before - g->zs.avail_out;
+        if (ret == Z_STREAM_END) {
+            /* another member may follow: start it over (a non-gzip tail fails below) */
+            if (g->zs.avail_in == 0 && gz_refill(g) == 0)
+                break;
+            inflateReset(&g->zs);
+        } else if (ret == Z_BUF_ERROR) {
+            if (g->zs.avail_in != 0)
+                return ps_error(PS_ERR_INTERNAL, "%s: zlib made no progress", path);
+        } else if (ret != Z_OK) {
+            if (ret == Z_MEM_ERROR)
+                return ps_error(PS_ERR_NOMEM, "%s: zlib: out of memory", path);
+            return ps_error(PS_ERR_FORMAT, "%s: corrupt gzip data (%s)", path,
+                            g->zs.msg ? g->zs.msg : "inflate failed");
+        }
+    }
+    *got = done;
+    return PS_OK;
+}
+
+/* ---- file reading ------------------------------------------------------------------------ */
+
+static int read_fully(FILE *f, void *buf, size_t n, const char *path, size_t *got)
+{
+    size_t k = fread(buf, 1, n, f);
+    if (k < n && ferror(f))
+        return ps_error(PS_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    *got = k;
+    return PS_OK;
+}
+
+static int short_data_error(const char *path, const nifti_hdr *h, uint64_t have, int gz)
+{
+    return ps_error(PS_ERR_FORMAT,
+                    "%s: file is shorter than its data: the header needs %lld + %zu bytes "
+                    "(vox_offset + %lld voxels of %s), the %s has %llu (truncated file?)",
+                    path, (long long)h->vox_offset, h->nbytes, (long long)h->nvox,
+                    ps_dtype_name(h->dtype), gz ? "decompressed stream" : "file",
+                    (unsigned long long)have);
+}
+
+static int read_plain(FILE *f, const char *path, const unsigned char *head, size_t nhead,
+                      uint64_t fsize, ps_volume **out)
+{
+    nifti_hdr h;
+    int rc = parse_header(head, nhead, path, &h);
+    if (rc || (rc = check_dims_supported(path, &h)))
+        return rc;
+    if ((uint64_t)h.vox_offset > fsize)
+        return ps_error(PS_ERR_FORMAT, "%s: vox_offset %lld is beyond the end of the file (%llu bytes)",
+                        path, (long long)h.vox_offset, (unsigned long long)fsize);
+    if ((uint64_t)h.vox_offset + h.nbytes > fsize)
+        return short_data_error(path, &h, fsize, 0);
+    unsigned char *block = ps_malloc(h.nbytes);
+    if (!block)
+        return ps_error_context(PS_ERR_NOMEM, "%s", path);
+    size_t got = 0;
+    if (fseeko(f, (off_t)h.vox_offset, SEEK_SET)) {
+        free(block);
+        return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+    }
+    if ((rc = read_fully(f, block, h.nbytes, path, &got))) {
+        free(block);
+        return rc;
+    }
+    if (got < h.nbytes) { /* the file shrank since fstat() */
+        free(block);
+        return short_data_error(path, &h, (uint64_t)h.vox_offset + got, 0);
+    }
+    return make_volume(path, &h, block, block, out);
+}
+
+/* Allocate the block for vox_offset + nbytes bytes of decompressed stream, padded at the
+ * front so that the voxel data (at vox_offset) are 16-byte aligned. */
+static unsigned char *alloc_stream_block(const nifti_hdr *h, unsigned char **stream)
+{
+    size_t pad = (size_t)((16 - h->vox_offset % 16) % 16);
+    unsigned char *block = ps_malloc(pad + (size_t)h->vox_offset + h->nbytes);
+    if (block)
+        *stream = block + pad;
+    return block;
+}
+
+static const char *deflate_result_name(enum libdeflate_result r)
+{
+    switch (r) {
+    case LIBDEFLATE_BAD_DATA: return "corrupt or truncated data";
+    case LIBDEFLATE_SHORT_OUTPUT: return "short output";
+    case LIBDEFLATE_INSUFFICIENT_SPACE: return "insufficient space";
+    default: return "success";
+    }
+}
+
+static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
+{
+    unsigned char *zbuf = NULL, *block = NULL;
+    gz_stream gz;
+    int rc;
+    size_t got = 0;
+    unsigned char head[PS_NIFTI2_HDR];
+    memset(&gz, 0, sizeof gz);
+
+    /* Hold the compressed file in memory for libdeflate unless it is huge. */
+    int in_memory = fsize <= PS_GZ_ONE_PASS_MAX;
+    if (fseeko(f, 0, SEEK_SET))
+        return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+    if (in_memory) {
+        if (!(zbuf = ps_malloc((size_t)fsize)))
+            return ps_error_context(PS_ERR_NOMEM, "%s", path);
+        if ((rc = read_fully(f, zbuf, (size_t)fsize, path, &got)))
+            goto fail;
+        fsize = got;
+        rc = gz_open(&gz, NULL, zbuf, (size_t)fsize, 0);
+    } else {
+        rc = gz_open(&gz, f, NULL, 0, 0);
+    }
+    if (rc)
+        goto fail;
+
+    /* Inflate just the header to learn how big the whole stream must be. */
+    if ((rc = gz_read(&gz, head, sizeof head, &got, path)))
+        goto fail;
+    nifti_hdr h;
+    if (got == 0) {
+        rc = ps_error(PS_ERR_FORMAT, "%s: gzip stream is truncated or empty", path);
+        goto fail;
+    }
+    if ((rc = parse_header(head, got, path, &h)) || (rc = check_dims_supported(path, &h)))
+        goto fail;
+    uint64_t total = (uint64_t)h.vox_offset + h.nbytes;
+    if (total > SIZE_MAX - 16) {
+        rc = ps_error(PS_ERR_NOMEM, "%s: image of %llu bytes does not fit in memory", path,
+                      (unsigned long long)total);
+        goto fail;
+    }
+    unsigned char *stream = NULL;
+    if (!(block = alloc_stream_block(&h, &stream))) {
+        rc = ps_error_context(PS_ERR_NOMEM, "%s", path);
+        goto fail;
+    }
+
+    size_t filled = 0; /* bytes of the decompressed stream in place */
+    if (in_memory && total <= PS_GZ_ONE_PASS_MAX) {
+        /* One pass with libdeflate, member after member, straight into the block. */
+        gz_close(&gz);
+        struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+        if (!d) {
+            rc = ps_error(PS_ERR_NOMEM, "%s: libdeflate_alloc_decompressor failed", path);
+            goto fail;
+        }
+        size_t pos = 0;
+        while (filled < total && pos < fsize) {
+            size_t in_used = 0, out_got = 0;
+            enum libdeflate_result r = libdeflate_gzip_decompress_ex(
+                d, zbuf + pos, (size_t)fsize - pos, stream + filled, (size_t)total - filled,
+                &in_used, &out_got);
+            if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+                /* This member holds bytes beyond the voxel data: let zlib stop exactly at
+                 * the end of the data instead. */
+                size_t more = 0;
+                if ((rc = gz_open(&gz, NULL, zbuf, (size_t)fsize, pos)) ||
+                    (rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path))) {
+                    libdeflate_free_decompressor(d);
+                    goto fail;
+                }
+                filled += more;
+                break;
+            }
+            if (r != LIBDEFLATE_SUCCESS) {
+                libdeflate_free_decompressor(d);
+                rc = ps_error(PS_ERR_FORMAT,
+                              "%s: corrupt or truncated gzip data (libdeflate: %s, in the member "
+                              "starting at compressed byte %zu)",
+                              path, deflate_result_name(r), pos);
+                goto fail;
+            }
+            pos += in_used;
+            filled += out_got;
+        }
+        libdeflate_free_decompressor(d);
+    } else {
+        /* Streaming zlib: the header bytes are already inflated, the rest follows them. */
+        memcpy(stream, head, got);
+        filled = got;
+        size_t more = 0;
+        if ((rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path)))
+            goto fail;
+        filled += more;
+    }
+    gz_close(&gz);
+    free(zbuf);
+    zbuf = NULL;
+    if (filled < total) {
+        rc = short_data_error(path, &h, filled, 1);
+        goto fail;
+    }
+    return make_volume(path, &h, block, stream + h.vox_offset, out);
+
+fail:
+    gz_close(&gz);
+    free(zbuf);
+    free(block);
+    return rc;
+}
+
+int ps_volume_read(const char *path, ps_volume **out)
+{
+    *out = NULL;
+    if (!path)
+        return ps_error(PS_ERR_ARG, "ps_volume_read: no file name");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc;
+    if (fstat(fileno(f), &st)) {
+        rc = ps_error(PS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = ps_error(PS_ERR_IO, "%s: is a directory", path);
+    } else if (st.st_size == 0) {
+        rc = ps_error(PS_ERR_FORMAT, "%s: empty file", path);
+    } else {
+        unsigned char head[PS_NIFTI2_HDR];
+        size_t got = 0;
+        rc = read_fully(f, head, sizeof head, path, &got);
+        if (!rc) {
+            if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+                rc = read_gzip(f, path, (uint64_t)st.st_size, out);
+            else
+                rc = read_plain(f, path, head, got, (uint64_t)st.st_size, out);
+        }
+    }
+    fclose(f);
+    return rc;
+}
