@@ -1,13 +1,21 @@
 #!/bin/sh
 # Install the Debian 12 packages panseval needs to build and test (only the missing ones).
-# Usage: scripts/deps.sh [--reference]   (--reference also installs what tests/reference/ uses)
+# Usage: scripts/deps.sh [--reference | --bench]
+#   --reference  also what the scripts in tests/reference/ use (to regenerate golden files)
+#   --bench      also the peers that the scripts in bench/ measure against
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
       zlib1g-dev libdnnl-dev"
-if [ "${1:-}" = "--reference" ]; then
-  pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels
-        python3-skimage python3-torch r-base-core plastimatch hyperfine time"
-fi
+case "${1:-}" in
+  --reference)
+    pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels
+          python3-skimage python3-torch r-base-core plastimatch" ;;
+  --bench)
+    pkgs="$pkgs libdeflate-tools plastimatch python3-numpy python3-nibabel python3-scipy
+          python3-torch time" ;;
+  "") ;;
+  *) echo "usage: scripts/deps.sh [--reference | --bench]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
