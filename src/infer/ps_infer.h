@@ -36,6 +36,19 @@ typedef struct ps_state_dict {
 
 /* Tensor by key, or NULL. */
 const ps_tensor *ps_state_dict_get(const ps_state_dict *sd, const char *name);
+/* Free the tensors and names (sd itself is not freed; it is left empty). */
+void ps_state_dict_clear(ps_state_dict *sd);
+/* Total number of elements over all tensors. */
+int64_t ps_state_dict_numel(const ps_state_dict *sd);
+/* Read the state dict of a torch.save archive (PyTorch >= 1.6 zip format): the top-level
+ * 'state_dict' entry when the saved object is a dict that has one (nnU-Net checkpoints), else
+ * the saved dict itself. Tensors of any storage type and layout become contiguous float32.
+ * PS_ERR_UNSUPPORTED for the legacy (pre-1.6) format; PS_ERR_FORMAT naming the file and the
+ * problem for anything malformed. `ps_checkpoint_parse_state_dict` does the same on a buffer
+ * (`name` is used in messages). Never executes pickled code. */
+int ps_checkpoint_read_state_dict(const char *path, ps_state_dict *out);
+int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name,
+                                   ps_state_dict *out);
 /* Tensor by key with an expected shape (ndim entries); PS_ERR_FORMAT naming the key and both
  * shapes when missing or different. */
 int ps_state_dict_require(const ps_state_dict *sd, const char *name, int ndim,
@@ -57,6 +70,16 @@ typedef struct ps_plans {
     char trainer[128];           /* e.g. "nnTransUNetTrainerV2"                            */
     char normalization[8][32];   /* normalization_schemes per modality ("CT", "nonCT")      */
     int num_modalities;
+    int num_stages;              /* len(plans_per_stage)                                    */
+    int transpose_forward[3];    /* plans['transpose_forward'] (identity when absent)      */
+    int transpose_backward[3];
+    int use_mask_for_norm[8];    /* plans['use_mask_for_norm'][m] (0 when absent)           */
+    /* plans['dataset_properties']['intensityproperties'][m], used by CT normalisation:
+     * clip to [percentile_00_5, percentile_99_5], then (x - mean) / sd. */
+    struct ps_plans_intensity {
+        int present;
+        double mean, sd, percentile_00_5, percentile_99_5;
+    } intensity[8];
 } ps_plans;
 
 typedef struct ps_model {
@@ -69,7 +92,9 @@ typedef struct ps_model {
 } ps_model;
 
 /* Load MODEL_DIR/fold_<fold>/<checkpoint>.model and its .model.pkl (plans from plans.pkl
- * when the .model.pkl has none). Never executes pickled code. */
+ * when the .model.pkl has none). fold -1 means the folder "all"; checkpoint NULL means
+ * "model_final_checkpoint". Every failure names the file and what is wrong. Never executes
+ * pickled code. The layout and what is read are documented in docs/checkpoints.md. */
 int ps_model_load(const char *model_dir, int fold, const char *checkpoint, ps_model **out);
 void ps_model_free(ps_model *m);
 
@@ -92,6 +117,15 @@ int ps_net_forward(ps_net *net, const float *input, float *logits);
 /* Parameter count and multiply-accumulate FLOPs (2 per MAC) of one forward pass. */
 int64_t ps_net_param_count(const ps_net *net);
 double ps_net_flops(const ps_net *net);
+
+/* "auto", "reference", "onednn"; parse returns PS_ERR_ARG for anything else. */
+const char *ps_conv_backend_name(ps_conv_backend b);
+int ps_conv_backend_parse(const char *s, ps_conv_backend *out);
+/* The backend ps_net_create() resolved (never PS_CONV_AUTO). */
+ps_conv_backend ps_net_backend(const ps_net *net);
+/* Timing table of the last ps_net_forward(): per layer group (encoder stage, bottleneck,
+ * decoder step, attention, head) convolution GFLOP, ms and GFLOP/s, instance norm ms, other ms. */
+int ps_net_print_profile(const ps_net *net, FILE *f);
 
 #ifdef __cplusplus
 }
