@@ -153,8 +153,12 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
             return ps_error(PS_ERR_UNSUPPORTED,
                             "%s: two-file NIfTI-2 (.hdr/.img pair, magic 'ni2') is not supported",
                             path);
-        if (memcmp(hd.magic, "n+2\0\r\n\032\n", 8))
-            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-2 magic (expected 'n+2')", path);
+        /* The signature ends in "\r\n\032\n" to catch text-mode transfers; niftilib 3.0.1
+         * writes zeros there, which nibabel also accepts. */
+        if (memcmp(hd.magic, "n+2", 4) || (memcmp(hd.magic + 4, "\r\n\032\n", 4) &&
+                                           memcmp(hd.magic + 4, "\0\0\0\0", 4)))
+            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-2 magic (expected 'n+2' and the "
+                            "bytes 0D 0A 1A 0A; was the file transferred in text mode?)", path);
         if (swapped)
             nifti_swap_as_nifti2(&hd);
         for (int i = 0; i < 8; i++) {
@@ -182,6 +186,8 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
     h->dtype = ps_io_dtype_from_nifti(h->datatype);
     if (!h->dtype) {
         const char *name = nifti_datatype_to_string(h->datatype);
+        if (name && !strncmp(name, "NIFTI_TYPE_", 11))
+            name += 11;
         return ps_error(PS_ERR_UNSUPPORTED,
                         "%s: NIfTI datatype %d (%s) is not supported (supported: uint8, int8, "
                         "int16, uint16, int32, uint32, int64, float32, float64)",
@@ -339,8 +345,11 @@ static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, c
         int ret = inflate(&g->zs, Z_NO_FLUSH);
         done += before - g->zs.avail_out;
         if (ret == Z_STREAM_END) {
-            /* another member may follow: start it over (a non-gzip tail fails below) */
+            /* Another member may follow. Bytes that do not start one (zero padding, junk)
+             * end the stream, as for gzip(1) and nibabel. */
             if (g->zs.avail_in == 0 && gz_refill(g) == 0)
+                break;
+            if (g->zs.next_in[0] != 0x1f)
                 break;
             inflateReset(&g->zs);
         } else if (ret == Z_BUF_ERROR) {
@@ -355,6 +364,32 @@ static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, c
     }
     *got = done;
     return PS_OK;
+}
+
+/* After the voxel data are complete, inflate the rest of the current member (bytes past the
+ * data, normally none) so that zlib checks its CRC-32 and length: corruption inside the data
+ * must not go unnoticed just because we stopped early. */
+static int gz_finish_member(gz_stream *g, const char *path)
+{
+    unsigned char scratch[16384];
+    for (;;) {
+        if (g->zs.avail_in == 0 && gz_refill(g) == 0) {
+            if (g->f && ferror(g->f))
+                return ps_error(PS_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            return ps_error(PS_ERR_FORMAT, "%s: truncated gzip data (the last member has no "
+                            "end)", path);
+        }
+        g->zs.next_out = scratch;
+        g->zs.avail_out = sizeof scratch;
+        int ret = inflate(&g->zs, Z_NO_FLUSH);
+        if (ret == Z_STREAM_END)
+            return PS_OK;
+        if (ret == Z_MEM_ERROR)
+            return ps_error(PS_ERR_NOMEM, "%s: zlib: out of memory", path);
+        if (ret != Z_OK && ret != Z_BUF_ERROR)
+            return ps_error(PS_ERR_FORMAT, "%s: corrupt gzip data (%s)", path,
+                            g->zs.msg ? g->zs.msg : "inflate failed");
+    }
 }
 
 /* ---- file reading ------------------------------------------------------------------------ */
@@ -498,7 +533,8 @@ static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
                  * the end of the data instead. */
                 size_t more = 0;
                 if ((rc = gz_open(&gz, NULL, zbuf, (size_t)fsize, pos)) ||
-                    (rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path))) {
+                    (rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path)) ||
+                    (filled + more == total && (rc = gz_finish_member(&gz, path)))) {
                     libdeflate_free_decompressor(d);
                     goto fail;
                 }
@@ -525,6 +561,8 @@ static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
         if ((rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path)))
             goto fail;
         filled += more;
+        if (filled == total && (rc = gz_finish_member(&gz, path)))
+            goto fail;
     }
     gz_close(&gz);
     free(zbuf);

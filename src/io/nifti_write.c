@@ -91,6 +91,8 @@ static int build_header(const char *path, const ps_volume *v, unsigned char *hdr
     } else {
         nifti_2_header h;
         bad = nifti_convert_nim2n2hdr(nim, &h);
+        /* the full NIfTI-2 signature (nifti2.h); niftilib 3.0.1 leaves the last 4 bytes 0 */
+        memcpy(h.magic, "n+2\0\r\n\032\n", 8);
         memcpy(hdr, &h, sizeof h);
         *hdr_len = sizeof h;
     }
