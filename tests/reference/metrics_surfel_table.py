@@ -12,6 +12,12 @@ components in voxel-axis order (i, j, k); the C code scales component a by the p
 other two spacings and sums the norms, which is how the DeepMind package turns the table into
 areas in mm^2.
 
+Complement symmetry: a code and its complement (255 - code) bound the same surface, and the
+DeepMind table gives them the same triangles. Classic marching cubes does not (its ambiguous
+faces are resolved differently for a configuration and its complement), so, as in the DeepMind
+table, every code with more than 4 inside voxels takes the triangles of its complement, i.e.
+the ambiguous diagonal corners are always separated.
+
 Bit convention (DeepMind ENCODE_NEIGHBOURHOOD_3D_KERNEL used with scipy.ndimage.correlate):
 voxel offset (dx, dy, dz) in {0,1}^3 of the neighbourhood sets bit 1 << (7 - (4dx + 2dy + dz)).
 
@@ -27,6 +33,8 @@ from skimage import measure
 def triangles(code):
     if code in (0, 255):
         return []
+    if bin(code).count("1") > 4:
+        return [-t for t in triangles(255 - code)]
     cube = np.zeros((2, 2, 2))
     for dx in (0, 1):
         for dy in (0, 1):
