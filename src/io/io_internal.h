@@ -21,6 +21,11 @@ int ps_io_geometry_from_nim(const nifti_image *nim, const int64_t dim[3],
 ps_dtype ps_io_dtype_from_nifti(int datatype);
 int ps_io_dtype_to_nifti(ps_dtype t);
 
+/* ps_volume_read with the size limit of the one-pass libdeflate path as a parameter (bytes of
+ * compressed file and of decompressed stream); above it streaming zlib is used. Lets the tests
+ * exercise the streaming path on small files. */
+int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **out);
+
 /* Silence niftilib's own messages on stderr (it reports through return values to us). */
 void ps_io_quiet_niftilib(void);
 

@@ -33,6 +33,7 @@
 
 /* Images (vox_offset + nbytes) above this size are inflated by streaming zlib. */
 #define PS_GZ_ONE_PASS_MAX ((uint64_t)4 << 30)
+#define PS_SIZE_UNKNOWN UINT64_MAX
 #define PS_NIFTI1_HDR 348
 #define PS_NIFTI2_HDR 540
 
@@ -278,6 +279,7 @@ typedef struct gz_stream {
     size_t memlen, mempos;
     unsigned char *chunk;
     int ready;
+    int member_done; /* the last inflate() call ended a member (its CRC was checked) */
 } gz_stream;
 
 #define PS_GZ_CHUNK (1u << 20)
@@ -344,6 +346,7 @@ static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, c
         uInt before = g->zs.avail_out;
         int ret = inflate(&g->zs, Z_NO_FLUSH);
         done += before - g->zs.avail_out;
+        g->member_done = ret == Z_STREAM_END;
         if (ret == Z_STREAM_END) {
             /* Another member may follow. Bytes that do not start one (zero padding, junk)
              * end the stream, as for gzip(1) and nibabel. */
@@ -352,6 +355,7 @@ static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, c
             if (g->zs.next_in[0] != 0x1f)
                 break;
             inflateReset(&g->zs);
+            g->member_done = 0;
         } else if (ret == Z_BUF_ERROR) {
             if (g->zs.avail_in != 0)
                 return ps_error(PS_ERR_INTERNAL, "%s: zlib made no progress", path);
@@ -372,6 +376,8 @@ static int gz_read(gz_stream *g, unsigned char *out, size_t want, size_t *got, c
 static int gz_finish_member(gz_stream *g, const char *path)
 {
     unsigned char scratch[16384];
+    if (g->member_done)
+        return PS_OK;
     for (;;) {
         if (g->zs.avail_in == 0 && gz_refill(g) == 0) {
             if (g->f && ferror(g->f))
@@ -420,18 +426,54 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
     int rc = parse_header(head, nhead, path, &h);
     if (rc || (rc = check_dims_supported(path, &h)))
         return rc;
-    if ((uint64_t)h.vox_offset > fsize)
-        return ps_error(PS_ERR_FORMAT, "%s: vox_offset %lld is beyond the end of the file (%llu bytes)",
-                        path, (long long)h.vox_offset, (unsigned long long)fsize);
-    if ((uint64_t)h.vox_offset + h.nbytes > fsize)
-        return short_data_error(path, &h, fsize, 0);
+    if (fsize != PS_SIZE_UNKNOWN) {
+        if ((uint64_t)h.vox_offset > fsize)
+            return ps_error(PS_ERR_FORMAT,
+                            "%s: vox_offset %lld is beyond the end of the file (%llu bytes)",
+                            path, (long long)h.vox_offset, (unsigned long long)fsize);
+        if ((uint64_t)h.vox_offset + h.nbytes > fsize)
+            return short_data_error(path, &h, fsize, 0);
+    }
     unsigned char *block = ps_malloc(h.nbytes);
     if (!block)
         return ps_error_context(PS_ERR_NOMEM, "%s", path);
     size_t got = 0;
-    if (fseeko(f, (off_t)h.vox_offset, SEEK_SET)) {
-        free(block);
-        return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+    if (fsize != PS_SIZE_UNKNOWN) {
+        if (fseeko(f, (off_t)h.vox_offset, SEEK_SET)) {
+            free(block);
+            return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+        }
+    } else { /* not seekable: read and drop the bytes between the header and the data */
+        uint64_t pos = nhead;
+        unsigned char skip[4096];
+        while (pos < (uint64_t)h.vox_offset) {
+            size_t want = (uint64_t)h.vox_offset - pos < sizeof skip
+                              ? (size_t)((uint64_t)h.vox_offset - pos) : sizeof skip;
+            if ((rc = read_fully(f, skip, want, path, &got))) {
+                free(block);
+                return rc;
+            }
+            if (got < want) {
+                free(block);
+                return short_data_error(path, &h, pos + got, 0);
+            }
+            pos += got;
+        }
+        if (pos > (uint64_t)h.vox_offset) { /* data began inside the bytes already read */
+            size_t k = (size_t)(pos - (uint64_t)h.vox_offset);
+            if (k > h.nbytes)
+                k = h.nbytes;
+            memcpy(block, head + h.vox_offset, k);
+            if ((rc = read_fully(f, block + k, h.nbytes - k, path, &got))) {
+                free(block);
+                return rc;
+            }
+            if (k + got < h.nbytes) {
+                free(block);
+                return short_data_error(path, &h, (uint64_t)h.vox_offset + k + got, 0);
+            }
+            return make_volume(path, &h, block, block, out);
+        }
     }
     if ((rc = read_fully(f, block, h.nbytes, path, &got))) {
         free(block);
@@ -465,7 +507,8 @@ static const char *deflate_result_name(enum libdeflate_result r)
     }
 }
 
-static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
+static int read_gzip(FILE *f, const char *path, const unsigned char *first, size_t nfirst,
+                     uint64_t fsize, uint64_t one_pass_max, ps_volume **out)
 {
     unsigned char *zbuf = NULL, *block = NULL;
     gz_stream gz;
@@ -475,18 +518,22 @@ static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
     memset(&gz, 0, sizeof gz);
 
     /* Hold the compressed file in memory for libdeflate unless it is huge. */
-    int in_memory = fsize <= PS_GZ_ONE_PASS_MAX;
-    if (fseeko(f, 0, SEEK_SET))
-        return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+    int in_memory = fsize <= one_pass_max; /* false when the size is unknown */
     if (in_memory) {
         if (!(zbuf = ps_malloc((size_t)fsize)))
             return ps_error_context(PS_ERR_NOMEM, "%s", path);
-        if ((rc = read_fully(f, zbuf, (size_t)fsize, path, &got)))
+        memcpy(zbuf, first, nfirst);
+        if ((rc = read_fully(f, zbuf + nfirst, (size_t)fsize - nfirst, path, &got)))
             goto fail;
-        fsize = got;
+        fsize = nfirst + got;
         rc = gz_open(&gz, NULL, zbuf, (size_t)fsize, 0);
     } else {
         rc = gz_open(&gz, f, NULL, 0, 0);
+        if (!rc) { /* the bytes already read come first */
+            memcpy(gz.chunk, first, nfirst);
+            gz.zs.next_in = gz.chunk;
+            gz.zs.avail_in = (uInt)nfirst;
+        }
     }
     if (rc)
         goto fail;
@@ -514,7 +561,7 @@ static int read_gzip(FILE *f, const char *path, uint64_t fsize, ps_volume **out)
     }
 
     size_t filled = 0; /* bytes of the decompressed stream in place */
-    if (in_memory && total <= PS_GZ_ONE_PASS_MAX) {
+    if (in_memory && total <= one_pass_max) {
         /* One pass with libdeflate, member after member, straight into the block. */
         gz_close(&gz);
         struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
@@ -582,6 +629,11 @@ fail:
 
 int ps_volume_read(const char *path, ps_volume **out)
 {
+    return ps_io_volume_read_ex(path, PS_GZ_ONE_PASS_MAX, out);
+}
+
+int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **out)
+{
     *out = NULL;
     if (!path)
         return ps_error(PS_ERR_ARG, "ps_volume_read: no file name");
@@ -594,18 +646,20 @@ int ps_volume_read(const char *path, ps_volume **out)
         rc = ps_error(PS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
         rc = ps_error(PS_ERR_IO, "%s: is a directory", path);
-    } else if (st.st_size == 0) {
+    } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
         rc = ps_error(PS_ERR_FORMAT, "%s: empty file", path);
     } else {
+        /* a pipe or device (e.g. /dev/stdin, <(zcat x)) has no size: stream it */
+        uint64_t fsize = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : PS_SIZE_UNKNOWN;
         unsigned char head[PS_NIFTI2_HDR];
         size_t got = 0;
         rc = read_fully(f, head, sizeof head, path, &got);
-        if (!rc) {
-            if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b)
-                rc = read_gzip(f, path, (uint64_t)st.st_size, out);
-            else
-                rc = read_plain(f, path, head, got, (uint64_t)st.st_size, out);
-        }
+        if (!rc && got == 0)
+            rc = ps_error(PS_ERR_FORMAT, "%s: empty file", path);
+        else if (!rc && got >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+            rc = read_gzip(f, path, head, got, fsize, one_pass_max, out);
+        else if (!rc)
+            rc = read_plain(f, path, head, got, fsize, out);
     }
     fclose(f);
     return rc;

@@ -5,10 +5,14 @@
  * with the values written; hand calculations are shown beside the assertions. Bad inputs are
  * made here by patching the bytes of a valid file at the NIfTI-1 field offsets (nifti1.h).
  */
+#include "io_internal.h" /* ps_io_volume_read_ex: force the streaming zlib path */
 #include "ps_io.h"
 #include "ps_test.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define TOL_AFFINE 1e-9  /* nibabel and niftilib both build the matrix in double */
@@ -490,6 +494,83 @@ START_TEST(multimember_matches_plain)
 }
 END_TEST
 
+START_TEST(streaming_zlib_matches_one_pass)
+{
+    /* limit 0: the compressed file is streamed in chunks and inflated by zlib */
+    static const char *files[] = {"u8_qform.nii.gz", "f32_qform_oblique.nii.gz",
+                                  "multimember.nii.gz", "n2_i32.nii.gz", "i64.nii.gz"};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", golden(files[f]));
+        ps_volume *a = NULL, *b = NULL;
+        ck_assert_int_eq(ps_volume_read(path, &a), 0);
+        ck_assert_msg(ps_io_volume_read_ex(path, 0, &b) == 0, "%s", ps_error_message());
+        size_t bytes = (size_t)(ps_volume_nvox(a) * a->nc) * ps_dtype_size(a->dtype);
+        ck_assert_int_eq(b->dtype, a->dtype);
+        ck_assert_int_eq(memcmp(a->data, b->data, bytes), 0);
+        ck_assert_int_eq(memcmp(&a->geom, &b->geom, sizeof a->geom), 0);
+        ps_volume_free(a);
+        ps_volume_free(b);
+    }
+    /* corrupt data past the point where the streaming reader has all it needs is still
+     * caught by the CRC check of the member */
+    size_t n;
+    unsigned char *raw = slurp(golden("f64_4d.nii"), &n);
+    const char *p = ps_test_tmp("stream_src.nii.gz");
+    spit_gz(p, raw, n);
+    free(raw);
+    unsigned char *z = slurp(p, &n);
+    z[n - 6] ^= 0xff; /* inside the CRC-32 of the trailer */
+    p = ps_test_tmp("stream_badcrc.nii.gz");
+    spit(p, z, n);
+    ps_volume *v = NULL;
+    expect_error(ps_io_volume_read_ex(p, 0, &v), PS_ERR_FORMAT, p, "corrupt");
+    expect_error(ps_volume_read(p, &v), PS_ERR_FORMAT, p, "corrupt");
+    spit(p, z, n / 2);
+    expect_error(ps_io_volume_read_ex(p, 0, &v), PS_ERR_FORMAT, p, "shorter than its data");
+    free(z);
+}
+END_TEST
+
+/* Read from a FIFO (no size, not seekable), fed by a child process. */
+static void read_through_fifo(const char *src, const char *fifo_name)
+{
+    size_t n;
+    unsigned char *bytes = slurp(src, &n);
+    const char *tmp = ps_test_tmp(fifo_name);
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s", tmp);
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = fopen(fifo, "wb");
+        fwrite(bytes, 1, n, f);
+        fclose(f);
+        _exit(0);
+    }
+    ps_volume *a = NULL, *b = NULL;
+    int rc = ps_volume_read(fifo, &a);
+    waitpid(pid, NULL, 0);
+    ck_assert_msg(rc == 0, "%s", ps_error_message());
+    ck_assert_int_eq(ps_volume_read(src, &b), 0);
+    size_t vb = (size_t)(ps_volume_nvox(b) * b->nc) * ps_dtype_size(b->dtype);
+    ck_assert_int_eq(memcmp(a->data, b->data, vb), 0);
+    ps_volume_free(a);
+    ps_volume_free(b);
+    unlink(fifo);
+    free(bytes);
+}
+
+START_TEST(read_from_pipe)
+{
+    read_through_fifo(golden("f64_4d.nii"), "fifo_plain.nii");
+    read_through_fifo(golden("no_xform.nii"), "fifo_small.nii"); /* data inside the first read */
+    read_through_fifo(golden("multimember.nii.gz"), "fifo_gz.nii.gz");
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------------------------ */
 
 /* A valid 4x3x2 uint8 NIfTI-1 file in memory (352 + 24 bytes). */
@@ -708,6 +789,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, write_bad_suffix_and_folder);
     tcase_add_test(tc, gzip_member_past_data_and_trailing_bytes);
     tcase_add_test(tc, multimember_matches_plain);
+    tcase_add_test(tc, streaming_zlib_matches_one_pass);
+    tcase_add_test(tc, read_from_pipe);
     tcase_add_test(tc, bad_missing_empty_short);
     tcase_add_test(tc, bad_gzip);
     tcase_add_test(tc, bad_header_fields);
