@@ -64,14 +64,19 @@ def out(rows, dataset, raters, method, option, key, value, source):
 
 
 # ---- Cohen's kappa -----------------------------------------------------------------------------
-def cohen(rows, dataset, x, i, j):
-    sub = complete(x, [i, j])
+def cohen(rows, dataset, x, i, j, listwise=False):
+    """listwise: use only the rows complete for every rater (what `panseval kappa` does for
+    three or more raters); otherwise the rows complete for raters i and j."""
+    if listwise:
+        sub = complete(x, list(range(x.shape[1])))[:, [i, j]]
+    else:
+        sub = complete(x, [i, j])
     cats = np.unique(sub)  # union of observed values, numeric order
     k = len(cats)
     table = np.zeros((k, k))
     for a, b in sub:
         table[np.searchsorted(cats, a), np.searchsorted(cats, b)] += 1
-    rs = "%d %d" % (i, j)
+    rs = "%d %d%s" % (i, j, " listwise" if listwise else "")
     for opt, wt in (("none", None), ("linear", "linear"), ("quadratic", "quadratic")):
         if wt is None:
             r = cohens_kappa(table)
@@ -227,6 +232,8 @@ def main():
         for i in range(m):
             for j in range(i + 1, m):
                 cohen(rows, name, x, i, j)
+                if np.isnan(x).any():
+                    cohen(rows, name, x, i, j, listwise=True)
         fleiss(rows, name, x)
         light(rows, name, x)
     for name in ("anxiety", "diagnoses", "rand_multi", "kripp2011", "cont_missing", "icc_int",

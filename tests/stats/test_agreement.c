@@ -112,6 +112,25 @@ static double compute(const char *dataset, const char *raters, const char *metho
                       const char *option, const char *key)
 {
     dtable t = load_data(dataset);
+    if (strstr(raters, "listwise")) { /* keep only the rows complete for every rater */
+        int keep = 0;
+        for (int i = 0; i < t.nrow; i++) {
+            int ok = 1;
+            for (int j = 0; j < t.ncol; j++)
+                ok &= !isnan(t.x[i * t.ncol + j]);
+            for (int j = 0; j < t.ncol; j++) {
+                size_t from = (size_t)i * t.ncol + j, to = (size_t)keep * t.ncol + j;
+                if (!ok) {
+                    free(t.text[from]);
+                } else {
+                    t.x[to] = t.x[from];
+                    t.text[to] = t.text[from];
+                }
+            }
+            keep += ok;
+        }
+        t.nrow = keep;
+    }
     int cols[128], nc = 0;
     if (!strcmp(raters, "all")) {
         for (int j = 0; j < t.ncol; j++)
