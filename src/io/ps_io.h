@@ -97,24 +97,30 @@ static inline int64_t ps_volume_nvox(const ps_volume *v)
 int ps_volume_create(const ps_geometry *geom, int64_t nc, ps_dtype dtype, ps_volume **out);
 void ps_volume_free(ps_volume *v);
 
-/* Read a .nii or .nii.gz file (NIfTI-1 or NIfTI-2) as stored: no scaling, no conversion.
- * .nii.gz is inflated with libdeflate in one pass straight into the voxel buffer (all gzip
- * members), with a streaming zlib fallback when the size is unknown or over 4 GiB. */
+/* Read a .nii or .nii.gz file (NIfTI-1 or NIfTI-2) as stored: no scaling, no conversion
+ * (bytes are swapped to machine order). Gzip is recognised by its magic bytes, not the suffix,
+ * and inflated with libdeflate in one pass straight into the voxel buffer (all gzip members),
+ * with a streaming zlib fallback when the size is unknown (pipes) or over 4 GiB. Every bad
+ * input (missing, empty, truncated, corrupt gzip, bad magic, inconsistent dims or vox_offset,
+ * unsupported datatype or more than 4 dims) is an error whose message names the file. */
 int ps_volume_read(const char *path, ps_volume **out);
 
 /* Read a 3D label map. The result has dtype PS_DT_UINT8 when every label is in 0..255
  * (no copy when the file is uint8), else PS_DT_INT32. scl_slope/scl_inter are applied.
- * Float maps must hold integral values (tolerance 1e-3): otherwise PS_ERR_FORMAT naming the
- * file and one offending value and its voxel. Negative labels, values beyond int32 and 4D
- * volumes (4th dim > 1) are errors. */
+ * Float maps must hold integral values (tolerance 1e-3; rounded): otherwise PS_ERR_FORMAT
+ * naming the file, the first offending value in file order and its voxel (i, j, k). NaN and
+ * negative labels are PS_ERR_FORMAT, values beyond int32 PS_ERR_RANGE, and 4D volumes (4th
+ * dim > 1) PS_ERR_FORMAT naming the dims. */
 int ps_volume_read_labels(const char *path, ps_volume **out);
 
-/* Read an image as float32 with scl_slope/scl_inter applied (3D or 4D). */
+/* Read an image as float32 with scl_slope/scl_inter applied in double precision (3D or 4D;
+ * no copy for an unscaled float32 file). */
 int ps_volume_read_float(const char *path, ps_volume **out);
 
-/* Write .nii or .nii.gz (chosen by the suffix) as NIfTI-1 (NIfTI-2 when a dim exceeds 32767),
- * with the geometry in v->geom. Written atomically: a temporary file in the same folder,
- * then rename(). */
+/* Write .nii or .nii.gz (chosen by the suffix; other suffixes are PS_ERR_ARG) as NIfTI-1
+ * (NIfTI-2 when a dim exceeds 32767), with the qform/sform/pixdim/units in v->geom and
+ * v->scl_slope/scl_inter. .nii.gz is one gzip member (libdeflate level 6). Written
+ * atomically: a temporary file in the same folder, then rename(). */
 int ps_volume_write(const char *path, const ps_volume *v);
 
 /* ---- atomic output files ----------------------------------------------------------------- */

@@ -255,6 +255,8 @@ fail:
 int ps_table_read(const char *path, ps_table **out)
 {
     *out = NULL;
+    if (!path)
+        return ps_error(PS_ERR_ARG, "ps_table_read: no file name");
     int is_stdin = !strcmp(path, "-");
     const char *name = is_stdin ? "(stdin)" : path;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
