@@ -105,10 +105,10 @@ int ps_kappa_cohen_table(const double *table, int ncat, ps_kappa_weights w, doub
     if (!(total > 0))
         return ps_error(PS_ERR_NUMERIC, "kappa table is empty: no subjects");
 
-    double *r = ps_calloc(2 * k, sizeof *r);
+    double *r = ps_calloc(4 * k, sizeof *r);
     if (!r)
         return PS_ERR_NOMEM;
-    double *c = r + k;
+    double *c = r + k, *wr = r + 2 * k, *wc = r + 3 * k;
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++) {
             r[i] += table[i * k + j] / total;
@@ -128,22 +128,21 @@ int ps_kappa_cohen_table(const double *table, int ncat, ps_kappa_weights w, doub
     }
     double kappa = 1.0 - dis_o / dis_e;
     double pe = 1.0 - dis_e;
-    double sa = 0, s0 = 0;
-    for (size_t i = 0; i < k; i++) {
-        double wr = 0; /* wr_i = sum_j c_j w_ij */
-        for (size_t j = 0; j < k; j++)
-            wr += c[j] * agreement_weight(w, (int)i, (int)j, ncat);
+    for (size_t i = 0; i < k; i++) /* wr_i = sum_j c_j w_ij, wc_j = sum_i r_i w_ij */
         for (size_t j = 0; j < k; j++) {
-            double wc = 0; /* wc_j = sum_i r_i w_ij */
-            for (size_t h = 0; h < k; h++)
-                wc += r[h] * agreement_weight(w, (int)h, (int)j, ncat);
             double wij = agreement_weight(w, (int)i, (int)j, ncat);
-            double a = wij - (wr + wc) * (1.0 - kappa);
-            double b = wij - (wr + wc);
+            wr[i] += c[j] * wij;
+            wc[j] += r[i] * wij;
+        }
+    double sa = 0, s0 = 0;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++) {
+            double wij = agreement_weight(w, (int)i, (int)j, ncat);
+            double a = wij - (wr[i] + wc[j]) * (1.0 - kappa);
+            double b = wij - (wr[i] + wc[j]);
             sa += table[i * k + j] / total * a * a;
             s0 += r[i] * c[j] * b * b;
         }
-    }
     free(r);
     double t = kappa - pe * (1.0 - kappa);
     double denom = dis_e * dis_e * total;
@@ -213,7 +212,8 @@ static int check_codes(const int *codes, size_t n, int raters, int ncat)
         for (int j = 0; j < raters; j++) {
             int c = codes[i * (size_t)raters + (size_t)j];
             if (c < 0 || c >= ncat)
-                return ps_error(PS_ERR_ARG, "subject %zu rater %d: category code %d outside 0..%d%s",
+                return ps_error(PS_ERR_ARG,
+                                "subject %zu rater %d: category code %d outside 0..%d%s",
                                 i + 1, j + 1, c, ncat - 1,
                                 c == -1 ? " (missing ratings must be dropped first)" : "");
         }

@@ -154,8 +154,8 @@ static void fmt_num(char *buf, size_t len, double x, const char *f)
 static int write_text(const kappa_run *r, FILE *f)
 {
     fprintf(f, "%s, weights: %s, %g%% confidence intervals\n",
-            r->m == 2 ? "Cohen's kappa" : "Pairwise Cohen's kappa", ps_kappa_weights_name(r->weights),
-            100 * r->level);
+            r->m == 2 ? "Cohen's kappa" : "Pairwise Cohen's kappa",
+            ps_kappa_weights_name(r->weights), 100 * r->level);
     fprintf(f, "%lld subjects rated by every rater (%lld rows dropped for a missing rating); "
                "%d categories:", (long long)r->n_used, (long long)r->dropped, r->labels->ncat);
     for (int c = 0; c < r->labels->ncat; c++)
@@ -192,7 +192,8 @@ static int write_text(const kappa_run *r, FILE *f)
                 if (pass == 0 && L > width[j])
                     width[j] = L;
                 if (pass == 1)
-                    fprintf(f, "%-*s%s", j + 1 < NC ? width[j] : 0, cell[j], j + 1 < NC ? "  " : "\n");
+                    fprintf(f, "%-*s%s", j + 1 < NC ? width[j] : 0, cell[j],
+                            j + 1 < NC ? "  " : "\n");
             }
         }
     }

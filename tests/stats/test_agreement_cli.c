@@ -292,7 +292,8 @@ START_TEST(test_errors)
     ck_assert_int_eq(run("kappa agreement_data_sas10.csv", "e.txt"), 2);
     ck_assert_ptr_nonnull(strstr(slurp("e.txt.err"), "--raters is required"));
     ck_assert_int_eq(run("kappa agreement_data_sas10.csv --raters rater1", "e.txt"), 2);
-    ck_assert_int_eq(run("kappa agreement_data_sas10.csv --raters a,b --weights cubic", "e.txt"), 2);
+    ck_assert_int_eq(run("kappa agreement_data_sas10.csv --raters a,b --weights cubic",
+                         "e.txt"), 2);
     ck_assert_int_eq(run("icc agreement_data_shrout.csv --raters judge1,judge2 --level 1.5",
                          "e.txt"), 2);
     ck_assert_int_eq(run("icc agreement_data_shrout.csv --raters judge1,judge2 --format xml",
