@@ -13,6 +13,9 @@ Published data sets (transcribed from the sources named):
   anxiety      R irr package data set `anxiety` (20 subjects x 3 raters)
   diagnoses    R irr package data set `diagnoses` = Fleiss (1971) psychiatric diagnoses,
                30 subjects x 6 raters, categories 1..5
+  wiki_fleiss  the Fleiss' kappa example of Wikipedia (10 subjects x 14 raters, kappa 0.210),
+               from its table of counts (statsmodels test_inter_rater.py table1); the raters
+               of a row are listed in category order, which Fleiss' kappa does not see
   shrout       Shrout & Fleiss (1979) Table 2: 6 targets x 4 judges
   kripp2011    Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", section C:
                12 units x 4 observers (A-D), values 1..5, missing values
@@ -66,6 +69,14 @@ def main():
         [1, 4, 4, 4, 4, 5], [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4],
         [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5]]
     write("diagnoses", ["rater%d" % (i + 1) for i in range(6)], diagnoses)
+
+    # Fleiss' kappa worked example of Wikipedia (statsmodels test_inter_rater.py table1):
+    # 10 subjects, 14 raters, 5 categories, given as counts per category; kappa = 0.210.
+    counts = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0],
+              [2, 2, 8, 1, 1], [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2],
+              [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    wiki = [[c + 1 for c in range(5) for _ in range(row[c])] for row in counts]
+    write("wiki_fleiss", ["rater%d" % (i + 1) for i in range(14)], wiki)
 
     shrout = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
     write("shrout", ["judge1", "judge2", "judge3", "judge4"], shrout)

@@ -226,6 +226,9 @@ def main():
     for name in ("sas10", "n2", "rand_k5_n500"):
         _, x = load(name)
         cohen(rows, name, x, 0, 1)
+    for name in ("wiki_fleiss",):
+        _, x = load(name)
+        fleiss(rows, name, x)
     for name in ("anxiety", "diagnoses", "rand_multi"):
         _, x = load(name)
         m = x.shape[1]
