@@ -94,14 +94,33 @@ static void member_row(const member *m, int64_t off, int64_t n, uint8_t *restric
     }
 }
 
+/* Whether row [off, off+n) of a label map holds any non-zero voxel. Region labels are >= 1, so
+ * an all-zero row holds no mask voxel; in a CT-sized case nearly every row is all zero, and
+ * this OR over 8-byte words (memory-bound) lets the count pass skip it. */
+static int row_any_nonzero(const ps_volume *v, int64_t off, int64_t n)
+{
+    size_t esz = v->dtype == PS_DT_UINT8 ? 1 : 4;
+    const unsigned char *p = (const unsigned char *)v->data + (size_t)off * esz;
+    size_t bytes = (size_t)n * esz, i = 0;
+    uint64_t acc = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, sizeof w);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
+    for (; i < bytes; i++)
+        acc |= p[i];
+    return acc != 0;
+}
+
 /* ---- pass 1: counts and the union bounding box ------------------------------------------------ */
 typedef struct scan_result {
     int64_t na, nb, nab;
     int64_t lo[3], hi[3]; /* union bounding box, hi exclusive; lo > hi when both are empty */
 } scan_result;
 
-static int scan_counts(const member *ma, const member *mb, const int64_t dim[3], int nt,
-                       scan_result *res)
+static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *ma,
+                       const member *mb, const int64_t dim[3], int nt, scan_result *res)
 {
     const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
     scan_result *part = ps_calloc((size_t)nt, sizeof *part);
@@ -123,6 +142,8 @@ static int scan_counts(const member *ma, const member *mb, const int64_t dim[3],
         for (int64_t k = 0; k < nz; k++) {
             for (int64_t j = 0; j < ny; j++) {
                 int64_t off = (k * ny + j) * nx;
+                if (!row_any_nonzero(va, off, nx) && !row_any_nonzero(vb, off, nx))
+                    continue;
                 member_row(ma, off, nx, ra);
                 member_row(mb, off, nx, rb);
                 uint32_t ca = 0, cb = 0, cab = 0;
@@ -576,7 +597,7 @@ int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_reg
     member_init(&ma, ref, region);
     member_init(&mb, pred, region);
     scan_result s;
-    if ((rc = scan_counts(&ma, &mb, ref->geom.dim, nt, &s)))
+    if ((rc = scan_counts(ref, pred, &ma, &mb, ref->geom.dim, nt, &s)))
         return ps_error_context(rc, "counting voxels");
 
     const double *sp = ref->geom.spacing_mm;

@@ -44,7 +44,7 @@ static int parse_name(const char *s, const char *const *names, int n, const char
 
 int ps_hd_method_parse(const char *s, ps_hd_method *out)
 {
-    int v, rc = parse_name(s, hd_names, 4, "HD95 method", &v);
+    int v = 0, rc = parse_name(s, hd_names, 4, "HD95 method", &v);
     if (!rc)
         *out = (ps_hd_method)v;
     return rc;
@@ -57,7 +57,7 @@ const char *ps_hd_method_name(ps_hd_method m)
 
 int ps_nsd_method_parse(const char *s, ps_nsd_method *out)
 {
-    int v, rc = parse_name(s, nsd_names, 2, "NSD method", &v);
+    int v = 0, rc = parse_name(s, nsd_names, 2, "NSD method", &v);
     if (!rc)
         *out = (ps_nsd_method)v;
     return rc;
@@ -65,7 +65,7 @@ int ps_nsd_method_parse(const char *s, ps_nsd_method *out)
 
 int ps_empty_policy_parse(const char *s, ps_empty_policy *out)
 {
-    int v, rc = parse_name(s, empty_names, 3, "empty-mask policy", &v);
+    int v = 0, rc = parse_name(s, empty_names, 3, "empty-mask policy", &v);
     if (!rc)
         *out = (ps_empty_policy)v;
     return rc;
@@ -73,7 +73,7 @@ int ps_empty_policy_parse(const char *s, ps_empty_policy *out)
 
 int ps_empty_dice_parse(const char *s, ps_empty_dice *out)
 {
-    int v, rc = parse_name(s, empty_dice_names, 2, "empty-Dice policy", &v);
+    int v = 0, rc = parse_name(s, empty_dice_names, 2, "empty-Dice policy", &v);
     if (!rc)
         *out = (ps_empty_dice)v;
     return rc;
