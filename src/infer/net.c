@@ -431,9 +431,16 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
     if (n->has_attn && (rc = bind_attention(n)))
         goto fail;
 
-    /* Backend. */
+    /* Backend. oneDNN's direct AVX-512/AVX2 kernels need whole channel blocks; for other
+     * channel counts (tiny test networks) it falls back to its own reference kernels, which
+     * are slower than ours, so "auto" only picks it when every feature count is a multiple
+     * of 16 (every nnU-Net v1 network: base 32). */
+    int blockable = 1;
+    for (int d = 0; d <= P; d++)
+        if (n->feat[d] % 16)
+            blockable = 0;
     if (backend == PS_CONV_AUTO)
-        backend = PS_HAVE_DNNL ? PS_CONV_ONEDNN : PS_CONV_REFERENCE;
+        backend = PS_HAVE_DNNL && blockable ? PS_CONV_ONEDNN : PS_CONV_REFERENCE;
     if (backend == PS_CONV_ONEDNN && !PS_HAVE_DNNL) {
         rc = ps_error(PS_ERR_UNSUPPORTED, "panseval was built without oneDNN; use the "
                       "reference backend");
@@ -441,8 +448,19 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
     }
     n->backend = backend;
     n->cb = backend == PS_CONV_ONEDNN ? 16 : 1;
-    if (backend == PS_CONV_ONEDNN && (rc = create_dnnl(n)))
-        goto fail;
+    if (backend == PS_CONV_ONEDNN) {
+#ifdef _OPENMP
+        /* the weight reorders run on omp_get_max_threads() threads */
+        int omp_prev = omp_get_max_threads();
+        omp_set_num_threads(ps_context_threads(&n->ctx));
+#endif
+        rc = create_dnnl(n);
+#ifdef _OPENMP
+        omp_set_num_threads(omp_prev);
+#endif
+        if (rc)
+            goto fail;
+    }
     *out = n;
     return PS_OK;
 fail:
