@@ -3,13 +3,18 @@
  * One call evaluates one case for one region (a label, or a union of labels like nnU-Net
  * regions). All distances are in mm, from the header spacing in voxel-axis order.
  *
- * Conventions (the user documentation in README.md repeats them in the same words):
+ * Conventions (docs/metrics.md repeats them in the same words):
  *  - Boundary: a mask voxel with at least one 6-neighbour outside the mask. Voxels on the
  *    image edge count as boundary (outside the image is background).
- *  - Distances: exact Euclidean distance transform with anisotropic spacing, computed on the
- *    union bounding box of both masks (grown by one voxel); the crop changes no result.
- *  - HD95 variants: see ps_hd_method.
- *  - Empty masks: see ps_empty_policy and the `status` of each row.
+ *  - Distance from a boundary voxel of A to B: the distance to the nearest boundary voxel of
+ *    B (MedPy / MONAI semantics), from an exact Euclidean distance transform with anisotropic
+ *    spacing, computed on the union bounding box of both masks (grown by one voxel); the crop
+ *    changes no result.
+ *  - hd, assd, masd and nsd (voxel) always use these boundary-voxel distances; hd95 and its
+ *    directed parts follow opt->hd_method (the DeepMind method uses surfels instead).
+ *  - HD95 variants: see ps_hd_method. opt->percentile replaces 95 in all of them.
+ *  - Empty masks: see ps_empty_policy and the `status` of each row. When both masks are
+ *    empty every distance metric and nsd is NaN (status both_empty), whatever the policy.
  *
  * Thread safety: ps_metrics_compute() may run concurrently on different cases; it also uses
  * OpenMP inside one case (ctx->threads). Results are bit-identical for any thread count.
@@ -28,7 +33,8 @@ extern "C" {
 
 typedef enum ps_hd_method {
     /* 95th percentile (linear interpolation, numpy default) of the pooled boundary distances
-     * of both directions. MedPy's hd95 (binary.hd95), used by nnU-Net v1 and PanSegNet. */
+     * of both directions. MedPy's hd95 (binary.hd95), used by nnU-Net v1 and PanSegNet.
+     * Directed columns: the linear percentile of each direction alone. */
     PS_HD_MEDPY = 0,
     /* max of the two directed 95th percentiles, each with linear interpolation.
      * MONAI compute_hausdorff_distance(percentile=95, directed=False). */
@@ -38,7 +44,9 @@ typedef enum ps_hd_method {
      * DeepMind surface-distance compute_robust_hausdorff. */
     PS_HD_DEEPMIND,
     /* mean of the two directed values, each the ascending-sorted distance at index
-     * floor(q*n - 1) (clamped to >= 0). plastimatch `dice --all` "Percent (0.95) Hausdorff". */
+     * floor(q*n - 1) (clamped to >= 0). plastimatch 1.9.4 `dice --all` "Percent (0.95)
+     * Hausdorff distance (boundary)"; identical to plastimatch for masks that do not touch
+     * the image edge (plastimatch treats voxels on the image edge differently). */
     PS_HD_PLASTIMATCH,
 } ps_hd_method;
 
@@ -48,14 +56,14 @@ typedef enum ps_nsd_method {
 } ps_nsd_method;
 
 typedef enum ps_empty_policy {
-    PS_EMPTY_NAN = 0,   /* distance metrics NaN when exactly one mask is empty            */
-    PS_EMPTY_INF,       /* +inf (nsd = 0)                                                 */
-    PS_EMPTY_WORST,     /* the image diagonal in mm (nsd = 0)                             */
+    PS_EMPTY_NAN = 0,   /* distance metrics and nsd NaN when exactly one mask is empty    */
+    PS_EMPTY_INF,       /* every distance metric +inf (nsd = 0)                           */
+    PS_EMPTY_WORST,     /* every distance metric = the image diagonal in mm (nsd = 0)     */
 } ps_empty_policy;
 
 typedef enum ps_empty_dice {
-    PS_EMPTY_DICE_ONE = 0, /* both masks empty: dice = jaccard = 1                      */
-    PS_EMPTY_DICE_NAN,     /* both masks empty: dice = jaccard = NaN                    */
+    PS_EMPTY_DICE_ONE = 0, /* both masks empty: dice = jaccard = volume_similarity = 1  */
+    PS_EMPTY_DICE_NAN,     /* both masks empty: dice = jaccard = volume_similarity = NaN */
 } ps_empty_dice;
 
 typedef struct ps_metrics_options {
@@ -82,7 +90,7 @@ typedef struct ps_region {
     int32_t labels[PS_REGION_MAX];
 } ps_region;
 
-/* Parse "1", "1+2". */
+/* Parse "1", "1+2": positive labels (0 is background), duplicates dropped, sorted. */
 int ps_region_parse(const char *s, ps_region *out);
 /* Canonical text ("1+2"); buf of at least 16*12 bytes. */
 void ps_region_format(const ps_region *r, char *buf, size_t n);
@@ -109,8 +117,10 @@ typedef struct ps_case_metrics {
     double rel_vol_diff;          /* (pred - ref) / ref                                  */
     double volume_similarity;     /* 1 - |pred - ref| / (pred + ref)                    */
     double kappa;                 /* voxel-wise Cohen's kappa over the field of view    */
-    double hd, hd95, hd95_pred_to_ref, hd95_ref_to_pred;
-    double assd, masd, nsd;
+    double hd, hd95, hd95_pred_to_ref, hd95_ref_to_pred; /* mm; see ps_hd_method        */
+    double assd;                  /* mm, mean of the pooled distances of both directions */
+    double masd;                  /* mm, mean of the two directed means (MedPy's assd)   */
+    double nsd;                   /* surface Dice at opt->nsd_tol_mm, in [0, 1]          */
 } ps_case_metrics;
 
 /* The metric columns, in output order, with their meaning; used by every writer so that
@@ -125,8 +135,9 @@ typedef struct ps_metric_column {
 extern const ps_metric_column ps_metric_columns[];
 extern const int ps_metric_ncolumns;
 
-/* Evaluate one case. ref and pred must be label maps from ps_volume_read_labels() (or the
- * same dtypes) with the same geometry (checked: PS_ERR_GEOMETRY). */
+/* Evaluate one case. ref and pred must be 3D label maps from ps_volume_read_labels() (uint8
+ * or int32, in any combination) with the same geometry (checked: PS_ERR_GEOMETRY). opt NULL
+ * means the defaults; ctx NULL means all cores. On error *out has status PS_CASE_ERROR. */
 int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
                        const ps_metrics_options *opt, const ps_context *ctx,
                        ps_case_metrics *out);
@@ -141,7 +152,8 @@ int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm
               double *out, const ps_context *ctx);
 
 /* The q-th percentile (q in [0,100]) of n values with linear interpolation between closest
- * ranks (numpy.percentile default, R type 7). Sorts `x` in place. NaN if n == 0. */
+ * ranks (numpy.percentile default, R type 7), by selection (expected O(n)). Reorders `x` in
+ * place. NaN if n == 0. */
 double ps_percentile_linear(double *x, int64_t n, double q);
 
 #ifdef __cplusplus
