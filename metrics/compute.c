@@ -123,20 +123,25 @@ static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *m
                        const member *mb, const int64_t dim[3], int nt, scan_result *res)
 {
     const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
-    scan_result *part = ps_calloc((size_t)nt, sizeof *part);
+    const scan_result empty = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+    scan_result *part = ps_malloc_array((size_t)nt, sizeof *part);
     uint8_t *rows = ps_malloc_array((size_t)nt, (size_t)(2 * nx));
     if (!part || !rows) {
         free(part);
         free(rows);
         return PS_ERR_NOMEM;
     }
+    /* The team may be smaller than nt (nested inside a parallel loop over cases, or a thread
+     * limit): slots of threads that never run must hold the neutral element. */
+    for (int t = 0; t < nt; t++)
+        part[t] = empty;
 #pragma omp parallel num_threads(nt)
     {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        scan_result acc = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+        scan_result acc = empty;
         uint8_t *ra = rows + (size_t)tid * (size_t)(2 * nx), *rb = ra + nx;
 #pragma omp for schedule(static)
         for (int64_t k = 0; k < nz; k++) {
@@ -172,7 +177,7 @@ static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *m
         }
         part[tid] = acc;
     }
-    scan_result r = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+    scan_result r = empty;
     for (int t = 0; t < nt; t++) {
         r.na += part[t].na;
         r.nb += part[t].nb;

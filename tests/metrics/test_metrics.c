@@ -782,6 +782,42 @@ START_TEST(test_thread_equality)
 }
 END_TEST
 
+START_TEST(test_nested_parallel)
+{
+    /* Cases evaluated in parallel by an outer loop, each asking for 3 threads inside (OpenMP
+     * runs the inner regions with a smaller team): same results as one case at a time. */
+    rng_state = 31337;
+    ps_volume *a[4], *b[4];
+    ps_case_metrics serial[4], nested[4];
+    for (int c = 0; c < 4; c++) {
+        a[c] = mkvol(24, 20, 16, 0.8, 0.9, 2.0, PS_DT_UINT8);
+        b[c] = mkvol(24, 20, 16, 0.8, 0.9, 2.0, PS_DT_UINT8);
+        random_blob(a[c], 2, 2, 2, 20, 16, 12, 0.3);
+        random_blob(b[c], 3, 2, 1, 20, 16, 12, 0.3);
+        serial[c] = run(a[c], b[c], PS_HD_MEDPY, PS_NSD_SURFEL, 95, 2, 1);
+    }
+    int rc[4] = {0};
+#pragma omp parallel for num_threads(2)
+    for (int c = 0; c < 4; c++) {
+        ps_metrics_options o;
+        ps_metrics_options_init(&o);
+        o.nsd_method = PS_NSD_SURFEL;
+        ps_context ctx;
+        ps_context_init(&ctx);
+        ctx.threads = 3;
+        ps_region r;
+        ps_region_parse("1", &r);
+        rc[c] = ps_metrics_compute(a[c], b[c], &r, &o, &ctx, &nested[c]);
+    }
+    for (int c = 0; c < 4; c++) {
+        ck_assert_int_eq(rc[c], 0);
+        ck_assert(memcmp(&serial[c], &nested[c], sizeof serial[c]) == 0);
+        ps_volume_free(a[c]);
+        ps_volume_free(b[c]);
+    }
+}
+END_TEST
+
 /* ---- label maps, regions, dtypes -------------------------------------------------------------------- */
 START_TEST(test_regions_and_dtypes)
 {
@@ -959,6 +995,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_crop_invariance);
     tcase_add_test(tc, test_image_edge_boundary);
     tcase_add_test(tc, test_thread_equality);
+    tcase_add_test(tc, test_nested_parallel);
     tcase_add_test(tc, test_regions_and_dtypes);
     tcase_add_test(tc, test_parsers);
     tcase_add_test(tc, test_columns);
