@@ -67,8 +67,8 @@ check_contains "--fail-fast says it stopped" "$T/err" "fail-fast"
 
 # --- geometry mismatch between two cases of different centers ----------------------------------
 # the reference of the first case, and of the last case from another center (other spacing)
-pairs=$(awk -F'\t' 'NR==1 { for (i=1;i<=NF;i++) { if ($i=="ref") r=i; if ($i=="center") c=i }; next }
-                    !/^#/ { print $c "\t" $r }' "$M")
+pairs=$(awk -F'\t' '/^#/ { next } !h { h = 1; for (i=1;i<=NF;i++) { if ($i=="ref") r=i; if ($i=="center") c=i }; next }
+                    { print $c "\t" $r }' "$M")
 c1=$(echo "$pairs" | head -n 1 | cut -f1)
 r1=$(echo "$pairs" | head -n 1 | cut -f2)
 r2=$(echo "$pairs" | awk -F'\t' -v c="$c1" '$1 != c { r = $2 } END { print r }')
@@ -94,7 +94,7 @@ check_contains "summary has a T2W group" "$T/sum.txt" "T2W"
 "$PANSEVAL" summary "$T/j1.csv" --by modality --format json >"$T/sum.json" 2>"$T/err"
 check_contains "summary json has dice_mean" "$T/sum.json" '"dice_mean": '
 "$PANSEVAL" summary "$T/j1.csv" --metrics nosuch >"$T/out" 2>"$T/err"
-check_status "summary with an unknown column fails" 1 $?
+check_status "summary with an unknown column is a usage error" 2 $?
 check_contains "summary names the unknown column" "$T/err" "nosuch"
 
 cli_done
