@@ -413,6 +413,39 @@ START_TEST(test_hand_surfel)
 }
 END_TEST
 
+/* Expected values published with the DeepMind package (surface-distance,
+ * surface_distance_test.py, SurfaceDistance3DTest, 3 decimals): they check our surfel table
+ * and weighting against the original lookup table. */
+START_TEST(test_deepmind_package_cases)
+{
+    /* test_two_cubes_shifted_by_one_pixel: 100^3, gt[0:50, :, :], pred[0:51, :, :], spacing
+     * (2, 1, 1): robust HD 100 = 2.0, HD 95 = 2.0, surface Dice at 1 mm = 0.836. */
+    ps_volume *a = mkvol(100, 100, 100, 2, 1, 1, PS_DT_UINT8);
+    ps_volume *b = mkvol(100, 100, 100, 2, 1, 1, PS_DT_UINT8);
+    box(a, 0, 50, 0, 100, 0, 100, 1);
+    box(b, 0, 51, 0, 100, 0, 100, 1);
+    ps_case_metrics m = run(a, b, PS_HD_DEEPMIND, PS_NSD_SURFEL, 95, 1, 2);
+    ck_assert_close_abs(m.hd95, 2.0, 5e-4);
+    ck_assert_close_abs(m.nsd, 0.836, 5e-4);
+    ck_assert_close_abs(m.dice, 0.990, 5e-4);
+    m = run(a, b, PS_HD_DEEPMIND, PS_NSD_SURFEL, 100, 1, 2);
+    ck_assert_close_abs(m.hd95, 2.0, 5e-4);
+    ps_volume_free(a);
+    ps_volume_free(b);
+    /* test_on_2_pixels_2mm_away: 128^3, gt[50, 60, 70], pred[50, 60, 72], spacing (3, 2, 1):
+     * HD 100 = HD 95 = 2.0, surface Dice at 1 mm = 0.5. */
+    a = mkvol(128, 128, 128, 3, 2, 1, PS_DT_UINT8);
+    b = mkvol(128, 128, 128, 3, 2, 1, PS_DT_UINT8);
+    setv(a, 50, 60, 70, 1);
+    setv(b, 50, 60, 72, 1);
+    m = run(a, b, PS_HD_DEEPMIND, PS_NSD_SURFEL, 95, 1, 2);
+    ck_assert_close_abs(m.hd95, 2.0, 5e-4);
+    ck_assert_close_abs(m.nsd, 0.5, 5e-4);
+    ps_volume_free(a);
+    ps_volume_free(b);
+}
+END_TEST
+
 START_TEST(test_surfel_areas)
 {
     /* code 15 = the four voxels with dx = 1: a plane perpendicular to axis i through the
@@ -985,6 +1018,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_hand_line);
     tcase_add_test(tc, test_hand_surfel);
     tcase_add_test(tc, test_surfel_areas);
+    tcase_add_test(tc, test_deepmind_package_cases);
     tcase_add_test(tc, test_weighted_percentile);
     tcase_add_test(tc, test_plastimatch_rule);
     tcase_add_test(tc, test_empty_policies);
