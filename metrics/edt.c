@@ -41,12 +41,12 @@ static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, 
         for (;;) {
             int64_t p = v[k];
             s = ((f[q] - f[p]) * inv_sp2 + (double)(q * q - p * p)) / (2.0 * (double)(q - p));
+            /* z[0] = -inf, so the first parabola is never removed (k > 0 is only a guard). */
             if (s <= z[k] && k > 0)
                 k--;
             else
                 break;
         }
-        /* k == 0 with s <= z[0] = -inf cannot happen; the guard above only protects it. */
         k++;
         v[k] = q;
         z[k] = s;

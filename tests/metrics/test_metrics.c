@@ -996,6 +996,30 @@ START_TEST(test_errors)
     ps_region z = {0};
     ck_assert_int_eq(ps_metrics_compute(a, a, &z, &o, NULL, &m), PS_ERR_ARG);
     ck_assert_int_eq(ps_metrics_compute(NULL, a, &r, &o, NULL, &m), PS_ERR_ARG);
+    /* a 4D map, a zero spacing, a float map in ps_labels_present */
+    ps_geometry g4;
+    ps_geometry_init(&g4, 5, 5, 5, 1, 1, 1);
+    ps_volume *v4 = NULL;
+    ck_assert_int_eq(ps_volume_create(&g4, 2, PS_DT_UINT8, &v4), 0);
+    ck_assert_int_eq(ps_metrics_compute(v4, a, &r, &o, NULL, &m), PS_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(ps_error_message(), "reference") && strstr(ps_error_message(), "3D"),
+                  "%s", ps_error_message());
+    ps_volume_free(v4);
+    ps_volume *z0 = mkvol(5, 5, 5, 1, 1, 1, PS_DT_UINT8);
+    z0->geom.spacing_mm[1] = 0;
+    ck_assert_int_eq(ps_metrics_compute(a, z0, &r, &o, NULL, &m), PS_ERR_FORMAT);
+    ck_assert_msg(strstr(ps_error_message(), "pixdim[2]") != NULL, "%s", ps_error_message());
+    ps_volume_free(z0);
+    int32_t *labels = NULL;
+    int nl = -1;
+    ck_assert_int_eq(ps_labels_present(a, f, &labels, &nl), PS_ERR_UNSUPPORTED);
+    ck_assert(labels == NULL && nl == 0);
+    o.hd_method = (ps_hd_method)9;
+    ck_assert_int_eq(ps_metrics_compute(a, a, &r, &o, NULL, &m), PS_ERR_ARG);
+    ps_metrics_options_init(&o);
+    ps_region unsorted = {2, {3, 1}};
+    ck_assert_int_eq(ps_metrics_compute(a, a, &unsorted, &o, NULL, &m), PS_ERR_ARG);
+    ck_assert(strstr(ps_error_message(), "sorted") != NULL);
     /* defaults when opt is NULL */
     ck_assert_int_eq(ps_metrics_compute(a, a, &r, NULL, NULL, &m), 0);
     ck_assert_int_eq(m.status, PS_CASE_BOTH_EMPTY);
