@@ -152,6 +152,40 @@ def build(cfg):
     return net
 
 
+def count_inference_cost(net, x):
+    """Parameters and FLOPs of one forward pass, measured with forward hooks on the modules
+    that actually run (so the unused deep-supervision heads and buffers are not counted).
+    FLOPs: 2 per multiply-accumulate of Conv3d / ConvTranspose3d / Linear and of the two
+    attention products (K^T V and Q context: 2 * N * d_k^2 MACs per head), plus 8 per output
+    element of every conv with a bias (bias, instance norm, LeakyReLU), the convention of
+    panseval's ps_net_flops()."""
+    ran, flops = set(), [0.0]
+
+    def hook(mod, inp, out):
+        ran.add(mod)
+        if isinstance(mod, torch.nn.Conv3d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.kernel_size[2]
+            flops[0] += 2.0 * out.numel() * mod.in_channels * k
+            if mod.bias is not None:
+                flops[0] += 8.0 * out.numel()
+        elif isinstance(mod, torch.nn.ConvTranspose3d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.kernel_size[2]
+            flops[0] += 2.0 * inp[0].numel() * mod.out_channels * k
+        elif isinstance(mod, torch.nn.Linear):
+            flops[0] += 2.0 * (out.numel() // mod.out_features) * mod.in_features * mod.out_features
+        elif type(mod).__name__ == 'LinearMultiHeadAttention':
+            n = inp[0].shape[1]
+            flops[0] += 2.0 * 2.0 * n * mod.nhead * mod.d_k * mod.d_k
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    params = sum(p.numel() for m in ran for p in m.parameters(recurse=False))
+    return params, flops[0]
+
+
 def make_model(cfg):
     d = os.path.join(OUT, cfg['name'])
     os.makedirs(os.path.join(d, 'fold_0'), exist_ok=True)
@@ -212,6 +246,11 @@ def make_model(cfg):
         return
 
     write_tensor_tsv(os.path.join(d, 'tensors.tsv'), sd)
+    params, flops = count_inference_cost(net, x)
+    with open(os.path.join(d, 'model_info.tsv'), 'w') as f:
+        f.write('# measured with torch %s forward hooks at the training patch '
+                '(make_infer_fixtures.count_inference_cost)\n' % torch.__version__)
+        f.write('field\tvalue\nparameters\t%d\nflops\t%.17g\n' % (params, flops))
     with torch.no_grad():
         y = net(x)
         y64 = net.double()(x.double())
