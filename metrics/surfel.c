@@ -37,22 +37,33 @@ int ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], const double spacin
     const int64_t gx = nx + 1, gy = ny + 1, gz = nz + 1;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t z = 0; z < gz; z++)
-        for (int64_t y = 0; y < gy; y++)
+        for (int64_t y = 0; y < gy; y++) {
+            /* The four voxel rows (dy, dz) around this row of corners; NULL outside the crop.
+             * Row (dy, dz) contributes bit 7 - (2dy + dz) for voxel x-1 (dx = 0) and
+             * bit 3 - (2dy + dz) for voxel x (dx = 1). */
+            const uint8_t *row[4];
+            for (int dy = 0; dy < 2; dy++)
+                for (int dz = 0; dz < 2; dz++) {
+                    int64_t vy = y - 1 + dy, vz = z - 1 + dz;
+                    row[2 * dy + dz] = vy >= 0 && vy < ny && vz >= 0 && vz < nz
+                                           ? mask + vz * nxy + vy * nx
+                                           : NULL;
+                }
+            int64_t c0 = (z * gy + y) * gx;
             for (int64_t x = 0; x < gx; x++) {
                 int code = 0;
-                for (int dx = 0; dx < 2; dx++)
-                    for (int dy = 0; dy < 2; dy++)
-                        for (int dz = 0; dz < 2; dz++) {
-                            int64_t vx = x - 1 + dx, vy = y - 1 + dy, vz = z - 1 + dz;
-                            if (vx < 0 || vy < 0 || vz < 0 || vx >= nx || vy >= ny || vz >= nz)
-                                continue;
-                            if (mask[vz * nxy + vy * nx + vx])
-                                code |= 1 << (7 - (4 * dx + 2 * dy + dz));
-                        }
-                int64_t c = (z * gy + y) * gx + x;
+                for (int r = 0; r < 4; r++) {
+                    if (!row[r])
+                        continue;
+                    if (x >= 1 && row[r][x - 1])
+                        code |= 1 << (7 - r);
+                    if (x < nx && row[r][x])
+                        code |= 1 << (3 - r);
+                }
                 int on = code != 0 && code != 255;
-                surf[c] = (uint8_t)on;
-                area[c] = on ? code_area[code] : 0.0;
+                surf[c0 + x] = (uint8_t)on;
+                area[c0 + x] = on ? code_area[code] : 0.0;
             }
+        }
     return 0;
 }
