@@ -311,6 +311,23 @@ START_TEST(storage_types_and_views)
 }
 END_TEST
 
+START_TEST(big_endian_zip64_archive)
+{
+    /* written by make_bigendian_fixture(): byteorder 'big', byte-swapped storages, ZIP64
+     * central directory and end records; values must equal the little-endian originals */
+    ps_state_dict sd;
+    char *path = golden("golden/infer/tensors/bigendian.pt");
+    int rc = ps_checkpoint_read_state_dict(path, &sd);
+    ck_assert_msg(rc == 0, "%s", ps_error_message());
+    ck_assert_int_eq(check_against_tsv(&sd, "golden/infer/tensors/bigendian.tsv"), 5);
+    const ps_tensor *i64 = ps_state_dict_get(&sd, "i64");   /* arange(-4, 4) */
+    for (int k = 0; k < 8; k++)
+        ck_assert(i64->data[k] == (float)(k - 4));
+    ps_state_dict_clear(&sd);
+    free(path);
+}
+END_TEST
+
 /* ---- error paths ---------------------------------------------------------------------------- */
 START_TEST(legacy_format_is_refused_clearly)
 {
@@ -360,7 +377,7 @@ END_TEST
 /* Copy unet_2class into tmp/<name>, with the checkpoint replaced by `ckpt` (n bytes). */
 static char *model_with_checkpoint(const char *name, const uint8_t *ckpt, size_t n)
 {
-    char fold[4096], path[4200];
+    char fold[4200], path[4400];
     snprintf(fold, sizeof fold, "%s/fold_0", ps_test_tmp(name));
     mkdir_p(fold);
     snprintf(path, sizeof path, "%s/model_final_checkpoint.model", fold);
@@ -532,6 +549,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, unet_3class_stage1_without_plans_pkl);
     tcase_add_test(tc, pansegnet_attention_plans_from_plans_pkl);
     tcase_add_test(tc, storage_types_and_views);
+    tcase_add_test(tc, big_endian_zip64_archive);
     tcase_add_test(tc, legacy_format_is_refused_clearly);
     tcase_add_test(tc, missing_files_are_named);
     tcase_add_test(tc, truncated_and_corrupt_checkpoints);

@@ -138,6 +138,13 @@ START_TEST(mutated_checkpoints)
     mutate_file(b, n, 2000, 1024);
     mutate_data_pkl(b, n, 3000);
     free(b);
+    b = slurp_mode("golden/infer/tensors/bigendian.pt", 0, &n);   /* ZIP64 records */
+    int before = successes;
+    run_one(b, n);
+    ck_assert_int_eq(successes, before + 1);
+    mutate_file(b, n, 1500, 256);
+    mutate_data_pkl(b, n, 1000);
+    free(b);
     b = slurp_mode("golden/infer/unet_3class/fold_0/model_final_checkpoint.model", 0, &n);
     mutate_file(b, n, 400, 8192);
     mutate_data_pkl(b, n, 1000);

@@ -287,6 +287,70 @@ def make_dtype_fixture():
     write_tensor_tsv(os.path.join(d, 'tensors.tsv'), obj)
 
 
+def write_zip64(path, entries):
+    """A stored (uncompressed) ZIP archive whose central directory uses ZIP64 records for every
+    entry (sizes and offsets 0xFFFFFFFF in the 32-bit fields, real values in extra field
+    0x0001) and a ZIP64 end record + locator (APPNOTE.TXT 4.3.14-4.3.16, 4.5.3), as torch.save
+    writes for archives over 4 GiB."""
+    import struct
+    out, central = bytearray(), bytearray()
+    for name, data in entries:
+        nb = name.encode()
+        crc = zlib.crc32(data)
+        off = len(out)
+        out += struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, 0, 0, 0, crc, len(data), len(data),
+                           len(nb), 0) + nb + data
+        extra = struct.pack('<HHQQQ', 1, 24, len(data), len(data), off)
+        central += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, 0, 0, 0, crc,
+                               0xffffffff, 0xffffffff, len(nb), len(extra), 0, 0, 0, 0,
+                               0xffffffff) + nb + extra
+    cd_off = len(out)
+    out += central
+    eocd64 = len(out)
+    out += struct.pack('<IQHHIIQQQQ', 0x06064b50, 44, 45, 45, 0, 0, len(entries), len(entries),
+                       len(central), cd_off)
+    out += struct.pack('<IIQI', 0x07064b50, 0, eocd64, 1)
+    out += struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    with open(path, 'wb') as f:
+        f.write(out)
+
+
+def make_bigendian_fixture():
+    """The same tensors as a torch.save archive would hold them on a big-endian machine
+    (byteorder 'big', every storage byte-swapped), in a ZIP64 archive."""
+    import io
+    import zipfile
+    d = os.path.join(OUT, 'tensors')
+    g = torch.Generator().manual_seed(8)
+    obj = collections.OrderedDict()
+    obj['f32'] = torch.randn(3, 4, generator=g)                       # storage key 0
+    obj['f64'] = torch.randn(5, generator=g).to(torch.float64)       # 1
+    obj['f16'] = torch.randn(2, 3, generator=g).to(torch.float16)    # 2
+    obj['i64'] = torch.arange(-4, 4, dtype=torch.int64)              # 3
+    obj['f32_t'] = obj['f32'].t()                                    # shares storage 0
+    width = {'0': 4, '1': 8, '2': 2, '3': 8}
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    z = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    entries = []
+    for info in z.infolist():
+        data = z.read(info)
+        leaf = info.filename.split('/')[-1]
+        if info.filename.endswith('/byteorder'):
+            data = b'big'
+        elif '/data/' in info.filename:
+            w = width[leaf]
+            data = b''.join(data[i:i + w][::-1] for i in range(0, len(data), w))
+        entries.append((info.filename.replace('archive/', 'bigendian/'), data))
+    # torch >= 2.1 records the byte order; 1.13 does not, so add the entry it would write
+    if not any(n.endswith('/byteorder') for n, _ in entries):
+        entries.append(('bigendian/byteorder', b'big'))
+    path = os.path.join(d, 'bigendian.pt')
+    write_zip64(path, entries)
+    assert zipfile.ZipFile(path).testzip() is None
+    write_tensor_tsv(os.path.join(d, 'bigendian.tsv'), obj)
+
+
 STAGE_2CLASS = {'patch': [16, 32, 32], 'spacing': [2.5, 0.8, 0.8],
                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}
 CONFIGS = [
@@ -329,6 +393,7 @@ def main():
     for cfg in CONFIGS:
         make_model(cfg)
     make_dtype_fixture()
+    make_bigendian_fixture()
 
 
 if __name__ == '__main__':
