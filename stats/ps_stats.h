@@ -167,9 +167,10 @@ typedef struct ps_wilcoxon {
 int ps_stats_wilcoxon(const double *a, const double *b, size_t n, const ps_wilcoxon_options *o,
                       ps_wilcoxon *out);
 
-/* Average ranks (1-based, ties get their mean rank) of x[0..n-1] into rank[]. `order` is
- * caller-allocated scratch of n size_t (NULL = allocate internally). */
-int ps_stats_rank(const double *x, size_t n, double *rank, size_t *order);
+/* Average ranks (1-based, ties get their mean rank; R's rank(), scipy's rankdata()) of
+ * x[0..n-1] into rank[]. If `nties_sum` is not NULL it receives sum over tie groups of
+ * t^3 - t (t = group size), the tie term of rank-test variances. */
+int ps_stats_rank(const double *x, size_t n, double *rank, double *nties_sum);
 
 /* ---- multiple comparisons -------------------------------------------------------------- */
 typedef enum ps_padjust_method {
@@ -199,8 +200,9 @@ typedef struct ps_regression {
                                        sklearn r2_score(x, y), y predicted as x              */
 } ps_regression;
 
-/* Ordinary least squares y = intercept + slope x (R: lm(y ~ x)). n >= 3 and x not constant;
- * when the residuals are all zero the SEs are 0 and the p-values 0. */
+/* Ordinary least squares y = intercept + slope x (R: lm(y ~ x)). n >= 3, neither x nor y
+ * constant. When the residuals are all zero (a perfect fit) the SEs are 0, a non-zero
+ * coefficient gets t = +-inf and p = 0, a zero coefficient t = NaN and p = NaN. */
 int ps_stats_regression(const double *x, const double *y, size_t n, ps_regression *out);
 
 typedef struct ps_correlation {
@@ -211,7 +213,7 @@ typedef struct ps_correlation {
 } ps_correlation;
 
 /* Pearson and Spearman correlation (R: cor.test; scipy.stats.pearsonr / spearmanr).
- * n >= 3, neither variable constant. `work` holds 2n doubles and n size_t (NULL = allocate). */
+ * n >= 3, neither variable constant. */
 int ps_stats_correlation(const double *x, const double *y, size_t n, double level,
                          ps_correlation *out);
 

@@ -1,0 +1,19 @@
+/* stats_internal.h - helpers shared by the stats sources (not part of the public API). */
+#ifndef PS_STATS_INTERNAL_H
+#define PS_STATS_INTERNAL_H
+
+#include <stddef.h>
+
+/* PS_ERR_ARG "<what>[i] is NaN/Inf" for the first non-finite value, else 0. */
+int ps_stats_check_finite_(const double *x, size_t n, const char *what);
+
+/* Mean with a second correction pass (as R's mean()): m = sum/n, m += sum(x - m)/n. */
+double ps_stats_mean_(const double *x, size_t n);
+
+/* Sum of squared deviations from `mean`. */
+double ps_stats_ssd_(const double *x, size_t n, double mean);
+
+/* Ascending sort of doubles (no NaN). */
+void ps_stats_sort_(double *x, size_t n);
+
+#endif
