@@ -55,6 +55,7 @@ static void usage(FILE *f)
           "  -q, --quiet         errors only (no note about dropped rows)\n"
           "  -h, --help          this text\n"
           "\n"
+          "At most 1000 categories are accepted (numeric measurements belong to 'panseval icc').\n"
           "Undefined statistics are errors: e.g. when both raters used a single category. A rater\n"
           "who used one category gets kappa 0 with z and p reported as nan (the SE under\n"
           "kappa = 0 is 0). Numbers in csv/tsv/json are written with 17 significant digits.\n"
@@ -70,6 +71,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_RATERS = CLI_OPT_FIRST_PRIVATE, OPT_WEIGHTS, OPT_LEVEL, OPT_ALPHA_METRIC };
+enum { MAX_CATEGORIES = 1000 };
 
 /* Split "a,b,c" into items pointing into a copy of s (caller frees both). */
 static int split_list(const char *s, char **copy, char ***items, int *n)
@@ -344,6 +346,13 @@ int main_kappa(int argc, char **argv)
             cells[i * (size_t)m + (size_t)j] = t->cells[i][col[j]];
     if ((rc = ps_agree_labels_code(cells, ncell, codes, &labels))) {
         rc = ps_error_context(rc, "%s, columns %s", tname, raters);
+        goto fail;
+    }
+    /* A k x k table per pair: refuse what is clearly not categorical data. */
+    if (labels->ncat > MAX_CATEGORIES) {
+        rc = ps_error(PS_ERR_FORMAT, "%s, columns %s: %d distinct rating values; kappa is for "
+                      "categorical ratings (at most %d categories). For numeric measurements "
+                      "use 'panseval icc'", tname, raters, labels->ncat, MAX_CATEGORIES);
         goto fail;
     }
     /* rows with a rating from every rater */

@@ -334,6 +334,10 @@ START_TEST(test_errors)
              ps_test_tmp("txt3.csv"));
     ck_assert_int_eq(run(args, "e.txt"), 1);
     ck_assert_ptr_nonnull(strstr(slurp("e.txt.err"), "line 2 column 'a': 'low' is not a number"));
+    /* continuous data is not categorical: more than 1000 categories */
+    snprintf(args, sizeof args, "kappa agreement_data_icc_large.csv --raters m1,m2");
+    ck_assert_int_eq(run(args, "e.txt"), 1);
+    ck_assert_ptr_nonnull(strstr(slurp("e.txt.err"), "use 'panseval icc'"));
     /* --help */
     ck_assert_int_eq(run("kappa --help", "h.txt"), 0);
     ck_assert_ptr_nonnull(strstr(slurp("h.txt"), "Usage: panseval kappa"));
