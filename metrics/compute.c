@@ -294,10 +294,11 @@ static int64_t count_slices(const uint8_t *sel, const int64_t d[3], int64_t *cnt
     return total;
 }
 
-/* For every v with sel[v] (in voxel order): dist[m] = sqrt(edt_sq[v]) and, when area is given,
- * w[m] = area[v]. Slice offsets come from cnt (prefix sums), so the order is fixed. */
+/* For every v with sel[v] (in voxel order): dist[m] = sqrt(edt_sq[v]) and, for surfels,
+ * w[m] = code_area[code[v]]. Slice offsets come from cnt (prefix sums), so the order is fixed. */
 static void gather(const uint8_t *sel, const int64_t d[3], const int64_t *cnt,
-                   const double *edt_sq, const double *area, double *dist, double *w, int nt)
+                   const double *edt_sq, const uint8_t *code, const double *code_area,
+                   double *dist, double *w, int nt)
 {
     const int64_t nxy = d[0] * d[1];
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -308,8 +309,8 @@ static void gather(const uint8_t *sel, const int64_t d[3], const int64_t *cnt,
         for (int64_t v = z * nxy; v < (z + 1) * nxy; v++)
             if (sel[v]) {
                 dist[m] = sqrt(edt_sq[v]);
-                if (area)
-                    w[m] = area[v];
+                if (code)
+                    w[m] = code_area[code[v]];
                 m++;
             }
     }
@@ -330,15 +331,16 @@ static void dirlist_free(dirlist *l)
 }
 
 /* Directed lists d(A -> B) and d(B -> A) between the boundaries sa, sb (flags on grid g).
- * With areas, the surfel areas ride along. */
-static int directed_lists(const uint8_t *sa, const uint8_t *sb, const double *area_a,
-                          const double *area_b, const int64_t g[3], const double sp[3],
+ * For surfels (code_a, code_b given) the areas ride along. */
+static int directed_lists(const uint8_t *sa, const uint8_t *sb, const uint8_t *code_a,
+                          const uint8_t *code_b, const double *code_area,
+                          const int64_t g[3], const double sp[3],
                           double *edt, int64_t *cnt, dirlist *ab, dirlist *ba,
                           const ps_context *tctx, int nt)
 {
     int rc;
     const uint8_t *src[2] = {sa, sb}, *feat[2] = {sb, sa};
-    const double *areas[2] = {area_a, area_b};
+    const uint8_t *codes[2] = {code_a, code_b};
     dirlist *outl[2] = {ab, ba};
     for (int dir = 0; dir < 2; dir++) {
         dirlist *l = outl[dir];
@@ -346,11 +348,11 @@ static int directed_lists(const uint8_t *sa, const uint8_t *sb, const double *ar
         l->d = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double));
         if (!l->d)
             return PS_ERR_NOMEM;
-        if (areas[dir] && !(l->w = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double))))
+        if (codes[dir] && !(l->w = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double))))
             return PS_ERR_NOMEM;
         if ((rc = ps_edt_sq(feat[dir], g, sp, edt, tctx)))
             return rc;
-        gather(src[dir], g, cnt, edt, areas[dir], l->d, l->w, nt);
+        gather(src[dir], g, cnt, edt, codes[dir], code_area, l->d, l->w, nt);
     }
     return 0;
 }
@@ -422,7 +424,8 @@ static void voxel_percentiles(const dirlist *ab, const dirlist *ba, const ps_met
 typedef struct work {
     uint8_t *a, *b, *ba_, *bb_;  /* crop masks and their boundaries */
     uint8_t *sa, *sb;            /* surfel flags on the corner grid */
-    double *area_a, *area_b, *edt, *tmp;
+    uint8_t *code_a, *code_b;    /* neighbour codes on the corner grid */
+    double *edt, *tmp;
     int64_t *cnt;
     dirlist vab, vba, sab, sba;
 } work;
@@ -435,8 +438,8 @@ static void work_free(work *w)
     free(w->bb_);
     free(w->sa);
     free(w->sb);
-    free(w->area_a);
-    free(w->area_b);
+    free(w->code_a);
+    free(w->code_b);
     free(w->edt);
     free(w->tmp);
     free(w->cnt);
@@ -480,7 +483,7 @@ static int distance_metrics(const member *ma, const member *mb, const ps_geometr
     fill_crop_mask(mb, geom->dim, &c, w.b, nt);
     boundary_6(w.a, c.d, w.ba_, nt);
     boundary_6(w.b, c.d, w.bb_, nt);
-    if ((rc = directed_lists(w.ba_, w.bb_, NULL, NULL, c.d, geom->spacing_mm, w.edt, w.cnt,
+    if ((rc = directed_lists(w.ba_, w.bb_, NULL, NULL, NULL, c.d, geom->spacing_mm, w.edt, w.cnt,
                              &w.vab, &w.vba, &tctx, nt)))
         goto done;
 
@@ -501,14 +504,17 @@ static int distance_metrics(const member *ma, const member *mb, const ps_geometr
     if (need_surfels) {
         w.sa = ps_malloc((size_t)gn);
         w.sb = ps_malloc((size_t)gn);
-        w.area_a = ps_malloc_array((size_t)gn, sizeof(double));
-        w.area_b = ps_malloc_array((size_t)gn, sizeof(double));
-        if (!w.sa || !w.sb || !w.area_a || !w.area_b)
+        w.code_a = ps_malloc((size_t)gn);
+        w.code_b = ps_malloc((size_t)gn);
+        if (!w.sa || !w.sb || !w.code_a || !w.code_b)
             goto done;
-        if ((rc = ps_surfel_grid(w.a, c.d, geom->spacing_mm, w.sa, w.area_a, nt)) ||
-            (rc = ps_surfel_grid(w.b, c.d, geom->spacing_mm, w.sb, w.area_b, nt)))
-            goto done;
-        if ((rc = directed_lists(w.sa, w.sb, w.area_a, w.area_b, g, geom->spacing_mm, w.edt,
+        double code_area[256];
+        for (int code = 0; code < 256; code++)
+            code_area[code] = ps_surfel_code_area(code, geom->spacing_mm);
+        ps_surfel_grid(w.a, c.d, w.sa, w.code_a, nt);
+        ps_surfel_grid(w.b, c.d, w.sb, w.code_b, nt);
+        if ((rc = directed_lists(w.sa, w.sb, w.code_a, w.code_b, code_area, g,
+                                 geom->spacing_mm, w.edt,
                                  w.cnt, &w.sab, &w.sba, &tctx, nt)))
             goto done;
         const dirlist *sab_ = &w.sab, *sba_ = &w.sba;

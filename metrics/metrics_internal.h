@@ -22,12 +22,11 @@ double ps_percentile_plastimatch(double *x, int64_t n, double q);
 
 /* Surface elements of the DeepMind surface-distance method on the corner grid of a crop.
  * The corner grid has (cx+1)(cy+1)(cz+1) points; corner (x, y, z) sits between voxels x-1 and
- * x on axis i (and likewise for j, k). Its 8-bit neighbour code has bit
+ * x on axis i (and likewise for j, k). Its 8-bit neighbour code (stored in code[c]) has bit
  * 1 << (7 - (4*dx + 2*dy + dz)) set when voxel (x-1+dx, y-1+dy, z-1+dz) is in the mask
- * (outside the crop is background). surf[c] = 1 when the code is neither 0 nor 255, and
- * area[c] = the marching-cubes surfel area of that code in mm^2 (0 elsewhere). */
-int ps_surfel_grid(const uint8_t *mask, const int64_t cdim[3], const double spacing_mm[3],
-                   uint8_t *surf, double *area, int nthreads);
+ * (outside the crop is background); surf[c] = 1 when the code is neither 0 nor 255. */
+void ps_surfel_grid(const uint8_t *mask, const int64_t cdim[3], uint8_t *surf, uint8_t *code,
+                    int nthreads);
 
 /* Area in mm^2 of the marching-cubes surface inside one 2x2x2 neighbourhood with this code,
  * for the given voxel spacing (sum over its triangles of |area vector| after scaling the

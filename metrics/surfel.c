@@ -27,12 +27,9 @@ double ps_surfel_code_area(int code, const double s[3])
     return area;
 }
 
-int ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], const double spacing_mm[3],
-                   uint8_t *surf, double *area, int nthreads)
+void ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], uint8_t *surf,
+                    uint8_t *code_out, int nthreads)
 {
-    double code_area[256];
-    for (int c = 0; c < 256; c++)
-        code_area[c] = ps_surfel_code_area(c, spacing_mm);
     const int64_t nx = cd[0], ny = cd[1], nz = cd[2], nxy = nx * ny;
     const int64_t gx = nx + 1, gy = ny + 1, gz = nz + 1;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -60,10 +57,8 @@ int ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], const double spacin
                     if (x < nx && row[r][x])
                         code |= 1 << (3 - r);
                 }
-                int on = code != 0 && code != 255;
-                surf[c0 + x] = (uint8_t)on;
-                area[c0 + x] = on ? code_area[code] : 0.0;
+                surf[c0 + x] = (uint8_t)(code != 0 && code != 255);
+                code_out[c0 + x] = (uint8_t)code;
             }
         }
-    return 0;
 }
