@@ -269,6 +269,10 @@ int main_icc(int argc, char **argv)
         rc = ps_error_context(rc, "%s, columns %s", tname, raters);
         goto fail;
     }
+    for (int i = 0; i < PS_ICC_NFORMS; i++)
+        if (isnan(r.form[i].ci_low) || isnan(r.form[i].ci_high))
+            ps_log(&common.ctx, PS_LOG_WARN, "icc: the confidence interval of %s is undefined "
+                   "for these data (written as nan)", ps_icc_form_name((ps_icc_form)i));
     ps_atomic_file *af;
     FILE *f;
     if ((rc = cli_output_open(&common, &af, &f)))

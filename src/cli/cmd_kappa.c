@@ -407,6 +407,10 @@ int main_kappa(int argc, char **argv)
                 rc = ps_error_context(rc, "%s, raters '%s' and '%s'", tname, names[r1], names[r2]);
                 goto fail;
             }
+            if (isnan(run.pairs[p].z))
+                ps_log(&common.ctx, PS_LOG_WARN, "kappa: raters '%s' and '%s': the SE under "
+                       "kappa = 0 is 0 (a rater used a single category), so z and p are nan",
+                       names[r1], names[r2]);
         }
     free(a);
     if (m >= 3) {
