@@ -12,6 +12,97 @@
 
 /* Elements handled by one task of the element-wise loops. */
 #define PS_CHUNK 16384
+/* Voxels summed in float before the partial sums are added in double (instance norm). */
+#define PS_STAT_CHUNK 256
+
+/* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at
+ * start-up (GCC function multi-versioning). Within one machine the code path is fixed, so
+ * results stay independent of the thread count. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PS_HOT __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define PS_HOT
+#endif
+
+/* Shifted sums over one block of L lanes: s1[l] += sum (x - x0[l]), s2[l] += sum (x - x0[l])^2
+ * over the S voxels, in float over runs of PS_STAT_CHUNK voxels, then in double. The lanes are
+ * independent, so the inner loop vectorises without reordering any sum. */
+PS_HOT static void stats_lanes(const float *restrict xb, int64_t S, int L, const float *x0,
+                               double *s1, double *s2)
+{
+    for (int64_t c0 = 0; c0 < S; c0 += PS_STAT_CHUNK) {
+        int64_t c1 = c0 + PS_STAT_CHUNK < S ? c0 + PS_STAT_CHUNK : S;
+        float a1[16] = {0}, a2[16] = {0};
+        for (int64_t s = c0; s < c1; s++) {
+            const float *v = xb + s * L;
+#pragma omp simd
+            for (int l = 0; l < 16; l++) {
+                if (l < L) {
+                    float t = v[l] - x0[l];
+                    a1[l] += t;
+                    a2[l] += t * t;
+                }
+            }
+        }
+        for (int l = 0; l < L; l++) {
+            s1[l] += a1[l];
+            s2[l] += a2[l];
+        }
+    }
+}
+
+/* Plain layout: one channel of S contiguous values, summed in 16 interleaved lanes. */
+PS_HOT static void stats_plain(const float *restrict xb, int64_t S, float x0, double *t1,
+                               double *t2)
+{
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t c0 = 0; c0 < S; c0 += 16 * PS_STAT_CHUNK) {
+        int64_t c1 = c0 + 16 * PS_STAT_CHUNK < S ? c0 + 16 * PS_STAT_CHUNK : S;
+        float a1[16] = {0}, a2[16] = {0};
+        int64_t s = c0;
+        for (; s + 16 <= c1; s += 16) {
+#pragma omp simd
+            for (int l = 0; l < 16; l++) {
+                float t = xb[s + l] - x0;
+                a1[l] += t;
+                a2[l] += t * t;
+            }
+        }
+        for (int l = 0; s < c1; s++, l++) {
+            float t = xb[s] - x0;
+            a1[l] += t;
+            a2[l] += t * t;
+        }
+        for (int l = 0; l < 16; l++) {
+            s1 += a1[l];
+            s2 += a2[l];
+        }
+    }
+    *t1 = s1;
+    *t2 = s2;
+}
+
+/* y = (x - m) * sc + be, LeakyReLU; n values with lane period L (1 or 16). */
+PS_HOT static void apply_lanes(float *restrict x, int64_t n, int L, const float *m,
+                               const float *sc, const float *be, float slope)
+{
+    if (L == 1) {
+        const float m0 = m[0], sc0 = sc[0], be0 = be[0];
+#pragma omp simd
+        for (int64_t e = 0; e < n; e++) {
+            float y = (x[e] - m0) * sc0 + be0;
+            x[e] = y >= 0.0f ? y : y * slope;
+        }
+        return;
+    }
+    for (int64_t e = 0; e < n; e += 16) {
+#pragma omp simd
+        for (int l = 0; l < 16; l++) {
+            float y = (x[e + l] - m[l]) * sc[l] + be[l];
+            x[e + l] = y >= 0.0f ? y : y * slope;
+        }
+    }
+}
 
 int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, const float *beta,
                       float eps, float slope, int threads)
@@ -29,44 +120,20 @@ int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, co
     }
 
     /* Statistics: one block of cb channels per task. Values are shifted by the channel's first
-     * value before summing (x - x0 and (x - x0)^2 in double), which keeps E[x^2] - E[x]^2 free
-     * of cancellation when |mean| >> std. */
+     * value before summing, which keeps E[x^2] - E[x]^2 free of cancellation when
+     * |mean| >> std (as before the conv bias is removed). */
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int b = 0; b < nb; b++) {
         const float *xb = x + (int64_t)b * S * cb;
-        double s1[16], s2[16], x0[16];
-        int lanes = cb == 1 ? 16 : cb;
-        for (int l = 0; l < lanes; l++) {
-            s1[l] = s2[l] = 0.0;
-            x0[l] = cb == 1 ? xb[0] : xb[l];
-        }
+        double s1[16] = {0}, s2[16] = {0};
+        float x0[16] = {0};
         if (cb == 1) {
-            int64_t s = 0;
-            for (; s + 16 <= S; s += 16)
-                for (int l = 0; l < 16; l++) {
-                    double v = (double)xb[s + l] - x0[l];
-                    s1[l] += v;
-                    s2[l] += v * v;
-                }
-            for (int l = 0; s < S; s++, l++) {
-                double v = (double)xb[s] - x0[l];
-                s1[l] += v;
-                s2[l] += v * v;
-            }
-            double t1 = 0.0, t2 = 0.0;
-            for (int l = 0; l < 16; l++) {
-                t1 += s1[l];
-                t2 += s2[l];
-            }
-            s1[0] = t1;
-            s2[0] = t2;
+            x0[0] = xb[0];
+            stats_plain(xb, S, x0[0], &s1[0], &s2[0]);
         } else {
-            for (int64_t s = 0; s < S; s++)
-                for (int l = 0; l < cb; l++) {
-                    double v = (double)xb[s * cb + l] - x0[l];
-                    s1[l] += v;
-                    s2[l] += v * v;
-                }
+            for (int l = 0; l < cb; l++)
+                x0[l] = xb[l];
+            stats_lanes(xb, S, cb, x0, s1, s2);
         }
         for (int l = 0; l < cb && b * cb + l < C; l++) {
             int c = b * cb + l;
@@ -74,7 +141,7 @@ int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, co
             double var = s2[l] / (double)S - m1 * m1;
             if (var < 0.0)
                 var = 0.0;
-            mean[c] = (float)(x0[l] + m1);
+            mean[c] = (float)((double)x0[l] + m1);
             scale[c] = (float)((double)gamma[c] / sqrt(var + (double)eps));
         }
     }
@@ -85,26 +152,34 @@ int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, co
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
     for (int b = 0; b < nb; b++)
         for (int64_t ch = 0; ch < nchunk; ch++) {
-            float *xb = x + (int64_t)b * per_block;
+            /* e0 is a multiple of PS_CHUNK, hence of cb (16 divides PS_CHUNK) */
             int64_t e0 = ch * PS_CHUNK, e1 = e0 + PS_CHUNK < per_block ? e0 + PS_CHUNK : per_block;
-            if (cb == 1) {
-                float m = mean[b], sc = scale[b], be = shift[b];
-                for (int64_t e = e0; e < e1; e++) {
-                    float y = (xb[e] - m) * sc + be;
-                    xb[e] = y >= 0.0f ? y : y * slope;
-                }
-            } else {
-                const float *m = mean + b * cb, *sc = scale + b * cb, *be = shift + b * cb;
-                /* e0 is a multiple of PS_CHUNK, hence of cb (16 divides PS_CHUNK) */
-                for (int64_t e = e0; e < e1; e += cb)
-                    for (int l = 0; l < cb; l++) {
-                        float y = (xb[e + l] - m[l]) * sc[l] + be[l];
-                        xb[e + l] = y >= 0.0f ? y : y * slope;
-                    }
-            }
+            apply_lanes(x + (int64_t)b * per_block + e0, e1 - e0, cb, mean + b * cb,
+                        scale + b * cb, shift + b * cb, slope);
         }
     free(scale);
     return PS_OK;
+}
+
+/* Head on voxels [s0, s1): out[k][s] = sum_c w[k][c] x[c][s], c ascending. */
+PS_HOT static void head_chunk(const float *restrict x, int C, int64_t S, int cb,
+                              const float *restrict w, int K, float *restrict out, int64_t s0,
+                              int64_t s1)
+{
+    for (int k = 0; k < K; k++) {
+        const float *wk = w + (int64_t)k * C;
+        float *o = out + k * S;
+#pragma omp simd
+        for (int64_t s = s0; s < s1; s++)
+            o[s] = 0.0f;
+        for (int c = 0; c < C; c++) {
+            const float wc = wk[c];
+            const float *xc = x + (int64_t)(c / cb) * S * cb + c % cb;
+#pragma omp simd
+            for (int64_t s = s0; s < s1; s++)
+                o[s] += wc * xc[s * cb];
+        }
+    }
 }
 
 void ps_conv1x1_to_plain(const float *x, int C, int64_t S, int cb, const float *w, int K,
@@ -114,16 +189,7 @@ void ps_conv1x1_to_plain(const float *x, int C, int64_t S, int cb, const float *
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t ch = 0; ch < nchunk; ch++) {
         int64_t s0 = ch * 1024, s1 = s0 + 1024 < S ? s0 + 1024 : S;
-        for (int k = 0; k < K; k++) {
-            const float *wk = w + (int64_t)k * C;
-            float *o = out + k * S;
-            for (int64_t s = s0; s < s1; s++) {
-                float acc = 0.0f;
-                for (int c = 0; c < C; c++)
-                    acc += wk[c] * x[(int64_t)(c / cb) * S * cb + s * cb + c % cb];
-                o[s] = acc;
-            }
-        }
+        head_chunk(x, C, S, cb, w, K, out, s0, s1);
     }
 }
 
@@ -181,8 +247,7 @@ void ps_concat_channels(const float *a, int Ca, const float *b, int Cb, int64_t 
         }
 }
 
-/* Dot product with 16 independent partial sums (vectorisable without reassociation), added
- * lane by lane in a fixed order. */
+/* Dot product with 16 independent partial sums, added lane by lane in a fixed order. */
 static float dot16(const float *a, const float *b, int n)
 {
     float acc[16] = {0};
@@ -198,14 +263,53 @@ static float dot16(const float *a, const float *b, int n)
     return s;
 }
 
+/* yt[o][t] = b[o] + sum_i W[o][i] xt[i][t], i ascending: an axpy over the tokens per (o, i),
+ * which vectorises along t without reordering any sum. */
+PS_HOT static void linear_rows(const float *restrict xt, int n, int in,
+                               const float *restrict W, const float *b, float *restrict yt,
+                               int o0, int o1)
+{
+    for (int o = o0; o < o1; o++) {
+        float *row = yt + (int64_t)o * n;
+        const float bo = b ? b[o] : 0.0f;
+#pragma omp simd
+        for (int t = 0; t < n; t++)
+            row[t] = bo;
+        const float *wo = W + (int64_t)o * in;
+        for (int i = 0; i < in; i++) {
+            const float wi = wo[i];
+            const float *xi = xt + (int64_t)i * n;
+#pragma omp simd
+            for (int t = 0; t < n; t++)
+                row[t] += wi * xi[t];
+        }
+    }
+}
+
 void ps_linear(const float *x, int n, int in, const float *W, const float *b, int out, float *y,
                int threads)
 {
+    float *xt = malloc((size_t)n * (size_t)(in + out) * sizeof *xt);
+    if (!xt) { /* same sums in another order: slower, no extra memory */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
-    for (int r = 0; r < n; r++)
+        for (int r = 0; r < n; r++)
+            for (int o = 0; o < out; o++)
+                y[(int64_t)r * out + o] =
+                    dot16(x + (int64_t)r * in, W + (int64_t)o * in, in) + (b ? b[o] : 0.0f);
+        return;
+    }
+    float *yt = xt + (int64_t)n * in;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < in; i++)
+            xt[(int64_t)i * n + t] = x[(int64_t)t * in + i];
+    const int nblk = (out + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int ob = 0; ob < nblk; ob++)
+        linear_rows(xt, n, in, W, b, yt, ob * 16, ob * 16 + 16 < out ? ob * 16 + 16 : out);
+    for (int t = 0; t < n; t++)
         for (int o = 0; o < out; o++)
-            y[(int64_t)r * out + o] =
-                dot16(x + (int64_t)r * in, W + (int64_t)o * in, in) + (b ? b[o] : 0.0f);
+            y[(int64_t)t * out + o] = yt[(int64_t)o * n + t];
+    free(xt);
 }
 
 void ps_layernorm(float *x, int n, int d, const float *gamma, const float *beta, float eps,

@@ -16,9 +16,10 @@
  * which removes any per-channel constant exactly (in exact arithmetic).
  *
  * Memory: activations are allocated per layer and freed as soon as they are consumed; only the
- * skip connections live across stages. The peak is at the top decoder step: the concatenated
- * input (2 f_0 channels) plus one block output (f_0), i.e. 3 f_0 S floats, plus the skip maps
- * of the finer levels.
+ * skip connections live across stages, each inside the buffer that will hold its decoder
+ * step's concatenation (allocated when the skip is computed, so [up, skip] needs no copy).
+ * The peak is at the top decoder step: the concatenated input (2 f_0 channels) plus one
+ * block output (f_0), i.e. 3 f_0 S floats.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -563,8 +564,12 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
 {
     const int P = n->P;
     const int threads = ps_context_threads(&n->ctx);
-    float *skip[PS_MAX_STAGES] = {0};
-    float *x = NULL, *y = NULL, *cat = NULL;
+    /* Decoder step u concatenates [up, skip] of level P-1-u. When the skip fills whole
+     * channel blocks, the encoder writes it straight into the second half of that level's
+     * concatenation buffer (cat[d]) and the transposed conv later fills the first half, so
+     * no copy is made; otherwise skip[d] is a buffer of its own and is copied. */
+    float *cat[PS_MAX_STAGES] = {0}, *skip[PS_MAX_STAGES] = {0};
+    float *x = NULL, *y = NULL, *up = NULL;
     int rc = PS_OK;
     memset(n->gt, 0, sizeof n->gt);
     double t_start = ps_now_seconds();
@@ -574,27 +579,42 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
     omp_set_num_threads(threads);
 #endif
 
-    /* Encoder + bottleneck. `cur` is the input of the next layer; it is owned (freed after
-     * use) unless it is the caller's input or a skip connection. */
+    /* Encoder + bottleneck. `cur` is the input of the next layer; x is owned (freed after
+     * use); the caller's input and the skips are not. */
     const float *cur = input;
     for (int d = 0; d <= P; d++) {
+        const int64_t S = vox3(n->size[d]);
+        const int fs = n->feat[d];
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->enc[d][j];
-            if (!(y = act_alloc((int64_t)ps_cpad(b->cs.cout, n->cb) * vox3(b->cs.out)))) {
-                rc = PS_ERR_NOMEM;
-                goto done;
+            float *dst;
+            if (j == 1 && d < P && fs % n->cb == 0) {
+                if (!(cat[d] = act_alloc((int64_t)2 * fs * S))) {
+                    rc = PS_ERR_NOMEM;
+                    goto done;
+                }
+                dst = skip[d] = cat[d] + (int64_t)fs * S;
+            } else {
+                if (!(y = act_alloc((int64_t)ps_cpad(fs, n->cb) * S))) {
+                    rc = PS_ERR_NOMEM;
+                    goto done;
+                }
+                dst = y;
             }
-            if ((rc = run_block(n, b, cur, y, d, threads)))
+            if ((rc = run_block(n, b, cur, dst, d, threads)))
                 goto done;
-            if (j == 1) /* cur is the previous block output of this stage: owned */
-                free(x);
-            x = y;
-            y = NULL;
-            cur = x;
-        }
-        if (d < P) {
-            skip[d] = x;
+            free(x); /* the previous block output of this stage (NULL after a skip) */
             x = NULL;
+            if (j == 1 && d < P) {
+                if (!cat[d]) /* a skip of its own */
+                    skip[d] = y;
+                y = NULL;
+                cur = skip[d];
+            } else {
+                x = y;
+                y = NULL;
+                cur = x;
+            }
         }
     }
     if (n->has_attn && (rc = run_attention(n, x, threads)))
@@ -604,62 +624,55 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
     for (int u = 0; u < P; u++) {
         const int lvl = P - 1 - u, fs = n->feat[lvl];
         const int64_t S = vox3(n->size[lvl]);
-        ps_upconv *t = &n->tu[u];
         const int fsp = ps_cpad(fs, n->cb);
-        /* When fs fills whole channel blocks, the transposed conv writes straight into the
-         * first half of the concatenation buffer and only the skip is copied. */
-        const int direct = fs % n->cb == 0;
-        float *up = NULL;
-        cat = act_alloc((int64_t)ps_cpad(2 * fs, n->cb) * S);
-        if (cat)
-            up = direct ? cat : act_alloc((int64_t)fsp * S);
-        if (!up) {
-            rc = PS_ERR_NOMEM;
-            goto done;
+        ps_upconv *t = &n->tu[u];
+        float *cb_buf = cat[lvl];
+        if (!cb_buf) {
+            if (!(up = act_alloc((int64_t)fsp * S)) ||
+                !(cb_buf = cat[lvl] = act_alloc((int64_t)ps_cpad(2 * fs, n->cb) * S))) {
+                rc = PS_ERR_NOMEM;
+                goto done;
+            }
         }
+        float *up_dst = up ? up : cb_buf;
         double t0 = ps_now_seconds();
         if (n->backend == PS_CONV_ONEDNN)
-            rc = ps_dnnl_conv_run(t->dc, x, up);
+            rc = ps_dnnl_conv_run(t->dc, x, up_dst);
         else
-            ps_convt3d_ref(&t->cs, x, t->w, up, threads);
+            ps_convt3d_ref(&t->cs, x, t->w, up_dst, threads);
         if (rc) {
-            if (!direct)
-                free(up);
             rc = ps_error_context(rc, "%s", t->key);
             goto done;
         }
         double t1 = ps_now_seconds();
         free(x);
         x = NULL;
-        /* [up, skip] */
-        if (direct) {
-            memcpy(cat + (int64_t)fs * S, skip[lvl], (size_t)((int64_t)fs * S) * sizeof *cat);
-        } else {
-            ps_concat_channels(up, fs, skip[lvl], fs, S, n->cb, cat, threads);
+        if (up) { /* padded channel blocks: interleave [up, skip] */
+            ps_concat_channels(up, fs, skip[lvl], fs, S, n->cb, cb_buf, threads);
             free(up);
+            up = NULL;
+            free(skip[lvl]);
         }
-        free(skip[lvl]);
         skip[lvl] = NULL;
         double t2 = ps_now_seconds();
         n->gt[P + 1 + u].conv_s += t1 - t0;
         n->gt[P + 1 + u].conv_flops += conv_flops(&t->cs, 1);
         n->gt[P + 1 + u].other_s += t2 - t1;
 
-        ps_block *b0 = &n->dec[u][0], *b1 = &n->dec[u][1];
         if (!(y = act_alloc((int64_t)fsp * S))) {
             rc = PS_ERR_NOMEM;
             goto done;
         }
-        if ((rc = run_block(n, b0, cat, y, P + 1 + u, threads)))
+        if ((rc = run_block(n, &n->dec[u][0], cb_buf, y, P + 1 + u, threads)))
             goto done;
-        free(cat);
-        cat = NULL;
+        free(cat[lvl]);
+        cat[lvl] = NULL;
         x = y;
         if (!(y = act_alloc((int64_t)fsp * S))) {
             rc = PS_ERR_NOMEM;
             goto done;
         }
-        if ((rc = run_block(n, b1, x, y, P + 1 + u, threads)))
+        if ((rc = run_block(n, &n->dec[u][1], x, y, P + 1 + u, threads)))
             goto done;
         free(x);
         x = y;
@@ -674,9 +687,12 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
 done:
     free(x);
     free(y);
-    free(cat);
-    for (int d = 0; d < PS_MAX_STAGES; d++)
-        free(skip[d]);
+    free(up);
+    for (int d = 0; d < PS_MAX_STAGES; d++) {
+        if (!cat[d])
+            free(skip[d]); /* a skip of its own; otherwise it lives inside cat[d] */
+        free(cat[d]);
+    }
 #ifdef _OPENMP
     omp_set_num_threads(omp_prev);
 #endif
