@@ -413,8 +413,8 @@ static int plans_perm(const ps_pk *plans, const char *key, int *out)
     return PS_OK;
 }
 
-/* A per-modality entry: dict keyed by modality index (int), or a list. */
-static const ps_pk *per_modality(const ps_pk *x, int m)
+/* Entry `m` of a dict keyed by integers (modality, stage) or of a list. */
+static const ps_pk *indexed_entry(const ps_pk *x, int m)
 {
     if (!x)
         return NULL;
@@ -471,7 +471,7 @@ int ps_plans_from_pk(const ps_pk *info, const ps_pk *plans, ps_plans *out)
     if (stage < 0 || stage > 64)
         return ps_error(PS_ERR_FORMAT, "stage %lld is out of range", (long long)stage);
     out->stage = (int)stage;
-    const ps_pk *st = per_modality(pps, out->stage);
+    const ps_pk *st = indexed_entry(pps, out->stage);
     if (!st || st->type != PS_PK_DICT)
         return ps_error(PS_ERR_FORMAT, "plans_per_stage has no stage %d", out->stage);
 
@@ -515,7 +515,7 @@ int ps_plans_from_pk(const ps_pk *info, const ps_pk *plans, ps_plans *out)
     const ps_pk *props = ps_pk_dict_get(plans, "dataset_properties");
     const ps_pk *inten = ps_pk_dict_get(props, "intensityproperties");
     for (int m = 0; m < out->num_modalities; m++) {
-        const ps_pk *s = per_modality(norm, m);
+        const ps_pk *s = indexed_entry(norm, m);
         if (!s || s->type != PS_PK_STR)
             return ps_error(PS_ERR_FORMAT, "plans 'normalization_schemes' has no scheme for "
                             "modality %d", m);
@@ -523,11 +523,11 @@ int ps_plans_from_pk(const ps_pk *info, const ps_pk *plans, ps_plans *out)
             return ps_error(PS_ERR_FORMAT, "plans normalization scheme '%.40s' is too long",
                             s->u.str.s);
         memcpy(out->normalization[m], s->u.str.s, s->u.str.len + 1);
-        const ps_pk *mk = per_modality(mask, m);
+        const ps_pk *mk = indexed_entry(mask, m);
         int64_t b;
         if (mk && !ps_pk_int(mk, &b))
             out->use_mask_for_norm[m] = b != 0;
-        const ps_pk *ip = per_modality(inten, m);
+        const ps_pk *ip = indexed_entry(inten, m);
         struct ps_plans_intensity *pi = &out->intensity[m];
         if (ip && !ps_pk_number(ps_pk_dict_get(ip, "mean"), &pi->mean) &&
             !ps_pk_number(ps_pk_dict_get(ip, "sd"), &pi->sd) &&

@@ -72,7 +72,6 @@ typedef enum ps_pk_type {
     PS_PK_TENSOR,     /* torch._utils._rebuild_tensor_v2 / _rebuild_parameter             */
     PS_PK_NDARRAY,    /* numpy.core.multiarray._reconstruct + BUILD                       */
     PS_PK_DTYPE,      /* numpy.dtype + BUILD                                              */
-    PS_PK_MARK,       /* internal                                                         */
 } ps_pk_type;
 
 /* Element types of torch storages and numpy arrays. */

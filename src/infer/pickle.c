@@ -1015,7 +1015,7 @@ const char *ps_pk_type_name(const ps_pk *v)
 {
     static const char *const names[] = {"None", "bool", "int", "big int", "float", "str", "bytes",
                                         "tuple", "list", "set", "dict", "global", "object",
-                                        "storage", "tensor", "numpy array", "numpy dtype", "mark"};
+                                        "storage", "tensor", "numpy array", "numpy dtype"};
     if (!v)
         return "nothing";
     return (unsigned)v->type < sizeof names / sizeof names[0] ? names[v->type] : "?";
