@@ -40,7 +40,9 @@ static void usage(FILE *f)
         "  --name NAME         model name written for a --ref/--pred pair (default: pred)\n"
         "  --manifest FILE     data manifest (TSV; see data-manifests/README.md): evaluates the\n"
         "                      pred:MODEL columns against ref\n"
-        "  --model NAME        only this model (repeatable; default: every pred:MODEL column)\n"
+        "  --model NAME        only this model (repeatable; default: every pred:MODEL column).\n"
+        "                      A rater column, e.g. --model rater:B or rater:A:2, is evaluated\n"
+        "                      against ref like a model: inter- and intra-rater agreement\n"
         "\n"
         "Metric options:\n"
         "  --labels LIST       labels or regions to evaluate, e.g. 1,2 or 1,2,1+2 (a region\n"
@@ -121,7 +123,7 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
     int nregions = a->nregions, rc = PS_OK;
 
     if (!jb->pred_path)
-        return ps_error(PS_ERR_ARG, "no prediction listed for model '%s'", jb->model);
+        return ps_error(PS_ERR_ARG, "no file listed for '%s' in this case", jb->model);
     if (!jb->ref_path)
         return ps_error(PS_ERR_ARG, "no reference label listed");
 
@@ -398,49 +400,93 @@ int main_metrics(int argc, char **argv)
     ps_manifest *man = NULL;
     char *auto_case = NULL;
     if (manifest_path) {
+        /* --model names either pred:MODEL columns (by MODEL) or rater columns (by their full
+         * header text, rater:NAME or rater:NAME:SESSION), for rater agreement. */
+        const char **pred_models = calloc((size_t)nmodels + 1, sizeof *pred_models);
+        int *rater_cols = calloc((size_t)nmodels + 1, sizeof *rater_cols);
+        int npred = 0, nrater = 0;
+        if (!pred_models || !rater_cols) {
+            free(pred_models);
+            free(rater_cols);
+            status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+            goto out;
+        }
+        for (int k = 0; k < nmodels; k++)
+            if (strncmp(models[k], "rater:", 6))
+                pred_models[npred++] = models[k];
         /* The table itself must be right; missing files are listed all at once up front,
          * then those cases become status=error rows and the others still run. */
         ps_manifest_options mopt;
         ps_manifest_options_init(&mopt);
         mopt.check = PS_MANIFEST_CHECK_NONE;
-        mopt.models = models;
-        mopt.nmodels = nmodels;
+        mopt.models = npred ? pred_models : NULL;
+        mopt.nmodels = npred;
         int rc = ps_manifest_read(manifest_path, &mopt, &man);
         if (rc) {
+            free(pred_models);
+            free(rater_cols);
             status = cli_report_error(CMD, rc);
             goto out;
         }
-        mopt.check = PS_MANIFEST_CHECK_REFS | PS_MANIFEST_CHECK_PREDS;
+        for (int k = 0; k < nmodels; k++) {
+            if (strncmp(models[k], "rater:", 6))
+                continue;
+            int r = 0;
+            while (r < man->nraters && strcmp(man->raters[r].column, models[k]))
+                r++;
+            if (r == man->nraters) {
+                cli_usage_error(CMD, "%s has no column '%s' (%d rater column(s))", manifest_path,
+                                models[k], man->nraters);
+                status = 2;
+                free(pred_models);
+                free(rater_cols);
+                goto free_jobs;
+            }
+            rater_cols[nrater++] = r;
+        }
+        mopt.check = PS_MANIFEST_CHECK_REFS | PS_MANIFEST_CHECK_PREDS |
+                     (nrater ? PS_MANIFEST_CHECK_RATERS : 0);
         if (ps_manifest_check_files(man, &mopt))
             ps_log(&common.ctx, PS_LOG_WARN, "%s\n(these cases are reported with status=error)",
                    ps_error_message());
-        int nm = nmodels ? nmodels : man->nmodels;
-        jobs = calloc((size_t)man->ncases * (size_t)(nm ? nm : 1), sizeof *jobs);
-        if (!jobs) {
-            status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
-            ps_manifest_free(man);
-            goto out;
-        }
-        if (nm == 0) {
+        /* no --model at all: every pred: column */
+        int all_models = nmodels == 0;
+        int nm = all_models ? man->nmodels : npred;
+        if (nm + nrater == 0) {
             cli_usage_error(CMD, "%s has no pred:MODEL column to evaluate", manifest_path);
             status = 2;
-            free(jobs);
-            ps_manifest_free(man);
-            goto out;
+            free(pred_models);
+            free(rater_cols);
+            goto free_jobs;
+        }
+        jobs = calloc((size_t)man->ncases * (size_t)(nm + nrater), sizeof *jobs);
+        if (!jobs) {
+            free(pred_models);
+            free(rater_cols);
+            status = cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
+            goto free_jobs;
         }
         for (int64_t ci = 0; ci < man->ncases; ci++) {
             const ps_manifest_case *mc = &man->cases[ci];
-            for (int k = 0; k < nm; k++) {
-                int mi = nmodels ? ps_manifest_model_index(man, models[k]) : k;
+            for (int k = 0; k < nm + nrater; k++) {
                 job *jb = &jobs[njobs++];
                 jb->case_id = mc->id;
-                jb->model = man->models[mi];
                 jb->modality = mc->modality ? mc->modality : "";
                 jb->center = mc->center ? mc->center : "";
                 jb->ref_path = mc->ref;
-                jb->pred_path = mc->pred[mi];
+                if (k < nm) {
+                    int mi = all_models ? k : ps_manifest_model_index(man, pred_models[k]);
+                    jb->model = man->models[mi];
+                    jb->pred_path = mc->pred[mi];
+                } else {
+                    int ri = rater_cols[k - nm];
+                    jb->model = man->raters[ri].column;
+                    jb->pred_path = mc->rater[ri];
+                }
             }
         }
+        free(pred_models);
+        free(rater_cols);
     } else {
         jobs = calloc(1, sizeof *jobs);
         auto_case = case_id ? NULL : case_name_from_path(pred);

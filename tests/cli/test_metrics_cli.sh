@@ -50,6 +50,17 @@ check_not_contains "--model modelA leaves modelB out" "$T/a.json" '"model": "mod
 check_status "unknown --model fails" 1 $?
 check_contains "unknown --model is named" "$T/err" "nosuch"
 
+# --- rater columns evaluated like models (inter- and intra-rater agreement) ----------------------
+"$PANSEVAL" metrics --manifest "$M" --model rater:B --model rater:A:2 -o "$T/raters.csv" 2>"$T/err"
+check_status "metrics --model rater:B --model rater:A:2 exits 0" 0 $?
+check_contains "rater rows are named by their column" "$T/raters.csv" ",rater:A:2,"
+check_not_contains "rater run has no model rows" "$T/raters.csv" ",modelA,"
+nr=$(($(wc -l <"$T/raters.csv") - 1))
+check_true "one row per case and rater column" test "$nr" -eq $((2 * ncases))
+"$PANSEVAL" metrics --manifest "$M" --model rater:Z -o "$T/x.csv" 2>"$T/err"
+check_status "an unknown rater column is a usage error" 2 $?
+check_contains "the unknown rater column is named" "$T/err" "rater:Z"
+
 # --- a missing prediction: an error row, the others still run ---------------------------------
 first_pred=$(awk -F'\t' 'NR>1 && !/^#/ { for (i=1;i<=NF;i++) if ($i ~ /preds\//) { print $i; exit } }' "$M")
 sed "s#$first_pred#preds/does_not_exist.nii.gz#" "$M" >"$T/demo/broken.tsv"
