@@ -3,6 +3,9 @@
  * Resampling scheme (fixed, so results are reproducible from the seed alone):
  *   one gsl_rng_mt19937 stream, gsl_rng_set(r, seed) (GSL uses seed mod 2^32; 0 means 4357);
  *   for b = 0 .. B-1, for i = 0 .. n-1: idx[b][i] = gsl_rng_uniform_int(r, n).
+ * The statistic of a replicate (and of the sample): the mean is the correctly rounded sum
+ * (Shewchuk's algorithm, as Python's math.fsum) divided by n; the median the type-7
+ * quantile 0.5 of the sorted values.
  * The indices are drawn by one thread in that order, BLOCK replicates at a time; the
  * statistics of a block's replicates are then computed in parallel, each by one thread in a
  * fixed order, so the result is the same for any thread count.
@@ -35,14 +38,13 @@
 
 enum { BLOCK = 256 };
 
+/* The statistic of v[0..n-1] (sorts v for the median). The mean is the correctly rounded
+ * sum / n, so resamples whose exact sums equal the sample's (a permutation of it, say) tie
+ * with the estimate in z0, as in exact arithmetic, whatever the summation order. */
 static double stat_of(double *v, size_t n, ps_boot_stat stat)
 {
-    if (stat == PS_BOOT_MEAN) {
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++)
-            s += v[i];
-        return s / (double)n;
-    }
+    if (stat == PS_BOOT_MEAN)
+        return ps_stats_fsum_(v, n) / (double)n;
     ps_stats_sort_(v, n);
     return ps_stats_quantile_sorted(v, n, 0.5);
 }
@@ -122,11 +124,8 @@ int ps_stats_bootstrap(const double *x, size_t n, ps_boot_stat stat, int64_t rep
     memset(out, 0, sizeof *out);
     out->replicates = replicates;
     out->level = level;
-    out->estimate = stat_of(sorted, n, stat); /* sorts `sorted` for the median */
-    if (stat == PS_BOOT_MEAN) {
-        out->estimate = ps_stats_mean_(x, n);
-        ps_stats_sort_(sorted, n);
-    }
+    out->estimate = stat_of(sorted, n, stat);
+    ps_stats_sort_(sorted, n); /* for the jackknife medians */
 
     /* z0 from the unsorted replicates, then sort them for the quantiles */
     size_t nless = 0, nleq = 0;

@@ -26,6 +26,50 @@ double ps_stats_mean_(const double *x, size_t n)
     return m + t / (double)n;
 }
 
+double ps_stats_fsum_(const double *x, size_t n)
+{
+    /* Non-overlapping partial sums, kept exact with two-sum; a finite double sum needs at
+     * most ~40 of them (2098 exponent bits / 53). */
+    double p[80];
+    int np = 0;
+    for (size_t k = 0; k < n; k++) {
+        double v = x[k];
+        int j = 0;
+        for (int i = 0; i < np; i++) {
+            double y = p[i];
+            if (fabs(v) < fabs(y)) {
+                double t = v;
+                v = y;
+                y = t;
+            }
+            double hi = v + y, lo = y - (hi - v);
+            if (lo != 0.0)
+                p[j++] = lo;
+            v = hi;
+        }
+        np = j;
+        if (np < 80)
+            p[np++] = v;
+    }
+    if (np == 0)
+        return 0.0;
+    /* add the partials from the top until the result is inexact, then round half-even */
+    double hi = p[--np], lo = 0.0;
+    while (np > 0) {
+        double v = hi, y = p[--np];
+        hi = v + y;
+        lo = y - (hi - v);
+        if (lo != 0.0)
+            break;
+    }
+    if (np > 0 && ((lo < 0.0 && p[np - 1] < 0.0) || (lo > 0.0 && p[np - 1] > 0.0))) {
+        double y = lo * 2.0, v = hi + y;
+        if (y == v - hi)
+            hi = v;
+    }
+    return hi;
+}
+
 double ps_stats_ssd_(const double *x, size_t n, double mean)
 {
     double s = 0.0;

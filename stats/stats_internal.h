@@ -10,6 +10,10 @@ int ps_stats_check_finite_(const double *x, size_t n, const char *what);
 /* Mean with a second correction pass (as R's mean()): m = sum/n, m += sum(x - m)/n. */
 double ps_stats_mean_(const double *x, size_t n);
 
+/* Correctly rounded sum of x[0..n-1] (Shewchuk 1997, "Adaptive precision floating-point
+ * arithmetic"; the algorithm of Python's math.fsum): independent of the order of x. */
+double ps_stats_fsum_(const double *x, size_t n);
+
 /* Sum of squared deviations from `mean`. */
 double ps_stats_ssd_(const double *x, size_t n, double mean);
 
