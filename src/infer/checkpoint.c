@@ -277,6 +277,136 @@ static int state_dict_from(ps_zip *z, const ps_pk *root, ps_state_dict *out)
     return PS_OK;
 }
 
+static int storage_key_cmp(const void *a, const void *b)
+{
+    return strcmp((*(ps_pk *const *)a)->u.storage.key, (*(ps_pk *const *)b)->u.storage.key);
+}
+
+/* One pickle of the legacy stream at buf[*pos..len). */
+static int legacy_pickle(const uint8_t *buf, size_t len, size_t *pos, const char *what,
+                         ps_pickle **pk, ps_pk **root)
+{
+    size_t used;
+    int rc = ps_pickle_parse_prefix(buf + *pos, len - *pos, what, pk, root, &used);
+    if (!rc)
+        *pos += used;
+    return rc;
+}
+
+/* The pre-1.6 torch.save stream (torch/serialization.py _legacy_save): pickles of the magic
+ * number, the protocol version (1001), sys_info and the object (persistent ids
+ * ('storage', type, key, location, numel, view)), a pickle of the sorted storage keys, then per
+ * key an int64 little-endian element count and the elements, little-endian. The storages are
+ * presented as a ZIP-like set of entries "data/<key>" so the tensor code is shared. */
+static int legacy_open(const uint8_t *buf, size_t len, ps_zip **z, ps_pickle **pk,
+                       ps_pk **root)
+{
+    size_t pos = 0;
+    ps_pickle *tmp = NULL;
+    ps_pk *v, **sorted = NULL;
+    ps_zip_entry *entries = NULL;
+    int n = 0, rc;
+    *pk = NULL;
+    if ((rc = legacy_pickle(buf, len, &pos, "magic number", &tmp, &v)))
+        return rc;
+    ps_pickle_free(tmp);
+    tmp = NULL;
+    if ((rc = legacy_pickle(buf, len, &pos, "protocol version", &tmp, &v)))
+        return rc;
+    int64_t proto = 0;
+    int bad = ps_pk_int(v, &proto) || proto != 1001;
+    ps_pickle_free(tmp);
+    tmp = NULL;
+    if (bad)
+        return ps_error(PS_ERR_UNSUPPORTED, "legacy checkpoint with protocol version %lld "
+                        "(only 1001 is known)", (long long)proto);
+    if ((rc = legacy_pickle(buf, len, &pos, "sys_info", &tmp, &v)))
+        return rc;
+    const ps_pk *le = ps_pk_dict_get(v, "little_endian");
+    bad = !le || le->type != PS_PK_BOOL || !le->u.i;
+    ps_pickle_free(tmp);
+    tmp = NULL;
+    if (bad)
+        return ps_error(PS_ERR_UNSUPPORTED, "legacy checkpoint written on a big-endian machine");
+    if ((rc = legacy_pickle(buf, len, &pos, "object", pk, root)) ||
+        (rc = legacy_pickle(buf, len, &pos, "storage keys", &tmp, &v)))
+        goto fail;
+    if (v->type != PS_PK_LIST)
+        goto fail_keys;
+    /* storages by key, for their element types */
+    int64_t ns = 0;
+    for (ps_pk *s = ps_pickle_storages(*pk); s; s = s->u.storage.next)
+        ns++;
+    if (v->u.seq.n > ns || ns > INT32_MAX / 2)
+        goto fail_keys;
+    if (!(sorted = ps_malloc_array((size_t)(ns ? ns : 1), sizeof *sorted)) ||
+        !(entries = ps_calloc((size_t)(v->u.seq.n ? v->u.seq.n : 1), sizeof *entries))) {
+        rc = PS_ERR_NOMEM;
+        goto fail;
+    }
+    ns = 0;
+    for (ps_pk *s = ps_pickle_storages(*pk); s; s = s->u.storage.next)
+        sorted[ns++] = s;
+    qsort(sorted, (size_t)ns, sizeof *sorted, storage_key_cmp);
+    for (int64_t i = 0; i < v->u.seq.n; i++) {
+        ps_pk *key = v->u.seq.items[i];
+        if (key->type != PS_PK_STR)
+            goto fail_keys;
+        ps_pk probe, *pp = &probe, **hit;
+        probe.u.storage.key = key->u.str.s;
+        hit = bsearch(&pp, sorted, (size_t)ns, sizeof *sorted, storage_key_cmp);
+        if (!hit) {
+            rc = ps_error(PS_ERR_FORMAT, "legacy checkpoint: storage '%s' is not referenced by "
+                          "the object", key->u.str.s);
+            goto fail;
+        }
+        size_t esz = ps_pk_elem_size((*hit)->u.storage.elem);
+        if (!esz) {
+            rc = ps_error(PS_ERR_UNSUPPORTED, "legacy checkpoint: storage '%s' has an "
+                          "unsupported type", key->u.str.s);
+            goto fail;
+        }
+        if (len - pos < 8) {
+            rc = ps_error(PS_ERR_FORMAT, "legacy checkpoint truncated before storage '%s'",
+                          key->u.str.s);
+            goto fail;
+        }
+        uint64_t numel = 0;
+        for (int k = 0; k < 8; k++)
+            numel |= (uint64_t)buf[pos + k] << (8 * k);
+        pos += 8;
+        if (numel > (len - pos) / esz) {
+            rc = ps_error(PS_ERR_FORMAT, "legacy checkpoint: storage '%s' of %llu elements "
+                          "extends beyond the end of the file", key->u.str.s,
+                          (unsigned long long)numel);
+            goto fail;
+        }
+        if (!(entries[n].name = ps_asprintf("data/%s", key->u.str.s))) {
+            rc = PS_ERR_NOMEM;
+            goto fail;
+        }
+        entries[n].offset = pos;
+        entries[n].size = numel * esz;
+        n++;
+        pos += numel * esz;
+    }
+    ps_pickle_free(tmp);
+    tmp = NULL;
+    free(sorted);
+    return ps_zip_from_entries(buf, len, entries, n, z);
+fail_keys:
+    rc = ps_error(PS_ERR_FORMAT, "legacy checkpoint: the storage key list is malformed");
+fail:
+    for (int i = 0; i < n; i++)
+        free(entries[i].name);
+    free(entries);
+    free(sorted);
+    ps_pickle_free(tmp);
+    ps_pickle_free(*pk);
+    *pk = NULL;
+    return rc;
+}
+
 int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name,
                                    ps_state_dict *out)
 {
@@ -285,8 +415,10 @@ int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name
     ps_pk *root = NULL;
     const uint8_t *pkl;
     memset(out, 0, sizeof *out);
-    int rc = ps_zip_open(buf, len, &z);
-    if (!rc) {
+    int rc;
+    if (ps_torch_is_legacy(buf, len))
+        rc = legacy_open(buf, len, &z, &pk, &root);
+    else if (!(rc = ps_zip_open(buf, len, &z))) {
         ps_zip_entry *e = ps_zip_find(z, "data.pkl");
         if (!e)
             rc = ps_error(PS_ERR_FORMAT, "zip archive has no %sdata.pkl: not a torch.save file",

@@ -45,6 +45,12 @@ typedef struct ps_zip {
  * (method 0) and lie inside the buffer. PS_ERR_FORMAT on anything else; PS_ERR_UNSUPPORTED for
  * a pre-1.6 PyTorch checkpoint (a bare pickle stream), with a message that says so. */
 int ps_zip_open(const uint8_t *buf, size_t len, ps_zip **out);
+/* A pre-1.6 torch.save stream: starts with the pickled magic number 0x1950a86a20f9469cfc6c. */
+int ps_torch_is_legacy(const uint8_t *buf, size_t len);
+/* An archive of already located entries (the storages of a legacy stream); `entries` is taken
+ * over (names included) and sorted; their CRCs count as checked. */
+int ps_zip_from_entries(const uint8_t *buf, size_t len, ps_zip_entry *entries, int n,
+                        ps_zip **out);
 void ps_zip_free(ps_zip *z);
 /* Entry "<prefix><name>", or NULL. */
 ps_zip_entry *ps_zip_find(ps_zip *z, const char *name);
@@ -97,7 +103,12 @@ struct ps_pk {
         struct { ps_pk **keys, **vals; int64_t n, cap; } dict;    /* DICT             */
         struct { char *module, *name; } global;                    /* GLOBAL           */
         struct { ps_pk *callable, *args, *state, *items; } obj;    /* OBJECT           */
-        struct { ps_pk_elem elem; char *key; int64_t numel; } storage;  /* STORAGE     */
+        struct {
+            ps_pk_elem elem;
+            char *key;
+            int64_t numel;
+            ps_pk *next;      /* every storage of a pickle, in order of appearance        */
+        } storage;                                                         /* STORAGE     */
         struct {
             ps_pk *storage;
             int64_t offset;
@@ -127,6 +138,12 @@ typedef struct ps_pickle ps_pickle;   /* owns the arena of all nodes */
 int ps_pickle_parse(const uint8_t *buf, size_t len, const char *what, ps_pickle **out,
                     ps_pk **root);
 void ps_pickle_free(ps_pickle *p);
+/* The same for a pickle followed by other data (the legacy torch.save stream is several
+ * pickles and raw storages in a row): *consumed = bytes up to and including STOP. */
+int ps_pickle_parse_prefix(const uint8_t *buf, size_t len, const char *what, ps_pickle **out,
+                           ps_pk **root, size_t *consumed);
+/* First storage (persistent id) of the pickle; follow u.storage.next for the others. */
+ps_pk *ps_pickle_storages(const ps_pickle *p);
 
 /* Navigation helpers (NULL / error when absent or of another type). */
 ps_pk *ps_pk_dict_get(const ps_pk *d, const char *key);   /* str key */

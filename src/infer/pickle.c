@@ -39,6 +39,7 @@ struct ps_pickle {
     int64_t nmarks, marks_cap;
     ps_pk **memo;
     int64_t memo_len, memo_cap;
+    ps_pk *storages, *storages_tail;   /* persistent ids, in order */
     size_t op_pos;  /* offset of the opcode being executed (for messages) */
 };
 
@@ -971,6 +972,16 @@ static int run(ps_pickle *p, ps_pk **root)
             b->u.storage.elem = storage_elem(type->u.global.name);
             b->u.storage.key = key->u.str.s;
             b->u.storage.numel = numel->u.i;
+            /* legacy streams add a 6th item, view metadata (None unless the storage is a
+             * view of another one, which only very old PyTorch wrote) */
+            ps_pk *view = arg(a, 5);
+            if (view && view->type != PS_PK_NONE)
+                return perr(p, "storage views (written only by old PyTorch versions) are not supported");
+            if (p->storages_tail)
+                p->storages_tail->u.storage.next = b;
+            else
+                p->storages = b;
+            p->storages_tail = b;
             if ((rc = push(p, b)))
                 return rc;
             break;
@@ -986,6 +997,19 @@ static int run(ps_pickle *p, ps_pk **root)
 int ps_pickle_parse(const uint8_t *buf, size_t len, const char *what, ps_pickle **out,
                     ps_pk **root)
 {
+    size_t consumed;
+    return ps_pickle_parse_prefix(buf, len, what, out, root, &consumed);
+}
+
+ps_pk *ps_pickle_storages(const ps_pickle *p)
+{
+    return p ? p->storages : NULL;
+}
+
+int ps_pickle_parse_prefix(const uint8_t *buf, size_t len, const char *what, ps_pickle **out,
+                           ps_pk **root, size_t *consumed)
+{
+    *consumed = 0;
     *out = NULL;
     *root = NULL;
     ps_pickle *p = ps_calloc(1, sizeof *p);
@@ -995,6 +1019,7 @@ int ps_pickle_parse(const uint8_t *buf, size_t len, const char *what, ps_pickle 
     p->len = len;
     p->what = what ? what : "pickle";
     int rc = run(p, root);
+    *consumed = p->pos;
     free(p->stack);
     free(p->marks);
     free(p->memo);

@@ -92,7 +92,7 @@ void ps_zip_free(ps_zip *z)
 
 /* A pre-1.6 torch.save file is a pickle stream: PROTO 2 followed by LONG1 of the magic number
  * 0x1950a86a20f9469cfc6c (torch/serialization.py MAGIC_NUMBER). */
-static int is_legacy_torch(const uint8_t *b, size_t n)
+int ps_torch_is_legacy(const uint8_t *b, size_t n)
 {
     static const uint8_t magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
                                     0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -112,7 +112,7 @@ static int entry_cmp(const void *a, const void *b)
 int ps_zip_open(const uint8_t *buf, size_t len, ps_zip **out)
 {
     *out = NULL;
-    if (is_legacy_torch(buf, len))
+    if (ps_torch_is_legacy(buf, len))
         return ps_error(PS_ERR_UNSUPPORTED,
                         "legacy PyTorch checkpoint (torch.save before PyTorch 1.6, or with "
                         "_use_new_zipfile_serialization=False) is not supported; re-save it "
@@ -245,6 +245,29 @@ int ps_zip_open(const uint8_t *buf, size_t len, ps_zip **out)
         ps_zip_free(z);
         return rc;
     }
+    *out = z;
+    return PS_OK;
+}
+
+int ps_zip_from_entries(const uint8_t *buf, size_t len, ps_zip_entry *entries, int n,
+                        ps_zip **out)
+{
+    *out = NULL;
+    ps_zip *z = ps_calloc(1, sizeof *z);
+    if (!z || !(z->prefix = ps_strdup(""))) {
+        for (int i = 0; i < n; i++)
+            free(entries[i].name);
+        free(entries);
+        free(z);
+        return PS_ERR_NOMEM;
+    }
+    z->buf = buf;
+    z->len = len;
+    z->entries = entries;
+    z->n = n;
+    for (int i = 0; i < n; i++)
+        entries[i].crc_checked = 1;
+    qsort(entries, (size_t)n, sizeof *entries, entry_cmp);
     *out = z;
     return PS_OK;
 }

@@ -329,14 +329,46 @@ START_TEST(big_endian_zip64_archive)
 END_TEST
 
 /* ---- error paths ---------------------------------------------------------------------------- */
-START_TEST(legacy_format_is_refused_clearly)
+START_TEST(legacy_format)
 {
+    /* torch.save(..., _use_new_zipfile_serialization=False): read like the zip format */
     ps_model *m = NULL;
     char *dir = golden("golden/infer/legacy");
-    expect_error(ps_model_load(dir, 0, NULL, &m), PS_ERR_UNSUPPORTED, "legacy PyTorch",
-                 "legacy/fold_0/model_final_checkpoint.model");
-    ck_assert_ptr_null(m);
+    int rc = ps_model_load(dir, 0, NULL, &m);
+    ck_assert_msg(rc == 0, "%s", ps_error_message());
+    /* CONFIGS[3]: base 2, one pooling step, patch 8x8x8 */
+    ck_assert_int_eq(m->plans.base_num_features, 2);
+    ck_assert_int_eq(m->plans.num_pool, 1);
+    /* encoder stage 2 x 4 + bottleneck 2 x 4 + decoder 2 x 4 + tu + seg = 26 */
+    ck_assert_int_eq(check_against_tsv(&m->sd, "golden/infer/legacy/tensors.tsv"), 26);
+    ps_model_free(m);
     free(dir);
+
+    size_t n;
+    uint8_t *b = slurp(ps_test_path("golden/infer/legacy/fold_0/model_final_checkpoint.model"),
+                       &n);
+    ps_state_dict sd;
+    ck_assert(ps_torch_is_legacy(b, n));
+    /* the zip reader alone says what the file is */
+    ps_zip *z;
+    expect_error(ps_zip_open(b, n, &z), PS_ERR_UNSUPPORTED, "legacy PyTorch checkpoint", NULL);
+    /* truncated inside the raw storages */
+    expect_error(ps_checkpoint_parse_state_dict(b, n - 100, "old.model", &sd), PS_ERR_FORMAT,
+                 "old.model: legacy checkpoint", "beyond the end");
+    /* truncated inside the object pickle */
+    expect_error(ps_checkpoint_parse_state_dict(b, 400, "old.model", &sd), PS_ERR_FORMAT,
+                 "old.model", "truncated");
+    /* protocol version 1001 is pickled as BININT2 0x03e9 right after the magic number */
+    uint8_t *c = malloc(n);
+    memcpy(c, b, n);
+    uint8_t *v = memchr(c + 14, 'M', 8);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(v[1] == 0xe9 && v[2] == 0x03);
+    v[1] = 0xea;
+    expect_error(ps_checkpoint_parse_state_dict(c, n, "old.model", &sd), PS_ERR_UNSUPPORTED,
+                 "protocol version 1002", NULL);
+    free(c);
+    free(b);
 }
 END_TEST
 
@@ -550,7 +582,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, pansegnet_attention_plans_from_plans_pkl);
     tcase_add_test(tc, storage_types_and_views);
     tcase_add_test(tc, big_endian_zip64_archive);
-    tcase_add_test(tc, legacy_format_is_refused_clearly);
+    tcase_add_test(tc, legacy_format);
     tcase_add_test(tc, missing_files_are_named);
     tcase_add_test(tc, truncated_and_corrupt_checkpoints);
     tcase_add_test(tc, hostile_pickles);

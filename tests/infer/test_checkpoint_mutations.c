@@ -145,6 +145,12 @@ START_TEST(mutated_checkpoints)
     mutate_file(b, n, 1500, 256);
     mutate_data_pkl(b, n, 1000);
     free(b);
+    b = slurp_mode("golden/infer/legacy/fold_0/model_final_checkpoint.model", 0, &n);
+    before = successes;
+    run_one(b, n);   /* pre-1.6 stream of pickles and raw storages */
+    ck_assert_int_eq(successes, before + 1);
+    mutate_file(b, n, 2000, 4096);
+    free(b);
     b = slurp_mode("golden/infer/unet_3class/fold_0/model_final_checkpoint.model", 0, &n);
     mutate_file(b, n, 400, 8192);
     mutate_data_pkl(b, n, 1000);

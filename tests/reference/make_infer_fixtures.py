@@ -242,9 +242,6 @@ def make_model(cfg):
     if cfg.get('plans_pkl', True):
         with open(os.path.join(d, 'plans.pkl'), 'wb') as f:
             pickle.dump(plans, f)
-    if cfg.get('legacy'):
-        return
-
     write_tensor_tsv(os.path.join(d, 'tensors.tsv'), sd)
     params, flops = count_inference_cost(net, x)
     with open(os.path.join(d, 'model_info.tsv'), 'w') as f:
@@ -378,7 +375,8 @@ CONFIGS = [
                  'pool': [[2, 2, 2], [2, 2, 2]], 'conv': [[3, 3, 3]] * 3}],
      'stage': 0, 'attention': True, 'd_model': 64, 'n_layers': 2,
      'plans_in_model_pkl': False},
-    # pre-1.6 torch.save format (tar-less legacy pickle stream): must be refused clearly
+    # pre-1.6 torch.save format (a stream of pickles and raw storages; storage keys are
+    # object ids, so this file changes on every run)
     {'name': 'legacy', 'seed': 44, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
      'modalities': ['CT'], 'normalization': ['CT'], 'num_classes': 1, 'base': 2,
      'float_type': float,
