@@ -40,12 +40,13 @@ const ps_tensor *ps_state_dict_get(const ps_state_dict *sd, const char *name);
 void ps_state_dict_clear(ps_state_dict *sd);
 /* Total number of elements over all tensors. */
 int64_t ps_state_dict_numel(const ps_state_dict *sd);
-/* Read the state dict of a torch.save archive (PyTorch >= 1.6 zip format): the top-level
- * 'state_dict' entry when the saved object is a dict that has one (nnU-Net checkpoints), else
- * the saved dict itself. Tensors of any storage type and layout become contiguous float32.
- * PS_ERR_UNSUPPORTED for the legacy (pre-1.6) format; PS_ERR_FORMAT naming the file and the
- * problem for anything malformed. `ps_checkpoint_parse_state_dict` does the same on a buffer
- * (`name` is used in messages). Never executes pickled code. */
+/* Read the state dict of a torch.save file (the zip format of PyTorch >= 1.6, or the legacy
+ * stream format): the top-level 'state_dict' entry when the saved object is a dict that has
+ * one (nnU-Net checkpoints), else the saved dict itself. Tensors of any storage type and
+ * layout become contiguous float32. PS_ERR_FORMAT naming the file and the problem for anything
+ * malformed, PS_ERR_UNSUPPORTED for valid files we do not read (storage views, tar format).
+ * `ps_checkpoint_parse_state_dict` does the same on a buffer (`name` is used in messages).
+ * Never executes pickled code. */
 int ps_checkpoint_read_state_dict(const char *path, ps_state_dict *out);
 int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name,
                                    ps_state_dict *out);
