@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* An expanded tensor (stride 0) may hold more elements than its storage; beyond this many we
- * refuse, so a tiny hostile file cannot make us allocate gigabytes. */
-#define PS_MAX_EXPANDED_NUMEL ((int64_t)1 << 24)
+/* Tensors may share a storage or expand it (stride 0), so their elements could outnumber the
+ * bytes of the file by any factor. A state dict may hold at most (file size in bytes + 2^24)
+ * elements in total: a file of N bytes holds at most N distinct elements (1-byte storages),
+ * and the slack allows tied or expanded tensors up to 64 MB of float32. A tiny hostile file
+ * therefore cannot make us allocate more than 4 x (its size + 16 M) bytes. */
+#define PS_NUMEL_SLACK ((int64_t)1 << 24)
 
 /* ---- file mapping ------------------------------------------------------------------------- */
 int ps_map_file(const char *path, ps_mapped_file *out)
@@ -122,7 +125,7 @@ int64_t ps_state_dict_numel(const ps_state_dict *sd)
 /* Convert one rebuilt tensor to contiguous float32: element (i0, ..., i_{n-1}) is storage
  * element offset + sum_k i_k stride_k (PyTorch's strided layout). */
 static int convert_tensor(ps_zip *z, int big_endian, const ps_pk *t, const char *name,
-                          ps_tensor *out)
+                          int64_t *budget, ps_tensor *out)
 {
     const ps_pk *st = t->u.tensor.storage;
     ps_pk_elem elem = st->u.storage.elem;
@@ -155,10 +158,12 @@ static int convert_tensor(ps_zip *z, int big_endian, const ps_pk *t, const char 
             return ps_error(PS_ERR_FORMAT, "tensor '%s' reads %s element %lld of storage '%s', "
                             "which holds %llu", name, ps_pk_elem_name(elem),
                             (long long)maxidx, ename, (unsigned long long)avail);
-        if ((uint64_t)numel > avail && numel > PS_MAX_EXPANDED_NUMEL)
-            return ps_error(PS_ERR_FORMAT, "tensor '%s': %lld elements expanded from a storage of "
-                            "%llu", name, (long long)numel, (unsigned long long)avail);
     }
+    if (numel > *budget)
+        return ps_error(PS_ERR_FORMAT, "tensor '%s': the state dict's tensors hold more elements "
+                        "than the file could store (shared or expanded storages beyond %lld "
+                        "elements)", name, (long long)PS_NUMEL_SLACK);
+    *budget -= numel;
     const uint8_t *data;
     int rc;
     if (numel && (rc = ps_zip_data(z, e, &data)))
@@ -265,9 +270,10 @@ static int state_dict_from(ps_zip *z, const ps_pk *root, ps_state_dict *out)
     out->tensors = ps_calloc((size_t)(n ? n : 1), sizeof *out->tensors);
     if (!out->tensors)
         return PS_ERR_NOMEM;
+    int64_t budget = (int64_t)z->len + PS_NUMEL_SLACK;
     for (int64_t i = 0; i < n; i++) {
         int rc = convert_tensor(z, big_endian, sd->u.dict.vals[i], sd->u.dict.keys[i]->u.str.s,
-                                &out->tensors[i]);
+                                &budget, &out->tensors[i]);
         if (rc) {
             ps_state_dict_clear(out);
             return rc;

@@ -308,6 +308,13 @@ START_TEST(storage_types_and_views)
     ck_assert_int_eq(sd.n, 0);
     ps_state_dict_clear(&sd);
     free(path);
+
+    /* 8 x 4 Mi elements expanded from one storage in a 2 kB file: refused, nothing kept */
+    path = golden("golden/infer/tensors/expand_bomb.pt");
+    expect_error(ps_checkpoint_read_state_dict(path, &sd), PS_ERR_FORMAT, "expand_bomb.pt",
+                 "more elements than the file could store");
+    ck_assert_int_eq(sd.n, 0);
+    free(path);
 }
 END_TEST
 

@@ -282,6 +282,11 @@ def make_dtype_fixture():
     obj['expanded'] = torch.arange(3, dtype=torch.float32).reshape(3, 1).expand(3, 4)
     torch.save(obj, os.path.join(d, 'dtypes.pt'))
     write_tensor_tsv(os.path.join(d, 'tensors.tsv'), obj)
+    # a memory bomb: 8 tensors of 4 Mi elements expanded (stride 0) from one 1-element
+    # storage, 32 Mi float32 elements in a file of about 2 kB; the reader must refuse it
+    one = torch.zeros(1)
+    bomb = collections.OrderedDict(('x%d' % i, one.expand(1 << 22)) for i in range(8))
+    torch.save(bomb, os.path.join(d, 'expand_bomb.pt'))
 
 
 def write_zip64(path, entries):
