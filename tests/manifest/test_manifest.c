@@ -5,6 +5,7 @@
 #include "ps_manifest.h"
 #include "ps_test.h"
 
+#include <stdint.h>
 #include <unistd.h>
 
 static char srcdir_manifest[1024]; /* <tests>/data/manifest, absolute (set by meson) */
@@ -354,6 +355,57 @@ START_TEST(directory_is_not_a_file)
 }
 END_TEST
 
+/* The parser must survive arbitrary input: 20000 deterministic mutations (byte flips to tabs,
+ * newlines, '#', ':', NUL, spaces or random bytes; deletions; truncations) of a valid
+ * manifest. Each parse either succeeds with consistent fields or fails with a message; it
+ * never crashes (the harness runs tests in a child process and would report the signal). */
+START_TEST(mutations_never_crash)
+{
+    const char base[] = "# comment\ncase\tsubject\tmodality\tref\trater:A:2\tpred:m\tmeta:k\n"
+                        "a\ts1\tCT\tr/a.nii\tx/a.nii\tp/a.nii\t1\n"
+                        "b\ts1\tT1W\tr/b.nii\t\tp/b.nii\t\n";
+    const char specials[] = "\t\n#: \r\0/";
+    char buf[sizeof base + 8];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    ps_manifest_options opt;
+    ps_manifest_options_init(&opt);
+    opt.check = PS_MANIFEST_CHECK_NONE;
+    int nok = 0, nfail = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t len = sizeof base - 1;
+        memcpy(buf, base, len);
+        int nmut = 1 + (int)((x >> 60) & 3);
+        for (int k = 0; k < nmut && len > 1; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17; /* xorshift64 */
+            size_t pos = (size_t)(x % len);
+            switch ((x >> 32) % 4) {
+            case 0: buf[pos] = specials[(x >> 40) % (sizeof specials - 1)]; break;
+            case 1: buf[pos] = (char)(x >> 48); break;
+            case 2: memmove(buf + pos, buf + pos + 1, len - pos - 1); len--; break;
+            default: len = pos + 1; break;
+            }
+        }
+        ps_manifest *m = NULL;
+        int rc = ps_manifest_parse(buf, len, "fz.tsv", "/base", &opt, &m);
+        if (rc == 0) {
+            nok++;
+            ck_assert_int_gt(m->ncases, 0);
+            for (int64_t i = 0; i < m->ncases; i++)
+                ck_assert(m->cases[i].id && m->cases[i].id[0]);
+            ps_manifest_free(m);
+        } else {
+            nfail++;
+            ck_assert_int_lt(rc, 0);
+            ck_assert_ptr_null(m);
+            ck_assert(ps_error_message()[0] != '\0');
+        }
+    }
+    /* both outcomes occur: the mutations are neither all harmless nor all fatal */
+    ck_assert_int_gt(nok, 0);
+    ck_assert_int_gt(nfail, 0);
+}
+END_TEST
+
 static Suite *manifest_suite(void)
 {
     Suite *s = suite_create("manifest");
@@ -368,6 +420,7 @@ static Suite *manifest_suite(void)
     tcase_add_test(tc, problem_list_is_capped);
     tcase_add_test(tc, check_flags_and_selected_models);
     tcase_add_test(tc, directory_is_not_a_file);
+    tcase_add_test(tc, mutations_never_crash);
     suite_add_tcase(s, tc);
     return s;
 }
