@@ -42,21 +42,20 @@ void ps_mha_linear(const ps_attn_layer *L, const float *x, int n, int d, int hea
     ps_linear(x, n, d, L->wk, L->bk, d, k, threads);
     ps_linear(x, n, d, L->wv, L->bv, d, v, threads);
 
+    /* The per-head work below is small (n d_k^2 per head) next to the projections: it runs
+     * in the calling thread, which saves thread synchronisations on a loaded machine. */
     /* Q: softmax over the d_k features of each head, then / sqrt(d_k). */
     const float qscale = (float)(1.0 / sqrt((double)dk));
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < heads; h++)
             softmax_strided(q + (int64_t)t * d + h * dk, dk, 1, qscale);
     /* K: softmax over the n tokens, per feature column. */
-#pragma omp parallel for schedule(static) num_threads(threads)
     for (int j = 0; j < d; j++)
         softmax_strided(k + j, n, d, 1.0f);
 
     for (int h = 0; h < heads; h++) {
         const int off = h * dk;
         /* context[a][b] = sum_t K[t][a] V[t][b], t ascending */
-#pragma omp parallel for schedule(static) num_threads(threads)
         for (int a = 0; a < dk; a++) {
             float *crow = ctx + (int64_t)a * dk;
             for (int b = 0; b < dk; b++)
@@ -69,7 +68,6 @@ void ps_mha_linear(const ps_attn_layer *L, const float *x, int n, int d, int hea
             }
         }
         /* O[t][b] = sum_a Q[t][a] context[a][b], a ascending */
-#pragma omp parallel for schedule(static) num_threads(threads)
         for (int t = 0; t < n; t++) {
             float *orow = o + (int64_t)t * d + off;
             const float *qrow = q + (int64_t)t * d + off;
@@ -97,17 +95,16 @@ void ps_transformer_layer(const ps_attn_layer *L, float *x, int n, int d, int he
     ps_mha_linear(L, x, n, d, heads, a, mha_work, threads);
     for (int64_t i = 0; i < nd; i++)
         x[i] += a[i];
-    ps_layernorm(x, n, d, L->ln1_g, L->ln1_b, ln_eps, threads);
+    ps_layernorm(x, n, d, L->ln1_g, L->ln1_b, ln_eps, 1);
 
     ps_linear(x, n, d, L->w1, L->b1, d_ff, hid, threads);
     const int64_t nh = (int64_t)n * d_ff;
-#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < nh; i++) /* exact GELU: x/2 (1 + erf(x / sqrt 2)) */
         hid[i] = 0.5f * hid[i] * (1.0f + erff(hid[i] * (float)M_SQRT1_2));
     ps_linear(hid, n, d_ff, L->w2, L->b2, d, a, threads);
     for (int64_t i = 0; i < nd; i++)
         x[i] += a[i];
-    ps_layernorm(x, n, d, L->ln2_g, L->ln2_b, ln_eps, threads);
+    ps_layernorm(x, n, d, L->ln2_g, L->ln2_b, ln_eps, 1);
 }
 
 int ps_attn_forward(const ps_attn *at, const float *x, float *out, int threads)

@@ -119,12 +119,15 @@ int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, co
             shift[c] = beta[c];
     }
 
-    /* Statistics: one block of cb channels per task. Values are shifted by the channel's first
-     * value before summing, which keeps E[x^2] - E[x]^2 free of cancellation when
+    /* One block of cb channels per task, statistics then apply, with no barrier in between
+     * (a block's apply needs only its own statistics). Values are shifted by the channel's
+     * first value before summing, which keeps E[x^2] - E[x]^2 free of cancellation when
      * |mean| >> std (as before the conv bias is removed). */
+    const int64_t per_block = S * cb;
+    const int64_t nchunk = (per_block + PS_CHUNK - 1) / PS_CHUNK;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int b = 0; b < nb; b++) {
-        const float *xb = x + (int64_t)b * S * cb;
+        float *xb = x + (int64_t)b * per_block;
         double s1[16] = {0}, s2[16] = {0};
         float x0[16] = {0};
         if (cb == 1) {
@@ -144,19 +147,14 @@ int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, co
             mean[c] = (float)((double)x0[l] + m1);
             scale[c] = (float)((double)gamma[c] / sqrt(var + (double)eps));
         }
-    }
-
-    /* Apply: y = (x - mean) * scale + beta, then LeakyReLU, in place. */
-    const int64_t per_block = S * cb;
-    const int64_t nchunk = (per_block + PS_CHUNK - 1) / PS_CHUNK;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
-    for (int b = 0; b < nb; b++)
+        /* y = (x - mean) * scale + beta, then LeakyReLU, in place; chunks of PS_CHUNK
+         * values (a multiple of cb) */
         for (int64_t ch = 0; ch < nchunk; ch++) {
-            /* e0 is a multiple of PS_CHUNK, hence of cb (16 divides PS_CHUNK) */
             int64_t e0 = ch * PS_CHUNK, e1 = e0 + PS_CHUNK < per_block ? e0 + PS_CHUNK : per_block;
-            apply_lanes(x + (int64_t)b * per_block + e0, e1 - e0, cb, mean + b * cb,
-                        scale + b * cb, shift + b * cb, slope);
+            apply_lanes(xb + e0, e1 - e0, cb, mean + b * cb, scale + b * cb, shift + b * cb,
+                        slope);
         }
+    }
     free(scale);
     return PS_OK;
 }

@@ -548,7 +548,10 @@ static int run_attention(ps_net *n, float *x, int threads)
         ps_layout_unblock16(x, C, N, plain, threads);
     else
         memcpy(plain, x, (size_t)(C * N) * sizeof *x);
-    int rc = ps_attn_forward(&n->attn, plain, res, threads);
+    /* The block is a few GFLOP in many small steps (8 layers x ~10 products): one thread
+     * avoids hundreds of thread synchronisations, which cost more than they save when the
+     * cores are shared with other work, and costs ~0.1 s on an idle 2-core machine. */
+    int rc = ps_attn_forward(&n->attn, plain, res, 1);
     if (!rc) {
         if (n->cb == 16)
             ps_layout_block16(res, C, N, x, threads);
