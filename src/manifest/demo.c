@@ -32,7 +32,7 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-/* ---- random numbers ------------------------------------------------------------------------- */
+/* ---- random numbers -------------------------------------------------------------------------- */
 /* splitmix64 (Steele, Lea, Flood 2014; Vigna's reference code) to seed, xoshiro256**
  * (Blackman & Vigna 2018) to draw. */
 static uint64_t splitmix64(uint64_t *s)
@@ -99,7 +99,7 @@ static int rng_ternary(rng *r, noise_bits *nb)
     return v;
 }
 
-/* ---- the data set layout ------------------------------------------------------------------ */
+/* ---- the data set layout --------------------------------------------------------------------- */
 typedef enum modality { MOD_CT = 0, MOD_T1W, MOD_T2W, NMOD } modality;
 static const char *const modality_name[NMOD] = {"CT", "T1W", "T2W"};
 static const char *const modality_prefix[NMOD] = {"ct", "t1w", "t2w"};
@@ -119,10 +119,13 @@ typedef struct center_cfg {
 
 #define NCENTERS 4
 static const center_cfg centers[NCENTERS] = {
-    {"site1", {0.7, 0.7, 2.5}, {126.0, 98.0, 75.0}, {-63.0, -49.0, -37.5}, 0.0, 8.0, 180.0, 1.0, 10.0},
-    {"site2", {0.8, 0.8, 3.0}, {144.0, 112.0, 78.0}, {-72.0, -56.0, -39.0}, 15.0, 10.0, 240.0, 2.4, 25.0},
-    {"site3", {1.0, 1.0, 5.0}, {180.0, 140.0, 80.0}, {-90.0, -70.0, -40.0}, -8.0, 6.0, 160.0, 0.45, 5.0},
-    {"site4", {1.5, 1.5, 6.0}, {240.0, 180.0, 90.0}, {-120.0, -90.0, -45.0}, 5.0, 14.0, 210.0, 3.6, 35.0},
+    /* name     spacing           field of view        origin of voxel 0       CT offset,
+     *                                                                         noise, aorta;
+     *                                                                         MR gain, noise */
+    {"site1", {0.7, 0.7, 2.5}, {126, 98, 75}, {-63, -49, -37.5}, 0, 8, 180, 1.0, 10},
+    {"site2", {0.8, 0.8, 3.0}, {144, 112, 78}, {-72, -56, -39}, 15, 10, 240, 2.4, 25},
+    {"site3", {1.0, 1.0, 5.0}, {180, 140, 80}, {-90, -70, -40}, -8, 6, 160, 0.45, 5},
+    {"site4", {1.5, 1.5, 6.0}, {240, 180, 90}, {-120, -90, -45}, 5, 14, 210, 3.6, 35},
 };
 
 /* Tissue classes and their intensities: CT in HU (portal-venous phase; the aorta comes from
@@ -143,7 +146,7 @@ static const double tissue_value[NMOD][NTISSUE] = {
 #define EMPTY_PRED_MODALITY MOD_T1W
 #define EMPTY_PRED_K 3 /* t1w04: modelB predicts nothing */
 
-/* ---- shapes --------------------------------------------------------------------------------- */
+/* ---- shapes ---------------------------------------------------------------------------------- */
 /* A smooth bump with compact support: amp * (1 - q/9)^3 for q = |x-c|^2 / (2 s^2) < 9, else
  * 0 (close to amp * exp(-q) near the center, exactly zero beyond ~4.2 s, and no exp()). */
 typedef struct bump {
@@ -361,7 +364,7 @@ static void make_anatomy(uint64_t seed, int subject, const center_cfg *cfg, subj
     a->body_a[1] = rng_range(&r, 100, 118);
 }
 
-/* ---- one case ---------------------------------------------------------------------------------- */
+/* ---- one case -------------------------------------------------------------------------------- */
 enum { L_REF, L_RATER_B, L_RATER_A2, L_MODEL_A, L_MODEL_B, NLABEL };
 static const char *const label_dir[NLABEL] = {"labels/ref", "labels/raterB", "labels/raterA_2",
                                               "preds/modelA", "preds/modelB"};

@@ -24,7 +24,7 @@ void ps_manifest_options_init(ps_manifest_options *opt)
     opt->check = PS_MANIFEST_CHECK_ALL;
 }
 
-/* ---- problem list ------------------------------------------------------------------------ */
+/* ---- problem list ---------------------------------------------------------------------------- */
 typedef struct problem {
     int64_t line; /* 0 = about the whole file */
     int col;      /* 0 = about the whole line */
@@ -128,7 +128,7 @@ static int problems_report(problems *p, const char *name)
     return ps_error(code, "%s", msg);
 }
 
-/* ---- small string helpers ---------------------------------------------------------------- */
+/* ---- small string helpers -------------------------------------------------------------------- */
 static int is_space(char c) { return c == ' ' || c == '\r' || c == '\f' || c == '\v'; }
 
 /* Copy of [s, e) without surrounding spaces and carriage returns. */
@@ -242,7 +242,7 @@ static char *resolve(const char *dir, const char *cell)
     return p;
 }
 
-/* ---- columns ------------------------------------------------------------------------------- */
+/* ---- columns --------------------------------------------------------------------------------- */
 typedef enum col_kind {
     COL_CASE,
     COL_SUBJECT,
@@ -265,7 +265,8 @@ static const char *const fixed_names[] = {"case", "subject", "modality", "center
 #define NFIXED 6
 
 #define KNOWN_COLUMNS \
-    "case, subject, modality, center, image, ref, rater:NAME, rater:NAME:SESSION, pred:MODEL, meta:KEY"
+    "case, subject, modality, center, image, ref, rater:NAME, rater:NAME:SESSION, pred:MODEL, " \
+    "meta:KEY"
 
 static int ci_equal(const char *a, const char *b)
 {
@@ -400,7 +401,7 @@ static int classify_column(ps_manifest *m, const char *name, int64_t line, int c
     return 0;
 }
 
-/* ---- manifest object -------------------------------------------------------------------- */
+/* ---- manifest object ------------------------------------------------------------------------- */
 void ps_manifest_free(ps_manifest *m)
 {
     if (!m)
@@ -801,7 +802,7 @@ int ps_manifest_read(const char *path, const ps_manifest_options *opt, ps_manife
     return rc;
 }
 
-/* ---- queries ----------------------------------------------------------------------------------- */
+/* ---- queries --------------------------------------------------------------------------------- */
 int64_t ps_manifest_find_case(const ps_manifest *m, const char *id)
 {
     for (int64_t i = 0; i < m->ncases; i++)
