@@ -79,7 +79,9 @@ def make_plans(cfg, stages):
             'original_spacing': np.array([2.5, 0.8, 0.8], dtype=np.float64),
             'do_dummy_2D_data_aug': False,
             'pool_op_kernel_sizes': [list(p) for p in st['pool']],
-            'conv_kernel_sizes': [list(k) for k in st['conv']],
+            # nnU-Net writes lists; one fixture stores a 2-D numpy array to test that path
+            'conv_kernel_sizes': (np.array(st['conv'], dtype=np.int64) if cfg.get('numpy_kernels')
+                                  else [list(k) for k in st['conv']]),
         }
     classes = list(range(1, cfg['num_classes'] + 1))
     return {
@@ -371,7 +373,7 @@ CONFIGS = [
                 {'patch': [8, 24, 32], 'spacing': [3.0, 1.25, 1.0],
                  'pool': [[1, 2, 2], [2, 2, 2], [2, 1, 2]],
                  'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 1, 3]]}],
-     'stage': 1, 'plans_pkl': False},
+     'stage': 1, 'plans_pkl': False, 'numpy_kernels': True},
     # PanSegNet-style (linear-attention bottleneck), plans only in MODEL/plans.pkl
     {'name': 'pansegnet', 'seed': 33, 'trainer': 'nnTransUNetTrainerV2', 'num_modalities': 1,
      'modalities': ['CT'], 'normalization': ['CT'], 'num_classes': 1, 'base': 8,
