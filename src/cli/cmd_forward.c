@@ -149,7 +149,7 @@ int main_forward(int argc, char **argv)
         goto fail;
     const ps_plans *pl = &m->plans;
     if (in->nc != pl->num_input_channels) {
-        rc = ps_error(PS_ERR_ARG, "%s has %lld channel(s), but the model expects %d "
+        rc = ps_error(PS_ERR_FORMAT, "%s has %lld channel(s), but the model expects %d "
                       "(modalities: give a 4D NIfTI with the channels along the 4th axis)",
                       input, (long long)in->nc, pl->num_input_channels);
         goto fail;
@@ -194,7 +194,9 @@ int main_forward(int argc, char **argv)
         goto fail;
     goto done;
 fail:
-    status = cli_report_error(CMD, rc);
+    /* everything after option parsing is a problem with the files, not the command line:
+     * exit status 1 even for the library's PS_ERR_ARG (patch size, channels) */
+    status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);
 done:
     free(times);
     ps_net_free(net);

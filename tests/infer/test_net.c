@@ -6,6 +6,8 @@
  * PS_TOL_LOGITS (absolute). The NIfTI voxel order (i fastest, then j, k, channel) is the
  * row-major order of the tensor (C, D, H, W) with (k, j, i) = (D, H, W), so no reordering.
  */
+#include <sys/wait.h>
+
 #include "ps_config.h"
 #include "ps_io.h"
 #include "ps_test.h"
@@ -163,6 +165,84 @@ START_TEST(backend_names)
 }
 END_TEST
 
+/* Run `panseval forward ARGS` (PANSEVAL is set by meson); returns the exit status and the
+ * captured stderr in err. */
+static int run_cli(const char *args, char *err, size_t errlen)
+{
+    const char *exe = getenv("PANSEVAL");
+    ck_assert_ptr_nonnull(exe);
+    char cmd[24576];
+    snprintf(cmd, sizeof cmd, "%s forward %s 2>%s", exe, args, ps_test_tmp("forward_err.txt"));
+    int st = system(cmd);
+    FILE *f = fopen(ps_test_tmp("forward_err.txt"), "r");
+    size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
+    err[n] = 0;
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(cli_forward_matches_torch)
+{
+    char args[16384], err[4096], m[4200];
+    snprintf(m, sizeof m, "%s", model_dir("pansegnet"));
+    snprintf(args, sizeof args, "--model %s --input %s/input.nii.gz -o %s -j 2", m, m,
+             ps_test_tmp("forward_logits.nii.gz"));
+    ck_assert_msg(run_cli(args, err, sizeof err) == 0, "%s", err);
+    ps_volume *out = NULL, *ref = NULL, *in = NULL;
+    char path[4300];
+    ck_assert_int_eq(ps_volume_read_float(ps_test_tmp("forward_logits.nii.gz"), &out), 0);
+    snprintf(path, sizeof path, "%s/logits.nii.gz", m);
+    ck_assert_int_eq(ps_volume_read_float(path, &ref), 0);
+    snprintf(path, sizeof path, "%s/input.nii.gz", m);
+    ck_assert_int_eq(ps_volume_read_float(path, &in), 0);
+    ck_assert_int_eq(out->nc, ref->nc);
+    ck_assert_int_eq(ps_geometry_check_same(&out->geom, "output", &in->geom, "input"), 0);
+    const float *a = out->data, *b = ref->data;
+    for (int64_t i = 0; i < ps_volume_nvox(ref) * ref->nc; i++)
+        ck_assert_float_eq_tol(a[i], b[i], PS_TOL_LOGITS);
+    ps_volume_free(out);
+    ps_volume_free(ref);
+    ps_volume_free(in);
+}
+END_TEST
+
+START_TEST(cli_forward_errors)
+{
+    char args[16384], err[4096], m2[4200], m3[4200];
+    snprintf(m2, sizeof m2, "%s", model_dir("unet_2class"));
+    snprintf(m3, sizeof m3, "%s", model_dir("unet_3class"));
+    /* 1-channel patch into the 2-modality model */
+    snprintf(args, sizeof args, "--model %s --input %s/input.nii.gz -o %s", m3, m2,
+             ps_test_tmp("forward_bad.nii.gz"));
+    ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
+    ck_assert_msg(strstr(err, "1 channel(s), but the model expects 2"), "%s", err);
+    /* missing model folder: the message names the path (exit 1 or 2 as the loader
+     * classifies it) */
+    snprintf(args, sizeof args, "--model %s/no_such_model --input %s/input.nii.gz -o %s",
+             ps_test_tmp(""), m2, ps_test_tmp("forward_bad.nii.gz"));
+    ck_assert_int_ne(run_cli(args, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "no_such_model"), "%s", err);
+    /* 16 x 30 x 32 patch: H not divisible by the total down-sampling 4 */
+    ps_geometry g;
+    ps_geometry_init(&g, 32, 30, 16, 0.8, 0.8, 2.5);
+    ps_volume *v = NULL;
+    ck_assert_int_eq(ps_volume_create(&g, 1, PS_DT_FLOAT32, &v), 0);
+    ck_assert_int_eq(ps_volume_write(ps_test_tmp("forward_odd.nii.gz"), v), 0);
+    ps_volume_free(v);
+    snprintf(args, sizeof args, "--model %s --input %s -o %s", m2,
+             ps_test_tmp("forward_odd.nii.gz"), ps_test_tmp("forward_bad.nii.gz"));
+    ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
+    ck_assert_msg(strstr(err, "16 x 30 x 32 is not divisible"), "%s", err);
+    /* usage errors exit with 2 */
+    ck_assert_int_eq(run_cli("--input x.nii.gz -o y.nii.gz", err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "missing --model"), "%s", err);
+    ck_assert_int_eq(run_cli("--model m --input x.nii.gz -o y.nii --backend cuda", err,
+                             sizeof err), 2);
+    ck_assert_int_eq(run_cli("--help > /dev/null", err, sizeof err), 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("infer_net");
@@ -175,6 +255,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, attention_token_mismatch);
     tcase_add_test(tc, missing_tensor_named);
     tcase_add_test(tc, backend_names);
+    tcase_add_test(tc, cli_forward_matches_torch);
+    tcase_add_test(tc, cli_forward_errors);
     suite_add_tcase(s, tc);
     return s;
 }
