@@ -230,8 +230,20 @@ static int collect_labels(const ps_volume *v, uint8_t seen8[256], label_set *set
         return 0;
     int64_t n = ps_volume_nvox(v);
     if (v->dtype == PS_DT_UINT8) {
+        /* Label maps are mostly background: test 32 bytes at a time (four 64-bit ORs, which
+         * the compiler vectorises) and look at single voxels only in blocks that hold a
+         * label. This keeps the scan at memory speed instead of one store per voxel. */
         const uint8_t *p = v->data;
-        for (int64_t i = 0; i < n; i++)
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            uint64_t w[4];
+            memcpy(w, p + i, sizeof w);
+            if (!(w[0] | w[1] | w[2] | w[3]))
+                continue;
+            for (int k = 0; k < 32; k++)
+                seen8[p[i + k]] = 1;
+        }
+        for (; i < n; i++)
             seen8[p[i]] = 1;
         return 0;
     }

@@ -166,6 +166,12 @@ static int labels_from_stored(ps_volume *v)
     double slope = v->scl_slope, inter = v->scl_inter;
     int64_t bad = INT64_MAX, mx = 0;
 
+    /* uint8 without scaling: every byte is a valid label already; nothing to scan. */
+    if (!scaled && v->dtype == PS_DT_UINT8) {
+        v->scl_slope = v->scl_inter = 0.0;
+        return PS_OK;
+    }
+
     /* Pass 1: the first voxel that breaks the rules and the largest label. min/max are
      * exact, so the result does not depend on the thread count. */
     if (!scaled && !is_float(v->dtype)) {
