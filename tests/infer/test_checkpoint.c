@@ -579,6 +579,22 @@ START_TEST(numbers_and_longs)
 }
 END_TEST
 
+START_TEST(crc32_check_values)
+{
+    /* the standard check value of CRC-32/ISO-HDLC: CRC("123456789") = 0xCBF43926 */
+    ck_assert_uint_eq(ps_crc32(0, (const uint8_t *)"123456789", 9), 0xCBF43926u);
+    /* 100003 bytes (i * 7 + 3) mod 256 take the slicing-by-8 path: zlib.crc32 gives
+     * 0xcd676dab (Python 3.11 zlib) */
+    uint8_t *b = malloc(100003);
+    for (int i = 0; i < 100003; i++)
+        b[i] = (uint8_t)((i * 7 + 3) % 256);
+    ck_assert_uint_eq(ps_crc32(0, b, 100003), 0xcd676dabu);
+    /* incremental use gives the same result */
+    ck_assert_uint_eq(ps_crc32(ps_crc32(0, b, 70001), b + 70001, 30002), 0xcd676dabu);
+    free(b);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -594,6 +610,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, truncated_and_corrupt_checkpoints);
     tcase_add_test(tc, hostile_pickles);
     tcase_add_test(tc, numbers_and_longs);
+    tcase_add_test(tc, crc32_check_values);
     suite_add_tcase(s, tc);
     return s;
 }
