@@ -427,6 +427,29 @@ static char *model_with_checkpoint(const char *name, const uint8_t *ckpt, size_t
     return strdup(ps_test_tmp(name));
 }
 
+START_TEST(fold_all_folder)
+{
+    /* --fold all: nnU-Net v1 trains on all cases into the folder "all" */
+    char dir[4200], path[4400];
+    snprintf(dir, sizeof dir, "%s", ps_test_tmp("ckpt_all"));
+    snprintf(path, sizeof path, "%s/all", dir);
+    mkdir_p(path);
+    snprintf(path, sizeof path, "%s/all/model_final_checkpoint.model", dir);
+    copy_file(ps_test_path("golden/infer/unet_2class/fold_0/model_final_checkpoint.model"), path);
+    snprintf(path, sizeof path, "%s/all/model_final_checkpoint.model.pkl", dir);
+    copy_file(ps_test_path("golden/infer/unet_2class/fold_0/model_final_checkpoint.model.pkl"),
+              path);
+    ps_model *m = NULL;
+    int rc = ps_model_load(dir, -1, NULL, &m);
+    ck_assert_msg(rc == 0, "%s", ps_error_message());
+    ck_assert_int_eq(m->fold, -1);
+    ck_assert_ptr_nonnull(strstr(m->checkpoint_path, "/all/model_final_checkpoint.model"));
+    ck_assert_int_eq(m->sd.n, 44);
+    ps_model_free(m);
+    ps_model_free(NULL);
+}
+END_TEST
+
 START_TEST(truncated_and_corrupt_checkpoints)
 {
     size_t n;
@@ -607,6 +630,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, big_endian_zip64_archive);
     tcase_add_test(tc, legacy_format);
     tcase_add_test(tc, missing_files_are_named);
+    tcase_add_test(tc, fold_all_folder);
     tcase_add_test(tc, truncated_and_corrupt_checkpoints);
     tcase_add_test(tc, hostile_pickles);
     tcase_add_test(tc, numbers_and_longs);

@@ -53,6 +53,15 @@ check_contains "legacy parameters" "$T/legacy.tsv" "parameters	$(golden legacy p
 "$PANSEVAL" model-info --model "$G/unet_2class" --fold 4 >"$T/fold.out" 2>"$T/fold.err"
 check_status "missing fold exit" 1 $?
 check_contains "missing fold message" "$T/fold.err" "fold_4/model_final_checkpoint.model: checkpoint not found"
+# plans that do not match the weights (3-class plans, 2-class checkpoint): the network
+# binding names the first tensor whose shape differs
+mkdir -p "$T/mismatch/fold_0"
+cp "$G/unet_2class/fold_0/model_final_checkpoint.model" "$T/mismatch/fold_0/"
+cp "$G/unet_3class/fold_0/model_final_checkpoint.model.pkl" "$T/mismatch/fold_0/"
+"$PANSEVAL" model-info --model "$T/mismatch" >"$T/mismatch.out" 2>"$T/mismatch.err"
+check_status "mismatch exit" 1 $?
+check_contains "mismatch names the checkpoint" "$T/mismatch.err" "mismatch/fold_0/model_final_checkpoint.model"
+check_contains "mismatch names the tensor" "$T/mismatch.err" "conv_blocks_context.0.blocks.0.conv.weight"
 "$PANSEVAL" model-info >"$T/usage.out" 2>"$T/usage.err"
 check_status "no --model exit" 2 $?
 check_contains "no --model message" "$T/usage.err" "missing --model"
