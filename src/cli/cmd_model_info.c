@@ -15,9 +15,10 @@ static void usage(FILE *f)
           "\n"
           "Describe a trained nnU-Net v1 model folder (nnUNetTrainerV2's Generic_UNet, or\n"
           "PanSegNet's nnTransUNetTrainerV2 with its linear-attention bottleneck): trainer,\n"
-          "stage, patch size, target spacing, intensity normalisation, classes, the network\n"
-          "stage by stage (features, kernel, stride, feature-map size at the training patch),\n"
-          "the attention block if present, the number of parameters and the floating-point\n"
+          "epochs trained (the checkpoint's 'epoch'; -1 in JSON when absent), stage, patch\n"
+          "size, target spacing, intensity normalisation, classes, the network stage by stage\n"
+          "(features, kernel, stride, feature-map size at the training patch), the attention\n"
+          "block if present, the number of parameters and the floating-point\n"
           "operations of one forward pass at the training patch size.\n"
           "\n"
           "The checkpoint is read directly (torch.save zip archive and pickles) by panseval's\n"
@@ -138,6 +139,8 @@ static void print_text(FILE *f, const report *r)
     fprintf(f, "model        %s\n", m->dir);
     fprintf(f, "checkpoint   %s\n", m->checkpoint_path);
     fprintf(f, "trainer      %s\n", p->trainer[0] ? p->trainer : "(unknown)");
+    if (m->epoch >= 0)
+        fprintf(f, "epochs       %lld\n", (long long)m->epoch);
     fprintf(f, "network      %s\n", r->attn.present ? "PanSegNet (Generic_UNet + linear-attention "
                                                       "bottleneck)" : "Generic_UNet");
     fprintf(f, "stage        %d of %d\n", p->stage, p->num_stages);
@@ -195,7 +198,8 @@ static void print_json(FILE *f, const report *r)
     json_str(f, m->dir);
     fputs(",\n  \"checkpoint\": ", f);
     json_str(f, m->checkpoint_path);
-    fprintf(f, ",\n  \"fold\": %d,\n  \"trainer\": ", m->fold);
+    fprintf(f, ",\n  \"fold\": %d,\n  \"epoch\": %lld,\n  \"trainer\": ", m->fold,
+            (long long)m->epoch);
     json_str(f, p->trainer);
     fprintf(f, ",\n  \"attention\": %s,\n  \"stage\": %d,\n  \"num_stages\": %d,\n",
             r->attn.present ? "true" : "false", p->stage, p->num_stages);
@@ -250,6 +254,7 @@ static void print_table(FILE *f, const report *r, char sep)
     fprintf(f, "model%c%s%s%s\n", sep, q, m->dir, q);
     fprintf(f, "checkpoint%c%s%s%s\n", sep, q, m->checkpoint_path, q);
     fprintf(f, "trainer%c%s\n", sep, p->trainer);
+    fprintf(f, "epoch%c%lld\n", sep, (long long)m->epoch);
     fprintf(f, "attention%c%d\n", sep, r->attn.present);
     fprintf(f, "stage%c%d\n", sep, p->stage);
     fprintf(f, "patch_size%c%dx%dx%d\n", sep, p->patch_size[0], p->patch_size[1],

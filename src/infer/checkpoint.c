@@ -413,8 +413,9 @@ fail:
     return rc;
 }
 
-int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name,
-                                   ps_state_dict *out)
+/* The state dict of a torch.save file in memory, and the saved dict's 'epoch' (-1 if none). */
+static int parse_checkpoint(const void *buf, size_t len, const char *name, ps_state_dict *out,
+                            int64_t *epoch)
 {
     ps_zip *z = NULL;
     ps_pickle *pk = NULL;
@@ -434,6 +435,12 @@ int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name
     }
     if (!rc)
         rc = state_dict_from(z, root, out);
+    *epoch = -1;
+    if (!rc) {
+        const ps_pk *e = ps_pk_dict_get(root, "epoch");
+        if (e && e->type == PS_PK_INT)
+            *epoch = e->u.i;
+    }
     ps_pickle_free(pk);
     ps_zip_free(z);
     if (rc)
@@ -441,16 +448,29 @@ int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name
     return PS_OK;
 }
 
-int ps_checkpoint_read_state_dict(const char *path, ps_state_dict *out)
+int ps_checkpoint_parse_state_dict(const void *buf, size_t len, const char *name,
+                                   ps_state_dict *out)
+{
+    int64_t epoch;
+    return parse_checkpoint(buf, len, name, out, &epoch);
+}
+
+static int read_checkpoint(const char *path, ps_state_dict *out, int64_t *epoch)
 {
     ps_mapped_file m;
     memset(out, 0, sizeof *out);
     int rc = ps_map_file(path, &m);
     if (rc)
         return rc;
-    rc = ps_checkpoint_parse_state_dict(m.data, m.size, path, out);
+    rc = parse_checkpoint(m.data, m.size, path, out, epoch);
     ps_unmap_file(&m);
     return rc;
+}
+
+int ps_checkpoint_read_state_dict(const char *path, ps_state_dict *out)
+{
+    int64_t epoch;
+    return read_checkpoint(path, out, &epoch);
 }
 
 /* ---- plans --------------------------------------------------------------------------------- */
@@ -776,7 +796,7 @@ int ps_model_load(const char *model_dir, int fold, const char *checkpoint, ps_mo
         rc = ps_error_context(rc, "%s", plans_from);
         goto done;
     }
-    if ((rc = ps_checkpoint_read_state_dict(m->checkpoint_path, &m->sd)))
+    if ((rc = read_checkpoint(m->checkpoint_path, &m->sd, &m->epoch)))
         goto done;
     for (int i = 0; i < m->sd.n; i++)
         if (!strncmp(m->sd.tensors[i].name, "self_atten.", 11))

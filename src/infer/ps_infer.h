@@ -88,8 +88,9 @@ typedef struct ps_model {
     ps_state_dict sd;
     int has_attention;           /* state dict has "self_atten." keys (PanSegNet)          */
     char *dir;
-    int fold;
+    int fold;                    /* -1 for the folder "all"                                */
     char *checkpoint_path;
+    int64_t epoch;               /* the checkpoint's 'epoch' entry, -1 when absent         */
 } ps_model;
 
 /* Load MODEL_DIR/fold_<fold>/<checkpoint>.model and its .model.pkl (plans from plans.pkl

@@ -185,6 +185,7 @@ START_TEST(unet_2class_plans_and_tensors)
     ck_assert_close(p->intensity[0].percentile_99_5, 215.0, PS_TOL_EXACT);
     ck_assert_int_eq(m->has_attention, 0);
     ck_assert_int_eq(m->fold, 0);
+    ck_assert_int_eq(m->epoch, 3);   /* make_model() saves 'epoch': 3 */
     ck_assert_ptr_nonnull(strstr(m->checkpoint_path, "fold_0/model_final_checkpoint.model"));
     /* 2 encoder stages x 2 blocks x 4 tensors + bottleneck 2 x 4 + 2 decoder steps x 2 x 4
      * + 2 tu + 2 seg = 44 */

@@ -38,6 +38,7 @@ check_contains "2class spacing" "$T/unet_2class.json" '"spacing_mm": [2.5, 0.800
 check_contains "2class CT stats" "$T/unet_2class.json" '"scheme": "CT", "use_mask": false, "mean": 35.25, "sd": 60.5, "percentile_00_5": -95.5, "percentile_99_5": 215'
 check_contains "2class stage 0" "$T/unet_2class.json" '{"features": 8, "kernel": [1, 3, 3], "stride": [1, 1, 1], "size": [16, 32, 32]},'
 check_contains "2class bottleneck" "$T/unet_2class.json" '{"features": 32, "kernel": [3, 3, 3], "stride": [2, 2, 2], "size": [8, 8, 8]}'
+check_contains "2class epoch" "$T/unet_2class.json" '"epoch": 3,'
 check_contains "3class stage" "$T/unet_3class.json" '"stage": 1,'
 check_contains "3class classes" "$T/unet_3class.json" '"num_classes": 2,'
 check_contains "3class anisotropic bottleneck" "$T/unet_3class.txt" 'bottleneck   32  3x1x3  2x1x2  2x6x4'
