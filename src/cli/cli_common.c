@@ -71,9 +71,11 @@ int cli_common_option(cli_common *c, int code, const char *arg)
         c->ctx.seed = (uint64_t)s;
         return 1;
     }
+    case 'q':
     case CLI_OPT_QUIET:
         c->ctx.verbosity = 0;
         return 1;
+    case 'v':
     case CLI_OPT_VERBOSE:
         c->ctx.verbosity++;
         return 1;

@@ -51,7 +51,7 @@ void ps_log(const ps_context *ctx, int level, const char *fmt, ...)
     if (level > verbosity)
         return;
     static const char *names[] = {"error", "warning", "info", "debug"};
-    char line[2048];
+    char line[8192];
     int n = snprintf(line, sizeof line, "panseval: %s: ", names[level < 0 ? 0 : level > 3 ? 3 : level]);
     va_list ap;
     va_start(ap, fmt);
