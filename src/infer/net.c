@@ -572,6 +572,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
      * concatenation buffer (cat[d]) and the transposed conv later fills the first half, so
      * no copy is made; otherwise skip[d] is a buffer of its own and is copied. */
     float *cat[PS_MAX_STAGES] = {0}, *skip[PS_MAX_STAGES] = {0};
+    int skip_own[PS_MAX_STAGES] = {0}; /* skip[d] is a buffer of its own, not inside cat[d] */
     float *x = NULL, *y = NULL, *up = NULL;
     int rc = PS_OK;
     memset(n->gt, 0, sizeof n->gt);
@@ -609,8 +610,10 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
             free(x); /* the previous block output of this stage (NULL after a skip) */
             x = NULL;
             if (j == 1 && d < P) {
-                if (!cat[d]) /* a skip of its own */
+                if (!cat[d]) { /* a skip of its own */
                     skip[d] = y;
+                    skip_own[d] = 1;
+                }
                 y = NULL;
                 cur = skip[d];
             } else {
@@ -655,6 +658,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
             free(up);
             up = NULL;
             free(skip[lvl]);
+            skip_own[lvl] = 0;
         }
         skip[lvl] = NULL;
         double t2 = ps_now_seconds();
@@ -692,8 +696,8 @@ done:
     free(y);
     free(up);
     for (int d = 0; d < PS_MAX_STAGES; d++) {
-        if (!cat[d])
-            free(skip[d]); /* a skip of its own; otherwise it lives inside cat[d] */
+        if (skip_own[d])
+            free(skip[d]); /* otherwise it lives inside cat[d] */
         free(cat[d]);
     }
 #ifdef _OPENMP
