@@ -37,7 +37,8 @@ static void usage(FILE *f)
           "  -m, --model DIR       trained model folder (required)\n"
           "  -i, --input FILE      prepared patch, .nii or .nii.gz (required)\n"
           "  -o, --output FILE     logits, .nii or .nii.gz (required)\n"
-          "      --fold N          fold folder to read (default 0)\n"
+          "      --fold N          fold folder fold_N to read (default 0); --fold all\n"
+          "                        reads the folder 'all'\n"
           "      --checkpoint NAME checkpoint name (default model_final_checkpoint)\n"
           "      --backend B       convolutions: auto (default: oneDNN when panseval was built\n"
           "                        with it), onednn, or reference (portable C, slow; kept as\n"
@@ -107,7 +108,9 @@ int main_forward(int argc, char **argv)
         case 'v': common.ctx.verbosity++; break;
         case 'q': common.ctx.verbosity = 0; break;
         case OPT_FOLD:
-            if (cli_parse_int(CMD, "--fold", optarg, 0, 999, &fold))
+            if (!strcmp(optarg, "all"))
+                fold = -1; /* ps_model_load: the folder "all" */
+            else if (cli_parse_int(CMD, "--fold", optarg, 0, 999, &fold))
                 return 2;
             break;
         case OPT_REPEAT:

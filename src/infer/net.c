@@ -447,6 +447,10 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
                       "reference backend");
         goto fail;
     }
+    if (backend == PS_CONV_ONEDNN && !blockable)
+        ps_log(&n->ctx, PS_LOG_INFO, "feature counts (base %d) are not all multiples of 16: "
+               "oneDNN will use its slow generic kernels for some layers",
+               pl->base_num_features);
     n->backend = backend;
     n->cb = backend == PS_CONV_ONEDNN ? 16 : 1;
     if (backend == PS_CONV_ONEDNN) {

@@ -110,7 +110,12 @@ typedef enum ps_conv_backend {
 } ps_conv_backend;
 
 /* Build the network for inputs of spatial size patch[3] = (D, H, W). The model must outlive
- * the network. */
+ * the network. Errors: PS_ERR_ARG for a patch not divisible by the total down-sampling or (for
+ * PanSegNet) a bottleneck token count different from the positional table; PS_ERR_FORMAT
+ * naming the key for a missing or mis-shaped tensor; PS_ERR_UNSUPPORTED for the oneDNN
+ * backend in a build without it. ctx (copied; NULL = defaults) gives the thread count.
+ * One ps_net runs one forward pass at a time (it keeps the timings of the last one); distinct
+ * networks may run concurrently. See docs/inference.md. */
 int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend,
                   const ps_context *ctx, ps_net **out);
 void ps_net_free(ps_net *net);
