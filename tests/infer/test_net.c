@@ -106,6 +106,14 @@ START_TEST(pansegnet_attention)
 }
 END_TEST
 
+START_TEST(blocked_net16)
+{
+    /* feature counts 16 and 32: oneDNN's blocked kernels with whole channel blocks, skips
+     * written into the concatenation buffers (tests/reference/infer_layers.py, net16_case) */
+    check_fixture("layers_net16");
+}
+END_TEST
+
 START_TEST(patch_not_divisible)
 {
     ps_model *m = NULL;
@@ -251,6 +259,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, unet_2class);
     tcase_add_test(tc, unet_3class);
     tcase_add_test(tc, pansegnet_attention);
+    tcase_add_test(tc, blocked_net16);
     tcase_add_test(tc, patch_not_divisible);
     tcase_add_test(tc, attention_token_mismatch);
     tcase_add_test(tc, missing_tensor_named);

@@ -135,3 +135,27 @@ convt_case('convt_222', 16, 16, (2, 3, 3), (2, 2, 2))
 instnorm_case()
 transformer_case()
 block_case()
+
+
+def net16_case():
+    """A whole network whose feature counts fill oneDNN's 16-channel blocks (base 16, one
+    pooling (2,2,2), attention d_model 32 x 1 layer), so the blocked oneDNN path with skips
+    written into the concatenation buffers runs end to end: model folder, input and PyTorch
+    logits in tests/golden/infer/layers_net16/ (same layout as make_infer_fixtures.py)."""
+    import make_infer_fixtures as fx
+    st = {'patch': [4, 8, 8], 'spacing': [2.0, 1.0, 1.0], 'pool': [[2, 2, 2]],
+          'conv': [[1, 3, 3], [3, 3, 3]]}
+    cfg = {'name': 'layers_net16', 'seed': 16, 'trainer': 'nnTransUNetTrainerV2',
+           'num_modalities': 1, 'modalities': ['CT'], 'normalization': ['CT'],
+           'num_classes': 1, 'base': 16, 'float_type': float, 'stages': [st], 'stage': 0,
+           'attention': True, 'd_model': 32, 'n_layers': 1}
+    old = fx.OUT
+    fx.OUT = OUT
+    try:
+        fx.make_model(cfg)
+    finally:
+        fx.OUT = old
+    print('wrote', os.path.join(OUT, 'layers_net16'))
+
+
+net16_case()
