@@ -162,6 +162,15 @@ END_TEST
 
 START_TEST(backend_names)
 {
+#if !PS_HAVE_DNNL
+    ps_model *m = NULL;
+    ps_net *net = NULL;
+    ck_assert_int_eq(ps_model_load(model_dir("unet_2class"), 0, "model_final_checkpoint", &m), 0);
+    ck_assert_int_eq(ps_net_create(m, m->plans.patch_size, PS_CONV_ONEDNN, NULL, &net),
+                     PS_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "without oneDNN"));
+    ps_model_free(m);
+#endif
     ps_conv_backend b;
     ck_assert_int_eq(ps_conv_backend_parse("onednn", &b), 0);
     ck_assert_int_eq(b, PS_CONV_ONEDNN);
