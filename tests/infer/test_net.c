@@ -106,6 +106,12 @@ START_TEST(pansegnet_attention)
 }
 END_TEST
 
+START_TEST(legacy_format_model)
+{
+    check_fixture("legacy"); /* pre-1.6 torch.save stream, base 2 */
+}
+END_TEST
+
 START_TEST(blocked_net16)
 {
     /* feature counts 16 and 32: oneDNN's blocked kernels with whole channel blocks, skips
@@ -269,6 +275,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, unet_3class);
     tcase_add_test(tc, pansegnet_attention);
     tcase_add_test(tc, blocked_net16);
+    tcase_add_test(tc, legacy_format_model);
     tcase_add_test(tc, patch_not_divisible);
     tcase_add_test(tc, attention_token_mismatch);
     tcase_add_test(tc, missing_tensor_named);
