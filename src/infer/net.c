@@ -54,6 +54,7 @@ typedef struct ps_block {
     ps_conv_shape cs;
     const float *w, *gamma, *beta;
     ps_dnnl_conv *dc;
+    int unblock_src;              /* oneDNN: blocked input handed over as plain ncdhw     */
 } ps_block;
 
 typedef struct ps_upconv {
@@ -305,8 +306,12 @@ static int create_dnnl(ps_net *n)
     for (int d = 0; d <= n->P; d++)
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->enc[d][j];
-            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL,
-                                          d == 0 && j == 0 ? 1 : 16, &b->dc)))
+            /* oneDNN's direct kernels take a plain source with few channels (the network
+             * input) but not a padded block; such inputs are handed over plain. */
+            int plain = (d == 0 && j == 0) || b->cs.cin % 16;
+            b->unblock_src = plain && !(d == 0 && j == 0);
+            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL, plain ? 1 : 16,
+                                          &b->dc)))
                 return ps_error_context(rc, "%s", b->key);
         }
     for (int u = 0; u < n->P; u++) {
@@ -315,7 +320,9 @@ static int create_dnnl(ps_net *n)
             return ps_error_context(rc, "%s", n->tu[u].key);
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->dec[u][j];
-            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL, 16, &b->dc)))
+            b->unblock_src = b->cs.cin % 16 != 0;
+            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL,
+                                          b->unblock_src ? 1 : 16, &b->dc)))
                 return ps_error_context(rc, "%s", b->key);
         }
     }
@@ -432,25 +439,16 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
     if (n->has_attn && (rc = bind_attention(n)))
         goto fail;
 
-    /* Backend. oneDNN's direct AVX-512/AVX2 kernels need whole channel blocks; for other
-     * channel counts (tiny test networks) it falls back to its own reference kernels, which
-     * are slower than ours, so "auto" only picks it when every feature count is a multiple
-     * of 16 (every nnU-Net v1 network: base 32). */
-    int blockable = 1;
-    for (int d = 0; d <= P; d++)
-        if (n->feat[d] % 16)
-            blockable = 0;
+    /* Backend. Channel counts that are not multiples of 16 (tiny test networks) are padded
+     * to whole blocks; layers reading such a map get it plain (see create_dnnl), so oneDNN's
+     * direct kernels serve every layer. */
     if (backend == PS_CONV_AUTO)
-        backend = PS_HAVE_DNNL && blockable ? PS_CONV_ONEDNN : PS_CONV_REFERENCE;
+        backend = PS_HAVE_DNNL ? PS_CONV_ONEDNN : PS_CONV_REFERENCE;
     if (backend == PS_CONV_ONEDNN && !PS_HAVE_DNNL) {
         rc = ps_error(PS_ERR_UNSUPPORTED, "panseval was built without oneDNN; use the "
                       "reference backend");
         goto fail;
     }
-    if (backend == PS_CONV_ONEDNN && !blockable)
-        ps_log(&n->ctx, PS_LOG_INFO, "feature counts (base %d) are not all multiples of 16: "
-               "oneDNN will use its slow generic kernels for some layers",
-               pl->base_num_features);
     n->backend = backend;
     n->cb = backend == PS_CONV_ONEDNN ? 16 : 1;
     if (backend == PS_CONV_ONEDNN) {
@@ -523,10 +521,19 @@ static int run_block(ps_net *n, ps_block *b, const float *x, float *y, int g, in
 {
     double t0 = ps_now_seconds();
     int rc = PS_OK;
-    if (n->backend == PS_CONV_ONEDNN)
+    if (n->backend == PS_CONV_ONEDNN && b->unblock_src) {
+        const int64_t S = vox3(b->cs.in);
+        float *plain = act_alloc((int64_t)b->cs.cin * S);
+        if (!plain)
+            return PS_ERR_NOMEM;
+        ps_layout_unblock16(x, b->cs.cin, S, plain, threads);
+        rc = ps_dnnl_conv_run(b->dc, plain, y);
+        free(plain);
+    } else if (n->backend == PS_CONV_ONEDNN) {
         rc = ps_dnnl_conv_run(b->dc, x, y);
-    else
+    } else {
         ps_conv3d_ref(&b->cs, x, b->w, NULL, y, threads);
+    }
     if (rc)
         return ps_error_context(rc, "%s", b->key);
     double t1 = ps_now_seconds();
