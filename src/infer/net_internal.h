@@ -124,7 +124,8 @@ int ps_dnnl_create(ps_dnnl **out);
 void ps_dnnl_free(ps_dnnl *e);
 /* A convolution (transposed = 0; w in Conv3d layout, bias may be NULL) or a transposed
  * convolution (transposed = 1; w in ConvTranspose3d layout (Cin, Cout, k), no bias).
- * src_cb: block size of the source (1 for the network input, else 16); dst is always cb = 16.
+ * src_cb: block size of the source (1: plain ncdhw, for the network input and for channel
+ * counts that do not fill blocks; else 16); dst is always cb = 16.
  * Weights are reordered once here into the layout the chosen kernel wants. */
 int ps_dnnl_conv_create(ps_dnnl *e, const ps_conv_shape *cs, int transposed, const float *w,
                         const float *bias, int src_cb, ps_dnnl_conv **out);
