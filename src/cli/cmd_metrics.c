@@ -128,6 +128,7 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
         return ps_error(PS_ERR_ARG, "no reference label listed");
 
     /* The two reads are independent: inflate them side by side when we have the threads. */
+    double t0 = ps_now_seconds(), t_read = 0;
     int rc_ref = PS_OK, rc_pred = PS_OK;
     char msg_ref[1024] = "", msg_pred[1024] = "";
 #pragma omp parallel sections num_threads(inner_threads > 1 ? 2 : 1)
@@ -150,6 +151,7 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
         ps_error(rc, "%s", rc_ref ? msg_ref : msg_pred);
         goto done;
     }
+    t_read = ps_now_seconds();
     if ((rc = ps_geometry_check_same(&ref->geom, jb->ref_path, &pred->geom, jb->pred_path)))
         goto done;
 
@@ -189,6 +191,8 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
         }
     }
     r->nrows = nregions;
+    ps_log(ctx, PS_LOG_DEBUG, "case %s, model %s: read %.3f s, metrics %.3f s (%d label(s))",
+           jb->case_id, jb->model, t_read - t0, ps_now_seconds() - t_read, nregions);
 done:
     free(own);
     ps_volume_free(ref);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int ps_mul_size(size_t a, size_t b, size_t *out)
 {
@@ -26,6 +27,23 @@ void *ps_malloc(size_t size)
     void *p = malloc(size ? size : 1);
     if (!p)
         ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *ps_malloc_large(size_t size)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (size < 4 * huge)
+        return ps_malloc(size);
+    void *p = NULL;
+    size_t rounded = (size + huge - 1) / huge * huge;
+    if (rounded < size || posix_memalign(&p, huge, rounded)) {
+        ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+#endif
     return p;
 }
 

@@ -102,6 +102,10 @@ void *ps_malloc(size_t size);
 void *ps_malloc_array(size_t n, size_t size);
 void *ps_calloc(size_t n, size_t size);
 void *ps_realloc_array(void *p, size_t n, size_t size);
+/* For buffers of many MiB (voxel data, distance maps): like ps_malloc, but 2 MiB aligned and
+ * marked for transparent huge pages when the size is at least 8 MiB, which cuts the page
+ * faults of a first write by up to 512x. Release with free(). */
+void *ps_malloc_large(size_t size);
 char *ps_strdup(const char *s);
 char *ps_strndup(const char *s, size_t n);
 /* printf into a freshly allocated string (NULL + PS_ERR_NOMEM on failure). */

@@ -434,7 +434,7 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
         if ((uint64_t)h.vox_offset + h.nbytes > fsize)
             return short_data_error(path, &h, fsize, 0);
     }
-    unsigned char *block = ps_malloc(h.nbytes);
+    unsigned char *block = ps_malloc_large(h.nbytes);
     if (!block)
         return ps_error_context(PS_ERR_NOMEM, "%s", path);
     size_t got = 0;
@@ -491,7 +491,7 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
 static unsigned char *alloc_stream_block(const nifti_hdr *h, unsigned char **stream)
 {
     size_t pad = (size_t)((16 - h->vox_offset % 16) % 16);
-    unsigned char *block = ps_malloc(pad + (size_t)h->vox_offset + h->nbytes);
+    unsigned char *block = ps_malloc_large(pad + (size_t)h->vox_offset + h->nbytes);
     if (block)
         *stream = block + pad;
     return block;
