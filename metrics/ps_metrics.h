@@ -96,7 +96,8 @@ int ps_region_parse(const char *s, ps_region *out);
 void ps_region_format(const ps_region *r, char *buf, size_t n);
 /* Parse a list "1,2,1+2" into regions (caller frees *out). */
 int ps_region_list_parse(const char *s, ps_region **out, int *n);
-/* Sorted distinct non-zero labels present in either volume (caller frees *labels). */
+/* Sorted distinct non-zero labels present in either volume; pred may be NULL to list the
+ * labels of ref alone (caller frees *labels). */
 int ps_labels_present(const ps_volume *ref, const ps_volume *pred, int32_t **labels, int *n);
 
 typedef enum ps_case_status {

@@ -12,7 +12,7 @@ case "${1:-}" in
           python3-skimage python3-torch r-base-core plastimatch" ;;
   --bench)
     pkgs="$pkgs libdeflate-tools plastimatch python3-numpy python3-nibabel python3-scipy
-          python3-torch time" ;;
+          python3-torch time hyperfine" ;;
   "") ;;
   *) echo "usage: scripts/deps.sh [--reference | --bench]" >&2; exit 2 ;;
 esac

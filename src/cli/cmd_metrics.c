@@ -114,6 +114,26 @@ static void result_set_error(job_result *r, const char *msg)
         r->m->status = PS_CASE_ERROR;
 }
 
+/* One side of a case: a label map and, when asked, the labels present in it. */
+typedef struct side {
+    const char *path;
+    int want_labels;
+    ps_volume *vol;
+    int32_t *labels; /* sorted, distinct, non-zero */
+    int nlabels;
+    int rc;
+    char msg[1024];
+} side;
+
+static void read_side(side *s)
+{
+    s->rc = ps_volume_read_labels(s->path, &s->vol);
+    if (!s->rc && s->want_labels)
+        s->rc = ps_labels_present(s->vol, NULL, &s->labels, &s->nlabels);
+    if (s->rc)
+        snprintf(s->msg, sizeof s->msg, "%s", ps_error_message());
+}
+
 /* Evaluate one job into `r`. Returns 0, or an error code with the message recorded. */
 static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, int inner_threads,
                    job_result *r)
@@ -127,28 +147,19 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
     if (!jb->ref_path)
         return ps_error(PS_ERR_ARG, "no reference label listed");
 
-    /* The two reads are independent: inflate them side by side when we have the threads. */
+    /* The two sides are independent: read them (and list their labels) side by side when
+     * we have the threads. */
     double t0 = ps_now_seconds(), t_read = 0;
-    int rc_ref = PS_OK, rc_pred = PS_OK;
-    char msg_ref[1024] = "", msg_pred[1024] = "";
-#pragma omp parallel sections num_threads(inner_threads > 1 ? 2 : 1)
-    {
-#pragma omp section
-        {
-            rc_ref = ps_volume_read_labels(jb->ref_path, &ref);
-            if (rc_ref)
-                snprintf(msg_ref, sizeof msg_ref, "%s", ps_error_message());
-        }
-#pragma omp section
-        {
-            rc_pred = ps_volume_read_labels(jb->pred_path, &pred);
-            if (rc_pred)
-                snprintf(msg_pred, sizeof msg_pred, "%s", ps_error_message());
-        }
-    }
-    if (rc_ref || rc_pred) {
-        rc = rc_ref ? rc_ref : rc_pred;
-        ps_error(rc, "%s", rc_ref ? msg_ref : msg_pred);
+    side sd[2] = {{jb->ref_path, !regions, NULL, NULL, 0, PS_OK, ""},
+                  {jb->pred_path, !regions, NULL, NULL, 0, PS_OK, ""}};
+#pragma omp parallel for schedule(static, 1) num_threads(inner_threads > 1 ? 2 : 1)
+    for (int k = 0; k < 2; k++)
+        read_side(&sd[k]);
+    ref = sd[0].vol;
+    pred = sd[1].vol;
+    if (sd[0].rc || sd[1].rc) {
+        rc = sd[0].rc ? sd[0].rc : sd[1].rc;
+        ps_error(rc, "%s", sd[0].rc ? sd[0].msg : sd[1].msg);
         goto done;
     }
     t_read = ps_now_seconds();
@@ -156,22 +167,28 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
         goto done;
 
     if (!regions) {
-        int32_t *labels = NULL;
-        int nl = 0;
-        if ((rc = ps_labels_present(ref, pred, &labels, &nl)))
-            goto done;
-        nregions = nl ? nl : 1;
-        own = calloc((size_t)nregions, sizeof *own);
+        /* every label present in either volume: merge the two sorted lists */
+        int na = sd[0].nlabels, nb = sd[1].nlabels, nl = 0;
+        own = calloc((size_t)(na + nb + 1), sizeof *own);
         if (!own) {
-            free(labels);
             rc = ps_error(PS_ERR_NOMEM, "out of memory");
             goto done;
         }
-        for (int i = 0; i < nregions; i++) {
-            own[i].n = 1;
-            own[i].labels[0] = nl ? labels[i] : 1;
+        for (int ia = 0, ib = 0; ia < na || ib < nb;) {
+            int32_t la = ia < na ? sd[0].labels[ia] : INT32_MAX;
+            int32_t lb = ib < nb ? sd[1].labels[ib] : INT32_MAX;
+            int32_t l = la < lb ? la : lb;
+            ia += la == l;
+            ib += lb == l;
+            own[nl].n = 1;
+            own[nl++].labels[0] = l;
         }
-        free(labels);
+        if (nl == 0) { /* both empty: report label 1 as both_empty */
+            own[0].n = 1;
+            own[0].labels[0] = 1;
+            nl = 1;
+        }
+        nregions = nl;
         regions = own;
     }
 
@@ -194,10 +211,43 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
     ps_log(ctx, PS_LOG_DEBUG, "case %s, model %s: read %.3f s, metrics %.3f s (%d label(s))",
            jb->case_id, jb->model, t_read - t0, ps_now_seconds() - t_read, nregions);
 done:
+    free(sd[0].labels);
+    free(sd[1].labels);
     free(own);
     ps_volume_free(ref);
     ps_volume_free(pred);
     return rc;
+}
+
+/* Shared state of the case loop. */
+typedef struct run_state {
+    const job *jobs;
+    job_result *res;
+    const metrics_args *a;
+    const ps_context *ctx;
+    int inner;         /* threads inside one case */
+    ps_progress *prog;
+    atomic_int nfailed;
+    atomic_int stop;   /* set by --fail-fast */
+} run_state;
+
+static void run_one(run_state *st, int j)
+{
+    if (atomic_load(&st->stop))
+        return;
+    ps_error_clear();
+    int rc = run_job(&st->jobs[j], st->a, st->ctx, st->inner, &st->res[j]);
+    if (rc) {
+        char msg[4096];
+        snprintf(msg, sizeof msg, "%s", ps_error_message());
+        result_set_error(&st->res[j], msg);
+        atomic_fetch_add(&st->nfailed, 1);
+        ps_log(st->ctx, PS_LOG_WARN, "case %s, model %s: %s", st->jobs[j].case_id,
+               st->jobs[j].model, msg);
+        if (st->a->fail_fast)
+            atomic_store(&st->stop, 1);
+    }
+    ps_progress_add(st->prog, 1);
 }
 
 static int write_results(FILE *f, ps_table_format fmt, const job *jobs, const job_result *res,
@@ -514,32 +564,18 @@ int main_metrics(int argc, char **argv)
     int outer = njobs >= threads ? threads : 1;
     int inner = outer > 1 ? 1 : threads;
     ps_progress *prog = ps_progress_start(&common.ctx, "metrics", njobs, "cases");
-    atomic_int nfailed = 0, stop = 0;
-#ifdef _OPENMP
-    int was_nested = omp_get_max_active_levels();
-    omp_set_max_active_levels(2);
-#endif
+    run_state st = {jobs, res, &a, &common.ctx, inner, prog, 0, 0};
+    if (outer > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
-    for (int j = 0; j < njobs; j++) {
-        if (atomic_load(&stop))
-            continue;
-        ps_error_clear();
-        int rc = run_job(&jobs[j], &a, &common.ctx, inner, &res[j]);
-        if (rc) {
-            char msg[4096];
-            snprintf(msg, sizeof msg, "%s", ps_error_message());
-            result_set_error(&res[j], msg);
-            atomic_fetch_add(&nfailed, 1);
-            ps_log(&common.ctx, PS_LOG_WARN, "case %s, model %s: %s", jobs[j].case_id,
-                   jobs[j].model, msg);
-            if (a.fail_fast)
-                atomic_store(&stop, 1);
-        }
-        ps_progress_add(prog, 1);
+        for (int j = 0; j < njobs; j++)
+            run_one(&st, j);
+    } else {
+        /* No outer team: the parallel regions inside the case are then top-level ones and
+         * reuse OpenMP's thread pool (nested teams would start new threads each time). */
+        for (int j = 0; j < njobs; j++)
+            run_one(&st, j);
     }
-#ifdef _OPENMP
-    omp_set_max_active_levels(was_nested);
-#endif
+    int nfailed = atomic_load(&st.nfailed), stopped = atomic_load(&st.stop);
     ps_progress_finish(prog);
 
     /* ---- write ----------------------------------------------------------------------------- */
@@ -559,7 +595,7 @@ int main_metrics(int argc, char **argv)
         status = 1;
     if (nfailed && common.ctx.verbosity > 0)
         fprintf(stderr, "panseval metrics: %d of %d case(s) failed (status=error rows)%s\n",
-                (int)nfailed, njobs, atomic_load(&stop) ? "; stopped early (--fail-fast)" : "");
+                (int)nfailed, njobs, stopped ? "; stopped early (--fail-fast)" : "");
 
     for (int j = 0; j < njobs; j++) {
         free(res[j].labels);
