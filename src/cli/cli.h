@@ -70,6 +70,10 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
                      double *out);
 
+/* Split a comma-separated list "a,b,,c" into its non-empty items, which point into *copy
+ * (a copy of s). The caller frees *copy and *items, also on failure. */
+int cli_split_list(const char *s, char **copy, char ***items, int *n);
+
 /* Output file handling: open c->output (or stdout) atomically, then commit or abort. */
 int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f);
 

@@ -122,3 +122,21 @@ int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f)
     *f = ps_atomic_stream(*af);
     return PS_OK;
 }
+
+int cli_split_list(const char *s, char **copy, char ***items, int *n)
+{
+    *n = 0;
+    *items = NULL;
+    if (!(*copy = ps_strdup(s)))
+        return PS_ERR_NOMEM;
+    int cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    if (!(*items = ps_calloc((size_t)cap, sizeof **items)))
+        return PS_ERR_NOMEM;
+    char *save = NULL;
+    for (char *tok = strtok_r(*copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (*tok)
+            (*items)[(*n)++] = tok;
+    return PS_OK;
+}

@@ -64,24 +64,6 @@ static void usage(FILE *f)
 
 enum { OPT_RATERS = CLI_OPT_FIRST_PRIVATE, OPT_LEVEL };
 
-static int split_list(const char *s, char **copy, char ***items, int *n)
-{
-    *n = 0;
-    *items = NULL;
-    if (!(*copy = ps_strdup(s)))
-        return PS_ERR_NOMEM;
-    int cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    if (!(*items = ps_calloc((size_t)cap, sizeof **items)))
-        return PS_ERR_NOMEM;
-    char *save = NULL;
-    for (char *tok = strtok_r(*copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (*tok)
-            (*items)[(*n)++] = tok;
-    return PS_OK;
-}
-
 static int write_table(const ps_icc_result *r, FILE *f, ps_table_format fmt)
 {
     static const char *cols[] = {"type", "description", "icc", "f", "df1", "df2", "p",
@@ -209,7 +191,7 @@ int main_icc(int argc, char **argv)
     ps_table *t = NULL;
     int *col = NULL;
     double *x = NULL;
-    if ((rc = split_list(raters, &copy, &names, &m)))
+    if ((rc = cli_split_list(raters, &copy, &names, &m)))
         goto fail;
     if (m < 2) {
         status = cli_usage_error(CMD, "--raters needs at least 2 columns, got %d", m);

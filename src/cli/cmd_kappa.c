@@ -73,25 +73,6 @@ static void usage(FILE *f)
 enum { OPT_RATERS = CLI_OPT_FIRST_PRIVATE, OPT_WEIGHTS, OPT_LEVEL, OPT_ALPHA_METRIC };
 enum { MAX_CATEGORIES = 1000 };
 
-/* Split "a,b,c" into items pointing into a copy of s (caller frees both). */
-static int split_list(const char *s, char **copy, char ***items, int *n)
-{
-    *n = 0;
-    *items = NULL;
-    if (!(*copy = ps_strdup(s)))
-        return PS_ERR_NOMEM;
-    int cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    if (!(*items = ps_calloc((size_t)cap, sizeof **items)))
-        return PS_ERR_NOMEM;
-    char *save = NULL;
-    for (char *tok = strtok_r(*copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (*tok)
-            (*items)[(*n)++] = tok;
-    return PS_OK;
-}
-
 /* The data of one run, shared by the writers. */
 typedef struct kappa_run {
     const ps_table *t;
@@ -305,7 +286,7 @@ int main_kappa(int argc, char **argv)
     int *col = NULL, *codes = NULL, *complete = NULL;
     const char **cells = NULL;
     double *avals = NULL;
-    if ((rc = split_list(raters, &copy, &names, &m)))
+    if ((rc = cli_split_list(raters, &copy, &names, &m)))
         goto fail;
     if (m < 2) {
         status = cli_usage_error(CMD, "--raters needs at least 2 columns, got %d", m);

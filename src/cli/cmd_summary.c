@@ -42,27 +42,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* Split "a,b,c" into an array of strings pointing into a copy of s (caller frees both). */
-static int split_list(const char *s, char **copy, const char ***items, int *n)
-{
-    *copy = ps_strdup(s);
-    *items = NULL;
-    *n = 0;
-    if (!*copy)
-        return PS_ERR_NOMEM;
-    int cap = 1;
-    for (const char *p = s; *p; p++)
-        cap += *p == ',';
-    *items = ps_calloc((size_t)cap, sizeof **items);
-    if (!*items)
-        return PS_ERR_NOMEM;
-    char *save = NULL;
-    for (char *tok = strtok_r(*copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (*tok)
-            (*items)[(*n)++] = tok;
-    return PS_OK;
-}
-
 enum { OPT_BY = CLI_OPT_FIRST_PRIVATE, OPT_METRICS, OPT_FRACTION };
 
 int main_summary(int argc, char **argv)
@@ -106,21 +85,22 @@ int main_summary(int argc, char **argv)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
 
     char *by_copy = NULL, *met_copy = NULL;
-    const char **by_items = NULL, **met_items = NULL;
+    char **by_items = NULL, **met_items = NULL;
     int nby = 0, nmet = 0, status = 0, rc;
     ps_table *t = NULL;
     ps_report *r = NULL;
     if (!strcmp(by, "none"))
         by = "";
-    if ((rc = split_list(by, &by_copy, &by_items, &nby)) ||
-        (rc = split_list(metrics, &met_copy, &met_items, &nmet)))
+    if ((rc = cli_split_list(by, &by_copy, &by_items, &nby)) ||
+        (rc = cli_split_list(metrics, &met_copy, &met_items, &nmet)))
         goto fail;
     if (nmet == 0) {
         status = cli_usage_error(CMD, "--metrics lists no column");
         goto done;
     }
     if ((rc = ps_table_read(argv[optind], &t)) ||
-        (rc = ps_report_summarize(t, by_items, nby, met_items, nmet, &r)))
+        (rc = ps_report_summarize(t, (const char *const *)by_items, nby,
+                                         (const char *const *)met_items, nmet, &r)))
         goto fail;
     ps_atomic_file *af;
     FILE *f;
