@@ -9,7 +9,7 @@ pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev chec
 case "${1:-}" in
   --reference)
     pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels
-          python3-skimage python3-torch r-base-core plastimatch" ;;
+          python3-skimage python3-torch python3-mpmath r-base-core plastimatch" ;;
   --bench)
     pkgs="$pkgs libdeflate-tools plastimatch python3-numpy python3-nibabel python3-scipy
           python3-torch time hyperfine" ;;
