@@ -137,7 +137,7 @@ int ps_agree_labels_code(const char *const *cells, size_t n, int *codes, ps_agre
         if (!l->names)
             goto fail;
         for (size_t i = 0; i < n; i++) {
-            double x;
+            double x = 0.0;
             if (ps_agree_is_missing(cells[i])) {
                 codes[i] = -1;
                 continue;

@@ -39,7 +39,7 @@ int ps_error(int code, const char *fmt, ...)
 
 int ps_error_context(int code, const char *fmt, ...)
 {
-    char prefix[1024], joined[PS_ERRBUF];
+    char prefix[1024], joined[PS_ERRBUF + sizeof prefix + 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
@@ -48,7 +48,10 @@ int ps_error_context(int code, const char *fmt, ...)
         snprintf(joined, sizeof joined, "%s: %s", prefix, errbuf);
     else
         snprintf(joined, sizeof joined, "%s", prefix);
-    memcpy(errbuf, joined, sizeof errbuf);
+    /* keep the front (the context) when the whole does not fit */
+    size_t len = strnlen(joined, sizeof errbuf - 1);
+    memcpy(errbuf, joined, len);
+    errbuf[len] = '\0';
     errcode = code;
     return code;
 }

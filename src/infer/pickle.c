@@ -660,7 +660,7 @@ enum {
 
 static int run(ps_pickle *p, ps_pk **root)
 {
-    ps_pk *a, *b, *c;
+    ps_pk *a = NULL, *b = NULL, *c = NULL;
     int64_t start = 0;
     uint64_t u;
     int rc;
@@ -780,8 +780,8 @@ static int run(ps_pickle *p, ps_pk **root)
             break;
         }
         case OP_GLOBAL: {
-            const uint8_t *m, *nm;
-            size_t mn, nn;
+            const uint8_t *m = NULL, *nm = NULL;
+            size_t mn = 0, nn = 0;
             if ((rc = read_line(p, &m, &mn)) || (rc = read_line(p, &nm, &nn)))
                 return rc;
             if (!(a = node(p, PS_PK_GLOBAL)))
