@@ -34,6 +34,7 @@
 /* Images (vox_offset + nbytes) above this size are inflated by streaming zlib. */
 #define PS_GZ_ONE_PASS_MAX ((uint64_t)4 << 30)
 #define PS_SIZE_UNKNOWN UINT64_MAX
+#define PS_DEFLATE_MAX_RATIO 1032
 #define PS_NIFTI1_HDR 348
 #define PS_NIFTI2_HDR 540
 
@@ -549,6 +550,18 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
     if ((rc = parse_header(head, got, path, &h)) || (rc = check_dims_supported(path, &h)))
         goto fail;
     uint64_t total = (uint64_t)h.vox_offset + h.nbytes;
+    /* Deflate expands at most 1032:1 (a 258-byte match coded in 2 bits; RFC 1951 sec. 3.2.5,
+     * zlib's "technical details"), so a header that claims more than 1032 bytes per compressed
+     * byte is corrupt: reject it before allocating what it claims. */
+    if (fsize != PS_SIZE_UNKNOWN && fsize <= UINT64_MAX / PS_DEFLATE_MAX_RATIO &&
+        total > fsize * PS_DEFLATE_MAX_RATIO) {
+        rc = ps_error(PS_ERR_FORMAT, "%s: inconsistent header: it claims %llu bytes (vox_offset "
+                      "%lld + %lld voxels of %s), more than a gzip file of %llu bytes can hold "
+                      "(deflate expands at most %d:1)", path, (unsigned long long)total,
+                      (long long)h.vox_offset, (long long)h.nvox, ps_dtype_name(h.dtype),
+                      (unsigned long long)fsize, PS_DEFLATE_MAX_RATIO);
+        goto fail;
+    }
     if (total > SIZE_MAX - 16) {
         rc = ps_error(PS_ERR_NOMEM, "%s: image of %llu bytes does not fit in memory", path,
                       (unsigned long long)total);
@@ -601,9 +614,11 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
         }
         libdeflate_free_decompressor(d);
     } else {
-        /* Streaming zlib: the header bytes are already inflated, the rest follows them. */
-        memcpy(stream, head, got);
-        filled = got;
+        /* Streaming zlib: the header bytes are already inflated, the rest follows them. A small
+         * NIfTI-1 image can end before byte 540 (the size of `head`), with more bytes after
+         * its data: copy only what belongs to the image. */
+        filled = got < total ? got : (size_t)total;
+        memcpy(stream, head, filled);
         size_t more = 0;
         if ((rc = gz_read(&gz, stream + filled, (size_t)total - filled, &more, path)))
             goto fail;
