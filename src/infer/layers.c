@@ -1,8 +1,8 @@
 /* layers.c - the memory-bound layers of the network: fused instance norm + LeakyReLU, the
  * 1x1x1 segmentation head, layout changes, and the dense algebra of the attention block.
  *
- * Every reduction runs in one thread in a fixed order (partial sums in fixed lanes, combined
- * lane by lane), so results are bit-identical for any thread count.
+ * Every reduction has a fixed order (partial sums in fixed lanes over fixed chunks, combined
+ * lane by lane and chunk by chunk), so results are bit-identical for any thread count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -10,152 +10,166 @@
 
 #include "net_internal.h"
 
-/* Elements handled by one task of the element-wise loops. */
-#define PS_CHUNK 16384
-/* Voxels summed in float before the partial sums are added in double (instance norm). */
-#define PS_STAT_CHUNK 256
+/* Values (a multiple of 16) of one task of instance norm: 256 KiB, so that the partial sums of
+ * a map are few and both passes balance across threads whatever the channel count. */
+#define PS_NORM_CHUNK 65536
 
-/* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at
- * start-up (GCC function multi-versioning). Within one machine the code path is fixed, so
- * results stay independent of the thread count. */
+/* Hot loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64;
+ * the loader picks one at start-up by CPU features (GCC function multi-versioning; "arch=<cpu
+ * model>" clones would be chosen only on that exact model). Within one machine the code path
+ * is fixed, so results stay independent of the thread count. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define PS_HOT __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define PS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define PS_HOT
 #endif
 
-/* Shifted sums over one block of L lanes: s1[l] += sum (x - x0[l]), s2[l] += sum (x - x0[l])^2
- * over the S voxels, in float over runs of PS_STAT_CHUNK voxels, then in double. The lanes are
- * independent, so the inner loop vectorises without reordering any sum. */
-PS_HOT static void stats_lanes(const float *restrict xb, int64_t S, int L, const float *x0,
-                               double *s1, double *s2)
+/* Shifted sums over n values (n a multiple of 16 except for a final partial group) in 16
+ * lanes, value e going to lane e % 16: s1[l] += sum (x - x0[l]), s2[l] += sum (x - x0[l])^2, in
+ * double, values in ascending order within a lane. The lanes are independent, so the loop
+ * vectorises without reordering any sum. */
+PS_HOT static void stats16(const float *restrict x, int64_t n, const float *x0, double *s1,
+                           double *s2)
 {
-    for (int64_t c0 = 0; c0 < S; c0 += PS_STAT_CHUNK) {
-        int64_t c1 = c0 + PS_STAT_CHUNK < S ? c0 + PS_STAT_CHUNK : S;
-        float a1[16] = {0}, a2[16] = {0};
-        for (int64_t s = c0; s < c1; s++) {
-            const float *v = xb + s * L;
-#pragma omp simd
-            for (int l = 0; l < 16; l++) {
-                if (l < L) {
-                    float t = v[l] - x0[l];
-                    a1[l] += t;
-                    a2[l] += t * t;
-                }
-            }
-        }
-        for (int l = 0; l < L; l++) {
-            s1[l] += a1[l];
-            s2[l] += a2[l];
-        }
+    double a1[16], a2[16], z[16];
+    for (int l = 0; l < 16; l++) {
+        a1[l] = s1[l];
+        a2[l] = s2[l];
+        z[l] = x0[l];
     }
-}
-
-/* Plain layout: one channel of S contiguous values, summed in 16 interleaved lanes. */
-PS_HOT static void stats_plain(const float *restrict xb, int64_t S, float x0, double *t1,
-                               double *t2)
-{
-    double s1 = 0.0, s2 = 0.0;
-    for (int64_t c0 = 0; c0 < S; c0 += 16 * PS_STAT_CHUNK) {
-        int64_t c1 = c0 + 16 * PS_STAT_CHUNK < S ? c0 + 16 * PS_STAT_CHUNK : S;
-        float a1[16] = {0}, a2[16] = {0};
-        int64_t s = c0;
-        for (; s + 16 <= c1; s += 16) {
+    int64_t e = 0;
+    for (; e + 16 <= n; e += 16) {
 #pragma omp simd
-            for (int l = 0; l < 16; l++) {
-                float t = xb[s + l] - x0;
-                a1[l] += t;
-                a2[l] += t * t;
-            }
-        }
-        for (int l = 0; s < c1; s++, l++) {
-            float t = xb[s] - x0;
+        for (int l = 0; l < 16; l++) {
+            double t = (double)x[e + l] - z[l];
             a1[l] += t;
             a2[l] += t * t;
         }
-        for (int l = 0; l < 16; l++) {
-            s1 += a1[l];
-            s2 += a2[l];
-        }
     }
-    *t1 = s1;
-    *t2 = s2;
+    for (int l = 0; e < n; e++, l++) {
+        double t = (double)x[e] - z[l];
+        a1[l] += t;
+        a2[l] += t * t;
+    }
+    for (int l = 0; l < 16; l++) {
+        s1[l] = a1[l];
+        s2[l] = a2[l];
+    }
 }
 
-/* y = (x - m) * sc + be, LeakyReLU; n values with lane period L (1 or 16). */
-PS_HOT static void apply_lanes(float *restrict x, int64_t n, int L, const float *m,
-                               const float *sc, const float *be, float slope)
+/* y = (x - m) * sc + be, then LeakyReLU, on n values in 16 lanes (value e uses lane e % 16).
+ * For 0 <= slope <= 1, max(y, slope y) is y for y >= 0 and slope y otherwise: the same value
+ * as the branch, without one. */
+PS_HOT static void apply16(float *restrict x, int64_t n, const float *m, const float *sc,
+                           const float *be, float slope)
 {
-    if (L == 1) {
-        const float m0 = m[0], sc0 = sc[0], be0 = be[0];
-#pragma omp simd
-        for (int64_t e = 0; e < n; e++) {
-            float y = (x[e] - m0) * sc0 + be0;
-            x[e] = y >= 0.0f ? y : y * slope;
-        }
-        return;
+    float mm[16], ss[16], bb[16];
+    for (int l = 0; l < 16; l++) {
+        mm[l] = m[l];
+        ss[l] = sc[l];
+        bb[l] = be[l];
     }
-    for (int64_t e = 0; e < n; e += 16) {
+    int64_t e = 0;
+    for (; e + 16 <= n; e += 16) {
 #pragma omp simd
         for (int l = 0; l < 16; l++) {
-            float y = (x[e + l] - m[l]) * sc[l] + be[l];
-            x[e + l] = y >= 0.0f ? y : y * slope;
+            float y = (x[e + l] - mm[l]) * ss[l] + bb[l];
+            float ys = y * slope;
+            x[e + l] = y > ys ? y : ys;
         }
+    }
+    for (int l = 0; e < n; e++, l++) {
+        float y = (x[e] - mm[l]) * ss[l] + bb[l];
+        float ys = y * slope;
+        x[e] = y > ys ? y : ys;
     }
 }
 
 int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, const float *beta,
                       float eps, float slope, int threads)
 {
+    /* A block holds cb channels in n = S cb contiguous values. Both passes split each block
+     * into chunks of PS_NORM_CHUNK values (a multiple of 16, so value e of a chunk has lane
+     * e % 16 as in the block) and run the (block, chunk) tasks in parallel; the per-chunk
+     * partial sums are then added in chunk order. The chunking does not depend on the thread
+     * count, hence neither do the results. */
     const int Cp = ps_cpad(C, cb), nb = Cp / cb;
-    float *scale = ps_malloc_array((size_t)Cp * 3, sizeof *scale);
-    if (!scale)
+    const int64_t n = S * cb;
+    const int64_t nch = (n + PS_NORM_CHUNK - 1) / PS_NORM_CHUNK;
+    const int64_t ntask = nb * nch;
+    /* per block: 16 lanes of shift, mean, scale, shift (beta) as applied; per task: 2 x 16
+     * partial sums */
+    float *par = ps_malloc_array((size_t)nb * 64, sizeof *par);
+    double *part = ps_malloc_array((size_t)ntask * 32, sizeof *part);
+    if (!par || !part) {
+        free(par);
+        free(part);
         return PS_ERR_NOMEM;
-    float *mean = scale + Cp, *shift = mean + Cp;
-    /* padding lanes map 0 to 0 */
-    for (int c = 0; c < Cp; c++) {
-        mean[c] = scale[c] = shift[c] = 0.0f;
-        if (c < C)
-            shift[c] = beta[c];
     }
 
-    /* One block of cb channels per task, statistics then apply, with no barrier in between
-     * (a block's apply needs only its own statistics). Values are shifted by the channel's
-     * first value before summing, which keeps E[x^2] - E[x]^2 free of cancellation when
-     * |mean| >> std (as before the conv bias is removed). */
-    const int64_t per_block = S * cb;
-    const int64_t nchunk = (per_block + PS_CHUNK - 1) / PS_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(threads)
+    /* Values are shifted by the channel's first value before summing, which keeps
+     * E[(x-x0)^2] - E[x-x0]^2 free of cancellation when |mean| >> sd (as before the conv
+     * bias is removed). Padding lanes hold zeros and get shift 0. */
     for (int b = 0; b < nb; b++) {
-        float *xb = x + (int64_t)b * per_block;
+        const float *xb = x + (int64_t)b * n;
+        for (int l = 0; l < 16; l++)
+            par[b * 64 + l] = cb == 1 ? xb[0] : xb[l];
+    }
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t t = 0; t < ntask; t++) {
+        const int b = (int)(t / nch);
+        const int64_t e0 = (t % nch) * PS_NORM_CHUNK;
+        const int64_t e1 = e0 + PS_NORM_CHUNK < n ? e0 + PS_NORM_CHUNK : n;
+        double *p = part + t * 32;
+        for (int l = 0; l < 32; l++)
+            p[l] = 0.0;
+        stats16(x + (int64_t)b * n + e0, e1 - e0, par + b * 64, p, p + 16);
+    }
+
+    /* mean, biased variance (torch.nn.InstanceNorm3d), scale = gamma / sqrt(var + eps) */
+    for (int b = 0; b < nb; b++) {
         double s1[16] = {0}, s2[16] = {0};
-        float x0[16] = {0};
-        if (cb == 1) {
-            x0[0] = xb[0];
-            stats_plain(xb, S, x0[0], &s1[0], &s2[0]);
-        } else {
-            for (int l = 0; l < cb; l++)
-                x0[l] = xb[l];
-            stats_lanes(xb, S, cb, x0, s1, s2);
+        for (int64_t k = 0; k < nch; k++) {
+            const double *p = part + ((int64_t)b * nch + k) * 32;
+            for (int l = 0; l < 16; l++) {
+                s1[l] += p[l];
+                s2[l] += p[16 + l];
+            }
         }
-        for (int l = 0; l < cb && b * cb + l < C; l++) {
-            int c = b * cb + l;
-            double m1 = s1[l] / (double)S;
-            double var = s2[l] / (double)S - m1 * m1;
+        if (cb == 1) { /* one channel spread over the 16 lanes: add them in lane order */
+            for (int l = 1; l < 16; l++) {
+                s1[0] += s1[l];
+                s2[0] += s2[l];
+            }
+        }
+        float *mean = par + b * 64 + 16, *scale = mean + 16, *shift = scale + 16;
+        for (int l = 0; l < 16; l++) {
+            const int c = b * cb + (cb == 1 ? 0 : l);
+            if ((cb > 1 && l >= cb) || c >= C) {
+                mean[l] = scale[l] = shift[l] = 0.0f; /* padding lanes map 0 to 0 */
+                continue;
+            }
+            const int src = cb == 1 ? 0 : l;
+            double m1 = s1[src] / (double)S;
+            double var = s2[src] / (double)S - m1 * m1;
             if (var < 0.0)
                 var = 0.0;
-            mean[c] = (float)((double)x0[l] + m1);
-            scale[c] = (float)((double)gamma[c] / sqrt(var + (double)eps));
-        }
-        /* y = (x - mean) * scale + beta, then LeakyReLU, in place; chunks of PS_CHUNK
-         * values (a multiple of cb) */
-        for (int64_t ch = 0; ch < nchunk; ch++) {
-            int64_t e0 = ch * PS_CHUNK, e1 = e0 + PS_CHUNK < per_block ? e0 + PS_CHUNK : per_block;
-            apply_lanes(xb + e0, e1 - e0, cb, mean + b * cb, scale + b * cb, shift + b * cb,
-                        slope);
+            mean[l] = (float)((double)par[b * 64 + l] + m1);
+            scale[l] = (float)((double)gamma[c] / sqrt(var + (double)eps));
+            shift[l] = beta[c];
         }
     }
-    free(scale);
+
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t t = 0; t < ntask; t++) {
+        const int b = (int)(t / nch);
+        const int64_t e0 = (t % nch) * PS_NORM_CHUNK;
+        const int64_t e1 = e0 + PS_NORM_CHUNK < n ? e0 + PS_NORM_CHUNK : n;
+        const float *q = par + b * 64;
+        apply16(x + (int64_t)b * n + e0, e1 - e0, q + 16, q + 32, q + 48, slope);
+    }
+    free(part);
+    free(par);
     return PS_OK;
 }
 
