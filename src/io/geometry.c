@@ -88,13 +88,17 @@ int ps_io_geometry_from_nim(const nifti_image *nim, const int64_t dim[3],
     for (int d = 0; d < 3; d++) {
         g->dim[d] = dim[d];
         pix[d] = fabs(pixdim[d]);
-        if (!(pix[d] > 0.0) || !isfinite(pix[d])) {
+        /* checked in mm: a NIfTI-2 (double) pixdim in metres or microns can overflow to inf
+         * or underflow to 0 when converted */
+        double mm = pix[d] * unit;
+        if (!(mm > 0.0) || !isfinite(mm)) {
             if (dim[d] > 1)
-                return ps_error(PS_ERR_FORMAT, "%s: pixdim[%d] = %g is not a valid voxel size",
-                                path, d + 1, pixdim[d]);
+                return ps_error(PS_ERR_FORMAT, "%s: pixdim[%d] = %g is not a valid voxel size "
+                                "(%g mm)", path, d + 1, pixdim[d], mm);
             pix[d] = 1.0; /* a single-voxel axis (2D image) needs no spacing */
+            mm = unit;
         }
-        g->spacing_mm[d] = pix[d] * unit;
+        g->spacing_mm[d] = mm;
     }
     g->qform_code = nim->qform_code;
     g->sform_code = nim->sform_code;

@@ -222,7 +222,7 @@ static hdr_view view(uint8_t *b)
 
 /* One field of the header set to an integer or real value (the field's own type). */
 enum field { F_DIM, F_DATATYPE, F_BITPIX, F_PIXDIM, F_VOXOFF, F_SLOPE, F_INTER, F_QCODE,
-             F_SCODE, F_QUATERN, F_SROW, F_NFIELDS };
+             F_SCODE, F_QUATERN, F_SROW, F_UNITS, F_NFIELDS };
 
 static void set_field(const hdr_view *h, enum field f, int idx, int64_t iv, double dv)
 {
@@ -240,6 +240,12 @@ static void set_field(const hdr_view *h, enum field f, int idx, int64_t iv, doub
     case F_QUATERN: n1 ? put_f32(h, 256 + 4 * idx, (float)dv) : put_f64(h, 352 + 8 * idx, dv);
         break;
     case F_SROW: n1 ? put_f32(h, 280 + 4 * idx, (float)dv) : put_f64(h, 400 + 8 * idx, dv);
+        break;
+    case F_UNITS: /* xyzt_units: NIFTI_UNITS_METER 1, MM 2, MICRON 3 (nifti1.h) */
+        if (n1)
+            h->b[123] = (uint8_t)iv;
+        else
+            put_i32(h, 500, (int32_t)iv);
         break;
     default: break;
     }
@@ -307,7 +313,7 @@ static void mutate_fields(stats *st, const char *rel, bytes stream, int gz)
             /* every value for the fields that size and place the data (dim[0..4], datatype,
              * pixdim, vox_offset); a quarter of them, chosen at random, for the others */
             int all = (f == F_DIM && idx <= 4) || f == F_DATATYPE || f == F_PIXDIM ||
-                      f == F_VOXOFF;
+                      f == F_VOXOFF || f == F_UNITS;
             for (int k = 0; k < nval; k++) {
                 if (!all && rnd_below(4))
                     continue;
@@ -635,6 +641,36 @@ START_TEST(reg_gzip_claims_more_than_it_can_hold)
 }
 END_TEST
 
+/* A NIfTI-2 pixdim is a double: 1e306 in metres is inf mm, and 1e-322 in microns is 0 mm
+ * (1e-325, below half the smallest subnormal 4.9e-324). The reader checked pixdim before the
+ * unit conversion and returned a volume with an infinite or zero spacing (found by review
+ * while writing the unit-code mutations above). */
+START_TEST(reg_spacing_overflows_in_mm)
+{
+    const char *path = ps_test_tmp("io_reg_units.nii.gz");
+    bytes file = slurp("golden/io/n2_i32.nii.gz");
+    bytes stream = gunzip(file);
+    static const struct { int units; double pixdim; } cases[] = {{1, 1e306}, {3, 1e-322}};
+    for (int c = 0; c < 2; c++) {
+        bytes m = dup_bytes(stream);
+        hdr_view h = view(m.b);
+        ck_assert_int_eq(h.version, 2);
+        set_field(&h, F_UNITS, 0, cases[c].units, 0);
+        set_field(&h, F_PIXDIM, 1, 0, cases[c].pixdim);
+        bytes z = gzip(m);
+        write_file(path, z.b, z.n);
+        ps_volume *v = NULL;
+        ck_assert_int_eq(ps_volume_read(path, &v), PS_ERR_FORMAT);
+        ck_assert_msg(strstr(ps_error_message(), path) &&
+                      strstr(ps_error_message(), "pixdim[1]"), "%s", ps_error_message());
+        free(z.b);
+        free(m.b);
+    }
+    free(stream.b);
+    free(file.b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("io");
@@ -644,6 +680,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, table_mutations);
     tcase_add_test(tc, reg_stream_small_image_with_trailing_bytes);
     tcase_add_test(tc, reg_gzip_claims_more_than_it_can_hold);
+    tcase_add_test(tc, reg_spacing_overflows_in_mm);
     suite_add_tcase(s, tc);
     return s;
 }
