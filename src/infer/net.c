@@ -15,11 +15,11 @@
  * The conv bias in front of instance norm is not applied: IN subtracts the per-channel mean,
  * which removes any per-channel constant exactly (in exact arithmetic).
  *
- * Memory: activations are allocated per layer and freed as soon as they are consumed; only the
- * skip connections live across stages, each inside the buffer that will hold its decoder
- * step's concatenation (allocated when the skip is computed, so [up, skip] needs no copy).
- * The peak is at the top decoder step: the concatenated input (2 f_0 channels) plus one
- * block output (f_0), i.e. 3 f_0 S floats.
+ * Memory: activations are freed as soon as they are consumed or reused for a later layer
+ * (see ps_net_forward); only the skip connections live across stages, each inside the buffer
+ * that will hold its decoder step's concatenation (allocated by the stage's first block, so
+ * [up, skip] needs no copy). The peak is at the top decoder step: the concatenated input
+ * (2 f_0 channels) plus one block output (f_0), i.e. 3 f_0 S floats.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -516,6 +516,39 @@ static float *act_alloc(int64_t count)
     return p;
 }
 
+/* One spare feature map kept for the next allocation. Fresh memory costs a page fault and
+ * zeroing in the kernel per 4 KiB page (~1 s of CPU per pass of a PanSegNet-sized network),
+ * so a consumed buffer is handed to the next layer when it is large enough; otherwise it is
+ * freed first. Either way no more memory is held than when every buffer is freed at once. */
+typedef struct act_spare {
+    float *p;
+    int64_t cap; /* floats */
+} act_spare;
+
+static void spare_give(act_spare *sp, float *p, int64_t cap)
+{
+    if (!p)
+        return;
+    free(sp->p);
+    sp->p = p;
+    sp->cap = cap;
+}
+
+/* A buffer of at least `count` floats (its size in *cap), from the spare if it fits. */
+static float *spare_take(act_spare *sp, int64_t count, int64_t *cap)
+{
+    float *p = sp->p;
+    if (p && sp->cap >= count) {
+        *cap = sp->cap;
+        sp->p = NULL;
+        return p;
+    }
+    free(p);
+    sp->p = NULL;
+    *cap = count;
+    return act_alloc(count);
+}
+
 /* One block: conv (x -> y) then fused instance norm + LeakyReLU on y. */
 static int run_block(ps_net *n, ps_block *b, const float *x, float *y, int g, int threads)
 {
@@ -581,10 +614,17 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
     /* Decoder step u concatenates [up, skip] of level P-1-u. When the skip fills whole
      * channel blocks, the encoder writes it straight into the second half of that level's
      * concatenation buffer (cat[d]) and the transposed conv later fills the first half, so
-     * no copy is made; otherwise skip[d] is a buffer of its own and is copied. */
+     * no copy is made; otherwise skip[d] is a buffer of its own and is copied. Below the top
+     * level, the stage's first block writes into that first half too (it is consumed before
+     * the transposed conv needs it); at the top level this would hold all of cat[0] (the
+     * largest map) through the decoder and raise the peak. A decoder step writes its second
+     * block's output back into its cat buffer (consumed by the first block), and buffers
+     * consumed elsewhere go to the spare (act_spare). */
     float *cat[PS_MAX_STAGES] = {0}, *skip[PS_MAX_STAGES] = {0};
     int skip_own[PS_MAX_STAGES] = {0}; /* skip[d] is a buffer of its own, not inside cat[d] */
     float *x = NULL, *y = NULL, *up = NULL;
+    int64_t xcap = 0, ycap = 0, ccap = 0; /* floats allocated for x, y, a cat buffer */
+    act_spare spare = {NULL, 0};
     int rc = PS_OK;
     memset(n->gt, 0, sizeof n->gt);
     double t_start = ps_now_seconds();
@@ -594,23 +634,28 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
     omp_set_num_threads(threads);
 #endif
 
-    /* Encoder + bottleneck. `cur` is the input of the next layer; x is owned (freed after
-     * use); the caller's input and the skips are not. */
+    /* Encoder + bottleneck. `cur` is the input of the next layer; x is owned (given to the
+     * spare after use); the caller's input and the cat buffers are not. */
     const float *cur = input;
     for (int d = 0; d <= P; d++) {
         const int64_t S = vox3(n->size[d]);
         const int fs = n->feat[d];
+        const int in_cat = d < P && fs % n->cb == 0;
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->enc[d][j];
             float *dst;
-            if (j == 1 && d < P && fs % n->cb == 0) {
-                if (!(cat[d] = act_alloc((int64_t)2 * fs * S))) {
+            if (in_cat && (j == 1 ? !cat[d] : d > 0)) {
+                if (!(cat[d] = spare_take(&spare, (int64_t)2 * fs * S, &ccap))) {
                     rc = PS_ERR_NOMEM;
                     goto done;
                 }
+            }
+            if (in_cat && j == 0 && d > 0) {
+                dst = cat[d];
+            } else if (in_cat && j == 1) {
                 dst = skip[d] = cat[d] + (int64_t)fs * S;
             } else {
-                if (!(y = act_alloc((int64_t)ps_cpad(fs, n->cb) * S))) {
+                if (!(y = spare_take(&spare, (int64_t)ps_cpad(fs, n->cb) * S, &ycap))) {
                     rc = PS_ERR_NOMEM;
                     goto done;
                 }
@@ -618,10 +663,12 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
             }
             if ((rc = run_block(n, b, cur, dst, d, threads)))
                 goto done;
-            free(x); /* the previous block output of this stage (NULL after a skip) */
+            spare_give(&spare, x, xcap); /* the previous block output of this stage, if owned */
             x = NULL;
-            if (j == 1 && d < P) {
-                if (!cat[d]) { /* a skip of its own */
+            if (in_cat && j == 0 && d > 0) {
+                cur = cat[d];
+            } else if (j == 1 && d < P) {
+                if (!in_cat) { /* a skip of its own */
                     skip[d] = y;
                     skip_own[d] = 1;
                 }
@@ -629,6 +676,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
                 cur = skip[d];
             } else {
                 x = y;
+                xcap = ycap;
                 y = NULL;
                 cur = x;
             }
@@ -651,6 +699,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
                 goto done;
             }
         }
+        const int64_t cb_cap = (int64_t)ps_cpad(2 * fs, n->cb) * S;
         float *up_dst = up ? up : cb_buf;
         double t0 = ps_now_seconds();
         if (n->backend == PS_CONV_ONEDNN)
@@ -662,7 +711,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
             goto done;
         }
         double t1 = ps_now_seconds();
-        free(x);
+        spare_give(&spare, x, xcap);
         x = NULL;
         if (up) { /* padded channel blocks: interleave [up, skip] */
             ps_concat_channels(up, fs, skip[lvl], fs, S, n->cb, cb_buf, threads);
@@ -677,25 +726,21 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
         n->gt[P + 1 + u].conv_flops += conv_flops(&t->cs, 1);
         n->gt[P + 1 + u].other_s += t2 - t1;
 
-        if (!(y = act_alloc((int64_t)fsp * S))) {
+        if (!(y = spare_take(&spare, (int64_t)fsp * S, &ycap))) {
             rc = PS_ERR_NOMEM;
             goto done;
         }
-        if ((rc = run_block(n, &n->dec[u][0], cb_buf, y, P + 1 + u, threads)))
+        if ((rc = run_block(n, &n->dec[u][0], cb_buf, y, P + 1 + u, threads)) ||
+            (rc = run_block(n, &n->dec[u][1], y, cb_buf, P + 1 + u, threads)))
             goto done;
-        free(cat[lvl]);
-        cat[lvl] = NULL;
-        x = y;
-        if (!(y = act_alloc((int64_t)fsp * S))) {
-            rc = PS_ERR_NOMEM;
-            goto done;
-        }
-        if ((rc = run_block(n, &n->dec[u][1], x, y, P + 1 + u, threads)))
-            goto done;
-        free(x);
-        x = y;
+        spare_give(&spare, y, ycap);
         y = NULL;
+        x = cb_buf;
+        xcap = cb_cap;
+        cat[lvl] = NULL;
     }
+    free(spare.p);
+    spare.p = NULL;
 
     double t0 = ps_now_seconds();
     ps_conv1x1_to_plain(x, n->feat[0], vox3(n->size[0]), n->cb, n->seg_w, n->K, logits, threads);
@@ -703,6 +748,7 @@ int ps_net_forward(ps_net *n, const float *input, float *logits)
     n->gt[grp_head(n)].other_flops += 2.0 * n->K * n->feat[0] * (double)vox3(n->size[0]);
 
 done:
+    free(spare.p);
     free(x);
     free(y);
     free(up);
