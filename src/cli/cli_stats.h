@@ -17,7 +17,8 @@ int cli_rtable_int(cli_rtable *t, int64_t x);
  * significant digits) or in `fmt` (numbers round-trip exact, %.17g). */
 int cli_rtable_write(const cli_rtable *t, FILE *f, int text, ps_table_format fmt);
 
-/* --format for these commands: text (default), csv, tsv, json. 0 or -1 (usage error printed). */
+/* --format for the commands with a text table (compare, volume, describe, kappa, icc):
+ * text (default), csv, tsv, json. 0 or -1 (usage error printed). */
 int cli_stats_format(const char *cmd, const char *arg, int *text, ps_table_format *fmt);
 
 /* ---- groups --------------------------------------------------------------------------------- */

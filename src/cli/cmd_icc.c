@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_stats.h"
 #include "ps_stats.h"
 
 static const char *CMD = "icc";
@@ -152,10 +153,8 @@ int main_icc(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
         if (c == CLI_OPT_FORMAT) {
-            text = !strcmp(optarg, "text");
-            if (!text && ps_table_format_parse(optarg, &common.format))
-                return cli_usage_error(CMD, "--format must be text, csv, tsv or json, got '%s'",
-                                       optarg);
+            if (cli_stats_format(CMD, optarg, &text, &common.format))
+                return 2;
             continue;
         }
         int h = cli_common_option(&common, c, optarg);
