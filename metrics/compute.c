@@ -119,10 +119,13 @@ typedef struct scan_result {
     int64_t lo[3], hi[3]; /* union bounding box, hi exclusive; lo > hi when both are empty */
 } scan_result;
 
+/* Rows outside [jlo, jhi) x [klo, khi) are known to be zero in both volumes. */
 static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *ma,
-                       const member *mb, const int64_t dim[3], int nt, scan_result *res)
+                       const member *mb, const int64_t dim[3], const int64_t box_lo[3],
+                       const int64_t box_hi[3], int nt, scan_result *res)
 {
     const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
+    const int64_t jlo = box_lo[1], jhi = box_hi[1], klo = box_lo[2], khi = box_hi[2];
     const scan_result empty = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
     scan_result *part = ps_malloc_array((size_t)nt, sizeof *part);
     uint8_t *rows = ps_malloc_array((size_t)nt, (size_t)(2 * nx));
@@ -144,8 +147,8 @@ static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *m
         scan_result acc = empty;
         uint8_t *ra = rows + (size_t)tid * (size_t)(2 * nx), *rb = ra + nx;
 #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nz; k++) {
-            for (int64_t j = 0; j < ny; j++) {
+        for (int64_t k = klo; k < khi; k++) {
+            for (int64_t j = jlo; j < jhi; j++) {
                 int64_t off = (k * ny + j) * nx;
                 if (!row_any_nonzero(va, off, nx) && !row_any_nonzero(vb, off, nx))
                     continue;
@@ -571,6 +574,13 @@ int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_reg
                        const ps_metrics_options *opt, const ps_context *ctx,
                        ps_case_metrics *out)
 {
+    return ps_metrics_compute_box(ref, pred, region, opt, ctx, NULL, NULL, out);
+}
+
+int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
+                           const ps_metrics_options *opt, const ps_context *ctx,
+                           const int64_t lo[3], const int64_t hi[3], ps_case_metrics *out)
+{
     int rc;
     if (!ref || !pred || !region || !out)
         return ps_error(PS_ERR_ARG, "ps_metrics_compute: NULL argument");
@@ -607,8 +617,17 @@ int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_reg
     member ma, mb;
     member_init(&ma, ref, region);
     member_init(&mb, pred, region);
+    /* the count pass visits the caller's box, clipped to the image, or the whole image */
+    int64_t box_lo[3] = {0, 0, 0}, box_hi[3];
+    for (int a = 0; a < 3; a++) {
+        box_hi[a] = ref->geom.dim[a];
+        if (lo && hi) {
+            box_lo[a] = lo[a] < 0 ? 0 : lo[a];
+            box_hi[a] = hi[a] < box_hi[a] ? hi[a] : box_hi[a];
+        }
+    }
     scan_result s;
-    if ((rc = scan_counts(ref, pred, &ma, &mb, ref->geom.dim, nt, &s)))
+    if ((rc = scan_counts(ref, pred, &ma, &mb, ref->geom.dim, box_lo, box_hi, nt, &s)))
         return ps_error_context(rc, "counting voxels");
 
     const double *sp = ref->geom.spacing_mm;

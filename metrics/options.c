@@ -262,6 +262,99 @@ static int collect_labels(const ps_volume *v, uint8_t seen8[256], label_set *set
     return 0;
 }
 
+void ps_label_scan_clear(ps_label_scan *s)
+{
+    if (!s)
+        return;
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out)
+{
+    memset(out, 0, sizeof *out);
+    const int64_t nx = v->geom.dim[0], ny = v->geom.dim[1], nz = v->geom.dim[2];
+    if (v->dtype != PS_DT_UINT8 && v->dtype != PS_DT_INT32)
+        return ps_error(PS_ERR_UNSUPPORTED, "%s: label maps must be uint8 or int32, not %s",
+                        v->path ? v->path : "volume", ps_dtype_name(v->dtype));
+    int64_t lo[3] = {nx, ny, nz}, hi[3] = {0, 0, 0};
+    uint8_t seen8[256] = {0};
+    label_set set = {ps_calloc(64, sizeof(int32_t)), 64, 0};
+    if (!set.keys)
+        return PS_ERR_NOMEM;
+    /* Row by row: a row's background is skipped 32 bytes at a time (as in collect_labels);
+     * only rows with a label are looked at voxel by voxel. */
+    const size_t esz = v->dtype == PS_DT_UINT8 ? 1 : 4;
+    const size_t row_bytes = (size_t)nx * esz;
+    for (int64_t k = 0; k < nz; k++) {
+        for (int64_t j = 0; j < ny; j++) {
+            const unsigned char *row = (const unsigned char *)v->data + (size_t)(k * ny + j) * row_bytes;
+            size_t b = 0;
+            uint64_t acc = 0;
+            for (; b + 32 <= row_bytes && !acc; b += 32) {
+                uint64_t w[4];
+                memcpy(w, row + b, sizeof w);
+                acc = w[0] | w[1] | w[2] | w[3];
+            }
+            for (size_t t = b; t < row_bytes && !acc; t++)
+                acc = row[t];
+            if (!acc)
+                continue;
+            int64_t first = -1, last = -1;
+            if (esz == 1) {
+                for (int64_t i = 0; i < nx; i++)
+                    if (row[i]) {
+                        seen8[row[i]] = 1;
+                        if (first < 0)
+                            first = i;
+                        last = i;
+                    }
+            } else {
+                const int32_t *r32 = (const int32_t *)(const void *)row;
+                int32_t prev = 0;
+                for (int64_t i = 0; i < nx; i++)
+                    if (r32[i]) {
+                        if (r32[i] != prev && set_add(&set, r32[i])) {
+                            free(set.keys);
+                            return PS_ERR_NOMEM;
+                        }
+                        prev = r32[i];
+                        if (first < 0)
+                            first = i;
+                        last = i;
+                    }
+            }
+            if (first < lo[0]) lo[0] = first;
+            if (last + 1 > hi[0]) hi[0] = last + 1;
+            if (j < lo[1]) lo[1] = j;
+            if (j + 1 > hi[1]) hi[1] = j + 1;
+            if (k < lo[2]) lo[2] = k;
+            if (k + 1 > hi[2]) hi[2] = k + 1;
+        }
+    }
+    for (int i = 1; i < 256; i++)
+        if (seen8[i] && set_add(&set, i)) {
+            free(set.keys);
+            return PS_ERR_NOMEM;
+        }
+    int32_t *labels = ps_malloc_array(set.n ? set.n : 1, sizeof *labels);
+    if (!labels) {
+        free(set.keys);
+        return PS_ERR_NOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < set.cap; i++)
+        if (set.keys[i])
+            labels[m++] = set.keys[i];
+    free(set.keys);
+    qsort(labels, m, sizeof *labels, cmp_i32);
+    out->labels = labels;
+    out->nlabels = (int)m;
+    memcpy(out->lo, lo, sizeof lo);
+    memcpy(out->hi, hi, sizeof hi);
+    return 0;
+}
+
 int ps_labels_present(const ps_volume *ref, const ps_volume *pred, int32_t **labels, int *n)
 {
     *labels = NULL;

@@ -100,6 +100,18 @@ int ps_region_list_parse(const char *s, ps_region **out, int *n);
  * labels of ref alone (caller frees *labels). */
 int ps_labels_present(const ps_volume *ref, const ps_volume *pred, int32_t **labels, int *n);
 
+/* Labels and extent of one label map, from one pass over it: the sorted distinct non-zero
+ * labels and the bounding box of the non-zero voxels (lo inclusive, hi exclusive, voxel axes
+ * i, j, k; lo = dim and hi = 0 when the map is all zero). Runs of background are skipped
+ * 32 bytes at a time, so the pass runs at memory speed. */
+typedef struct ps_label_scan {
+    int32_t *labels; /* owned; free with ps_label_scan_clear() */
+    int nlabels;
+    int64_t lo[3], hi[3];
+} ps_label_scan;
+int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out);
+void ps_label_scan_clear(ps_label_scan *s); /* accepts a zeroed struct */
+
 typedef enum ps_case_status {
     PS_CASE_OK = 0,
     PS_CASE_PRED_EMPTY,
@@ -142,6 +154,14 @@ extern const int ps_metric_ncolumns;
 int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
                        const ps_metrics_options *opt, const ps_context *ctx,
                        ps_case_metrics *out);
+
+/* The same, for a caller that knows a box [lo, hi) holding every non-zero voxel of both
+ * volumes (e.g. the union of their ps_label_scan boxes): the counting pass then visits only
+ * that box, and the result is identical. lo and hi NULL = the whole volume. A box that misses
+ * a non-zero voxel gives wrong counts: it is the caller's promise. */
+int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
+                           const ps_metrics_options *opt, const ps_context *ctx,
+                           const int64_t lo[3], const int64_t hi[3], ps_case_metrics *out);
 
 /* ---- building blocks (exposed for tests and other modules) ------------------------------- */
 

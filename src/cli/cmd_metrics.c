@@ -114,13 +114,12 @@ static void result_set_error(job_result *r, const char *msg)
         r->m->status = PS_CASE_ERROR;
 }
 
-/* One side of a case: a label map and, when asked, the labels present in it. */
+/* One side of a case: a label map, the labels present in it and the box of its non-zero
+ * voxels (one pass, while the freshly inflated data are at hand). */
 typedef struct side {
     const char *path;
-    int want_labels;
     ps_volume *vol;
-    int32_t *labels; /* sorted, distinct, non-zero */
-    int nlabels;
+    ps_label_scan scan;
     int rc;
     char msg[1024];
 } side;
@@ -128,8 +127,8 @@ typedef struct side {
 static void read_side(side *s)
 {
     s->rc = ps_volume_read_labels(s->path, &s->vol);
-    if (!s->rc && s->want_labels)
-        s->rc = ps_labels_present(s->vol, NULL, &s->labels, &s->nlabels);
+    if (!s->rc)
+        s->rc = ps_label_scan_volume(s->vol, &s->scan);
     if (s->rc)
         snprintf(s->msg, sizeof s->msg, "%s", ps_error_message());
 }
@@ -150,8 +149,7 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
     /* The two sides are independent: read them (and list their labels) side by side when
      * we have the threads. */
     double t0 = ps_now_seconds(), t_read = 0;
-    side sd[2] = {{jb->ref_path, !regions, NULL, NULL, 0, PS_OK, ""},
-                  {jb->pred_path, !regions, NULL, NULL, 0, PS_OK, ""}};
+    side sd[2] = {{.path = jb->ref_path}, {.path = jb->pred_path}};
 #pragma omp parallel for schedule(static, 1) num_threads(inner_threads > 1 ? 2 : 1)
     for (int k = 0; k < 2; k++)
         read_side(&sd[k]);
@@ -168,15 +166,15 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
 
     if (!regions) {
         /* every label present in either volume: merge the two sorted lists */
-        int na = sd[0].nlabels, nb = sd[1].nlabels, nl = 0;
+        int na = sd[0].scan.nlabels, nb = sd[1].scan.nlabels, nl = 0;
         own = calloc((size_t)(na + nb + 1), sizeof *own);
         if (!own) {
             rc = ps_error(PS_ERR_NOMEM, "out of memory");
             goto done;
         }
         for (int ia = 0, ib = 0; ia < na || ib < nb;) {
-            int32_t la = ia < na ? sd[0].labels[ia] : INT32_MAX;
-            int32_t lb = ib < nb ? sd[1].labels[ib] : INT32_MAX;
+            int32_t la = ia < na ? sd[0].scan.labels[ia] : INT32_MAX;
+            int32_t lb = ib < nb ? sd[1].scan.labels[ib] : INT32_MAX;
             int32_t l = la < lb ? la : lb;
             ia += la == l;
             ib += lb == l;
@@ -198,11 +196,18 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
         rc = ps_error(PS_ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* every non-zero voxel of either side lies in the union of their boxes */
+    int64_t box_lo[3], box_hi[3];
+    for (int d = 0; d < 3; d++) {
+        box_lo[d] = sd[0].scan.lo[d] < sd[1].scan.lo[d] ? sd[0].scan.lo[d] : sd[1].scan.lo[d];
+        box_hi[d] = sd[0].scan.hi[d] > sd[1].scan.hi[d] ? sd[0].scan.hi[d] : sd[1].scan.hi[d];
+    }
     ps_context inner = *ctx;
     inner.threads = inner_threads;
     for (int i = 0; i < nregions; i++) {
         ps_region_format(&regions[i], r->labels[i], sizeof r->labels[i]);
-        if ((rc = ps_metrics_compute(ref, pred, &regions[i], &a->opt, &inner, &r->m[i]))) {
+        if ((rc = ps_metrics_compute_box(ref, pred, &regions[i], &a->opt, &inner, box_lo, box_hi,
+                                         &r->m[i]))) {
             ps_error_context(rc, "label %s", r->labels[i]);
             goto done;
         }
@@ -211,8 +216,8 @@ static int run_job(const job *jb, const metrics_args *a, const ps_context *ctx, 
     ps_log(ctx, PS_LOG_DEBUG, "case %s, model %s: read %.3f s, metrics %.3f s (%d label(s))",
            jb->case_id, jb->model, t_read - t0, ps_now_seconds() - t_read, nregions);
 done:
-    free(sd[0].labels);
-    free(sd[1].labels);
+    ps_label_scan_clear(&sd[0].scan);
+    ps_label_scan_clear(&sd[1].scan);
     free(own);
     ps_volume_free(ref);
     ps_volume_free(pred);

@@ -1030,12 +1030,91 @@ START_TEST(test_errors)
 }
 END_TEST
 
+
+/* ps_label_scan_volume against a brute-force scan, and ps_metrics_compute_box with the union
+ * of the two boxes against ps_metrics_compute over the whole volume: identical bytes. Random
+ * sparse label maps (uint8 and int32, labels up to 300), including an all-zero one. */
+START_TEST(test_label_scan_and_box)
+{
+    rng_state = 0x5eed5eedull;
+    for (int trial = 0; trial < 12; trial++) {
+        int64_t nx = 37 + trial, ny = 21, nz = 9 + trial % 3;
+        ps_dtype dt = trial % 2 ? PS_DT_INT32 : PS_DT_UINT8;
+        ps_volume *a = mkvol(nx, ny, nz, 0.8, 0.9, 2.5, dt);
+        ps_volume *b = mkvol(nx, ny, nz, 0.8, 0.9, 2.5, dt);
+        int nvox_set = trial == 5 ? 0 : 40;
+        for (int n = 0; n < nvox_set; n++) {
+            int32_t lab = 1 + (int32_t)(rng_unif() * (dt == PS_DT_UINT8 ? 3 : 300));
+            int64_t i = (int64_t)(rng_unif() * (double)(nx - 10)) + 5;
+            int64_t j = (int64_t)(rng_unif() * (double)(ny - 6)) + 3;
+            int64_t k = (int64_t)(rng_unif() * (double)nz);
+            box(n % 2 ? a : b, i, i + 3, j, j + 2, k, k + 1, lab);
+        }
+        ps_label_scan sa, sb;
+        ck_assert_int_eq(ps_label_scan_volume(a, &sa), 0);
+        ck_assert_int_eq(ps_label_scan_volume(b, &sb), 0);
+        /* brute force: labels and box of a */
+        int64_t lo[3] = {nx, ny, nz}, hi[3] = {0, 0, 0};
+        int seen = 0;
+        for (int64_t k = 0; k < nz; k++)
+            for (int64_t j = 0; j < ny; j++)
+                for (int64_t i = 0; i < nx; i++) {
+                    int32_t l = getv(a, (k * ny + j) * nx + i);
+                    if (!l)
+                        continue;
+                    int found = 0;
+                    for (int q = 0; q < sa.nlabels; q++)
+                        found |= sa.labels[q] == l;
+                    ck_assert_msg(found, "label %d missing from the scan", (int)l);
+                    seen = 1;
+                    int64_t c[3] = {i, j, k};
+                    for (int d = 0; d < 3; d++) {
+                        if (c[d] < lo[d]) lo[d] = c[d];
+                        if (c[d] + 1 > hi[d]) hi[d] = c[d] + 1;
+                    }
+                }
+        ck_assert_int_eq(seen, sa.nlabels > 0);
+        for (int q = 1; q < sa.nlabels; q++)
+            ck_assert_int_lt(sa.labels[q - 1], sa.labels[q]);
+        for (int d = 0; d < 3; d++) {
+            ck_assert_int_eq(sa.lo[d], lo[d]);
+            ck_assert_int_eq(sa.hi[d], hi[d]);
+        }
+        int64_t ulo[3], uhi[3];
+        for (int d = 0; d < 3; d++) {
+            ulo[d] = sa.lo[d] < sb.lo[d] ? sa.lo[d] : sb.lo[d];
+            uhi[d] = sa.hi[d] > sb.hi[d] ? sa.hi[d] : sb.hi[d];
+        }
+        ps_metrics_options o;
+        ps_metrics_options_init(&o);
+        ps_context ctx;
+        ps_context_init(&ctx);
+        ctx.threads = 2;
+        for (int q = 0; q < sa.nlabels; q++) {
+            ps_region r = {1, {sa.labels[q]}};
+            ps_case_metrics full, boxed;
+            memset(&full, 0, sizeof full);
+            memset(&boxed, 0, sizeof boxed);
+            ck_assert_int_eq(ps_metrics_compute(a, b, &r, &o, &ctx, &full), 0);
+            ck_assert_int_eq(ps_metrics_compute_box(a, b, &r, &o, &ctx, ulo, uhi, &boxed), 0);
+            ck_assert_msg(!memcmp(&full, &boxed, sizeof full), "box changed label %d",
+                          (int)sa.labels[q]);
+        }
+        ps_label_scan_clear(&sa);
+        ps_label_scan_clear(&sb);
+        ps_volume_free(a);
+        ps_volume_free(b);
+    }
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_edt_bruteforce);
+    tcase_add_test(tc, test_label_scan_and_box);
     tcase_add_test(tc, test_edt_errors);
     tcase_add_test(tc, test_percentile_rules);
     tcase_add_test(tc, test_select_ties);
