@@ -21,6 +21,13 @@ int cli_rtable_write(const cli_rtable *t, FILE *f, int text, ps_table_format fmt
  * text (default), csv, tsv, json. 0 or -1 (usage error printed). */
 int cli_stats_format(const char *cmd, const char *arg, int *text, ps_table_format *fmt);
 
+/* getopt_long for these commands: handles the common options and --format itself and returns
+ * the next command-specific option code ('?' for an unknown option), -1 at the end, or
+ * CLI_GETOPT_ERROR after printing a usage error for a bad common option value. */
+#define CLI_GETOPT_ERROR (-2)
+int cli_stats_getopt(const char *cmd, int argc, char **argv, const struct option *longopts,
+                     cli_common *common, int *text);
+
 /* ---- groups --------------------------------------------------------------------------------- */
 typedef struct cli_groups {
     int nby;          /* number of --by columns                        */

@@ -161,17 +161,9 @@ int main_compare(int argc, char **argv)
     ps_padjust_method corr = PS_PADJUST_HOLM;
     int text = 1, include_empty = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        if (c == CLI_OPT_FORMAT) {
-            if (cli_stats_format(CMD, optarg, &text, &common.format))
-                return 2;
-            continue;
-        }
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
+    while ((c = cli_stats_getopt(CMD, argc, argv, longopts, &common, &text)) != -1) {
+        if (c == CLI_GETOPT_ERROR)
             return 2;
-        if (h)
-            continue;
         switch (c) {
         case OPT_METRIC: metric = optarg; break;
         case OPT_A: ma = optarg; break;

@@ -88,17 +88,9 @@ int main_describe(int argc, char **argv)
     ps_boot_stat bstat = PS_BOOT_MEAN;
     int text = 1, ok_only = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        if (c == CLI_OPT_FORMAT) {
-            if (cli_stats_format(CMD, optarg, &text, &common.format))
-                return 2;
-            continue;
-        }
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
+    while ((c = cli_stats_getopt(CMD, argc, argv, longopts, &common, &text)) != -1) {
+        if (c == CLI_GETOPT_ERROR)
             return 2;
-        if (h)
-            continue;
         switch (c) {
         case OPT_METRIC: metrics = optarg; break;
         case OPT_BY: by = optarg; break;
