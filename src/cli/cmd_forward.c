@@ -166,9 +166,11 @@ int main_forward(int argc, char **argv)
         goto fail;
     double t1 = ps_now_seconds();
     ps_log(&common.ctx, PS_LOG_INFO, "model %s: %lld parameters, patch %d x %d x %d, "
-           "%.2f GFLOP per pass, backend %s, %d thread(s); loading took %.2f s", model_dir,
+           "%.2f GFLOP per pass, %.0f MiB of feature maps, backend %s, %d thread(s); "
+           "loading took %.2f s", model_dir,
            (long long)ps_net_param_count(net), patch[0], patch[1], patch[2],
-           ps_net_flops(net) * 1e-9, ps_conv_backend_name(ps_net_backend(net)),
+           ps_net_flops(net) * 1e-9, (double)ps_net_activation_bytes(net) / 1048576.0,
+           ps_conv_backend_name(ps_net_backend(net)),
            ps_context_threads(&common.ctx), t1 - t0);
     if (!(times = ps_malloc_array((size_t)repeat, sizeof *times))) {
         rc = PS_ERR_NOMEM;

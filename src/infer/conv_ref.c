@@ -30,7 +30,7 @@ int ps_conv_shape_resolve(ps_conv_shape *cs, int transposed)
 }
 
 void ps_conv3d_ref(const ps_conv_shape *cs, const float *in, const float *w, const float *bias,
-                   float *out, int threads)
+                   int accumulate, float *out, int threads)
 {
     const int ID = cs->in[0], IH = cs->in[1], IW = cs->in[2];
     const int OD = cs->out[0], OH = cs->out[1], OW = cs->out[2];
@@ -44,8 +44,12 @@ void ps_conv3d_ref(const ps_conv_shape *cs, const float *in, const float *w, con
     for (int co = 0; co < cs->cout; co++) {
         float *o = out + co * osz;
         float b = bias ? bias[co] : 0.0f;
-        for (int64_t s = 0; s < osz; s++)
-            o[s] = b;
+        if (!accumulate)
+            for (int64_t s = 0; s < osz; s++)
+                o[s] = b;
+        else if (bias)
+            for (int64_t s = 0; s < osz; s++)
+                o[s] += b;
         for (int ci = 0; ci < cs->cin; ci++) {
             const float *x = in + ci * isz;
             const float *wk = w + ((int64_t)co * cs->cin + ci) * kvol;

@@ -10,10 +10,6 @@
 
 #include "net_internal.h"
 
-/* Values (a multiple of 16) of one task of instance norm: 256 KiB, so that the partial sums of
- * a map are few and both passes balance across threads whatever the channel count. */
-#define PS_NORM_CHUNK 65536
-
 /* Hot loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64;
  * the loader picks one at start-up by CPU features (GCC function multi-versioning; "arch=<cpu
  * model>" clones would be chosen only on that exact model). Within one machine the code path
@@ -24,30 +20,48 @@
 #define PS_HOT
 #endif
 
-/* Shifted sums over n values (n a multiple of 16 except for a final partial group) in 16
- * lanes, value e going to lane e % 16: s1[l] += sum (x - x0[l]), s2[l] += sum (x - x0[l])^2, in
- * double, values in ascending order within a lane. The lanes are independent, so the loop
- * vectorises without reordering any sum. */
-PS_HOT static void stats16(const float *restrict x, int64_t n, const float *x0, double *s1,
-                           double *s2)
+/* ---- instance norm + LeakyReLU ------------------------------------------------------------
+ * Two passes over the map: one reads it and sums x - x0 and (x - x0)^2 per channel in double
+ * (x0 = the channel's value at voxel 0, which keeps E[(x-x0)^2] - E[x-x0]^2 free of
+ * cancellation when |mean| >> sd, as before the conv bias is removed); one applies
+ *   y = (x - mean) * gamma / sqrt(var + eps) + beta,  y = max(y, slope * y).
+ * Both passes are split into tasks of about PS_NORM_CHUNK values whose boundaries depend only
+ * on C and S; the per-task partial sums are added in task order, so the results do not depend
+ * on the thread count. */
+
+/* Values of one task: 256 KiB, so that the partial sums of a map are few and both passes
+ * balance across threads whatever the channel count. */
+#define PS_NORM_CHUNK 65536
+
+/* For 0 <= slope <= 1, max(y, slope y) is y for y >= 0 and slope y otherwise: the same value
+ * as the branch, without one. */
+static inline float lrelu(float y, float slope)
 {
-    double a1[16], a2[16], z[16];
+    float ys = y * slope;
+    return y > ys ? y : ys;
+}
+
+/* PS_NCDHW: n contiguous values of one channel, summed in 16 lanes (value e -> lane e % 16,
+ * ascending within a lane) so that the loop vectorises without reordering any sum. */
+PS_HOT static void stats_plain(const float *restrict x, int64_t n, float x0, double *s1,
+                               double *s2)
+{
+    double a1[16], a2[16];
     for (int l = 0; l < 16; l++) {
         a1[l] = s1[l];
         a2[l] = s2[l];
-        z[l] = x0[l];
     }
     int64_t e = 0;
     for (; e + 16 <= n; e += 16) {
 #pragma omp simd
         for (int l = 0; l < 16; l++) {
-            double t = (double)x[e + l] - z[l];
+            double t = (double)x[e + l] - x0;
             a1[l] += t;
             a2[l] += t * t;
         }
     }
     for (int l = 0; e < n; e++, l++) {
-        double t = (double)x[e] - z[l];
+        double t = (double)x[e] - x0;
         a1[l] += t;
         a2[l] += t * t;
     }
@@ -57,206 +71,212 @@ PS_HOT static void stats16(const float *restrict x, int64_t n, const float *x0, 
     }
 }
 
-/* y = (x - m) * sc + be, then LeakyReLU, on n values in 16 lanes (value e uses lane e % 16).
- * For 0 <= slope <= 1, max(y, slope y) is y for y >= 0 and slope y otherwise: the same value
- * as the branch, without one. */
-PS_HOT static void apply16(float *restrict x, int64_t n, const float *m, const float *sc,
-                           const float *be, float slope)
+PS_HOT static void apply_plain(float *restrict x, int64_t n, float m, float sc, float be,
+                               float slope)
 {
-    float mm[16], ss[16], bb[16];
-    for (int l = 0; l < 16; l++) {
-        mm[l] = m[l];
-        ss[l] = sc[l];
-        bb[l] = be[l];
-    }
-    int64_t e = 0;
-    for (; e + 16 <= n; e += 16) {
 #pragma omp simd
-        for (int l = 0; l < 16; l++) {
-            float y = (x[e + l] - mm[l]) * ss[l] + bb[l];
-            float ys = y * slope;
-            x[e + l] = y > ys ? y : ys;
+    for (int64_t e = 0; e < n; e++)
+        x[e] = lrelu((x[e] - m) * sc + be, slope);
+}
+
+/* PS_NDHWC: nv voxels of C channels; channel c sums into s1[c], s2[c], voxels ascending. */
+PS_HOT static void stats_nxc(const float *restrict x, int64_t nv, int C, const float *x0,
+                             double *restrict s1, double *restrict s2)
+{
+    for (int64_t v = 0; v < nv; v++) {
+        const float *xv = x + v * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            double t = (double)xv[c] - x0[c];
+            s1[c] += t;
+            s2[c] += t * t;
         }
-    }
-    for (int l = 0; e < n; e++, l++) {
-        float y = (x[e] - mm[l]) * ss[l] + bb[l];
-        float ys = y * slope;
-        x[e] = y > ys ? y : ys;
     }
 }
 
-int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, const float *beta,
-                      float eps, float slope, int threads)
+PS_HOT static void apply_nxc(float *restrict x, int64_t nv, int C, const float *restrict m,
+                             const float *restrict sc, const float *restrict be, float slope)
 {
-    /* A block holds cb channels in n = S cb contiguous values. Both passes split each block
-     * into chunks of PS_NORM_CHUNK values (a multiple of 16, so value e of a chunk has lane
-     * e % 16 as in the block) and run the (block, chunk) tasks in parallel; the per-chunk
-     * partial sums are then added in chunk order. The chunking does not depend on the thread
-     * count, hence neither do the results. */
-    const int Cp = ps_cpad(C, cb), nb = Cp / cb;
-    const int64_t n = S * cb;
-    const int64_t nch = (n + PS_NORM_CHUNK - 1) / PS_NORM_CHUNK;
-    const int64_t ntask = nb * nch;
-    /* per block: 16 lanes of shift, mean, scale, shift (beta) as applied; per task: 2 x 16
-     * partial sums */
-    float *par = ps_malloc_array((size_t)nb * 64, sizeof *par);
-    double *part = ps_malloc_array((size_t)ntask * 32, sizeof *part);
+    for (int64_t v = 0; v < nv; v++) {
+        float *xv = x + v * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++)
+            xv[c] = lrelu((xv[c] - m[c]) * sc[c] + be[c], slope);
+    }
+}
+
+/* mean, biased variance (torch.nn.InstanceNorm3d), scale = gamma / sqrt(var + eps) */
+static void norm_params(double s1, double s2, int64_t S, float x0, float gamma, float eps,
+                        float *mean, float *scale)
+{
+    double m1 = s1 / (double)S;
+    double var = s2 / (double)S - m1 * m1;
+    if (var < 0.0)
+        var = 0.0;
+    *mean = (float)((double)x0 + m1);
+    *scale = (float)((double)gamma / sqrt(var + (double)eps));
+}
+
+int ps_instnorm_lrelu(float *x, int C, int64_t S, ps_layout lay, const float *gamma,
+                      const float *beta, float eps, float slope, int threads)
+{
+    if (C < 1 || S < 1)
+        return PS_OK;
+    /* tasks: NCDHW (channel, chunk of PS_NORM_CHUNK values); NDHWC chunks of whole voxels */
+    const int nxc = lay == PS_NDHWC && C > 1;
+    const int64_t chunk = nxc ? (PS_NORM_CHUNK / C > 0 ? PS_NORM_CHUNK / C : 1) : PS_NORM_CHUNK;
+    const int64_t nch = (S + chunk - 1) / chunk;
+    const int64_t ntask = nxc ? nch : (int64_t)C * nch;
+    const int lanes = nxc ? C : 16; /* partial sums per task and moment */
+    float *par = ps_malloc_array((size_t)C * 4, sizeof *par); /* x0, mean, scale, beta */
+    double *part = ps_malloc_array((size_t)ntask * 2 * lanes, sizeof *part);
     if (!par || !part) {
         free(par);
         free(part);
-        return PS_ERR_NOMEM;
+        return ps_error(PS_ERR_NOMEM, "out of memory for instance-norm statistics");
+    }
+    float *x0 = par, *mean = par + C, *scale = par + 2 * C, *shift = par + 3 * C;
+    for (int c = 0; c < C; c++) {
+        x0[c] = nxc ? x[c] : x[(int64_t)c * S];
+        shift[c] = beta[c];
     }
 
-    /* Values are shifted by the channel's first value before summing, which keeps
-     * E[(x-x0)^2] - E[x-x0]^2 free of cancellation when |mean| >> sd (as before the conv
-     * bias is removed). Padding lanes hold zeros and get shift 0. */
-    for (int b = 0; b < nb; b++) {
-        const float *xb = x + (int64_t)b * n;
-        for (int l = 0; l < 16; l++)
-            par[b * 64 + l] = cb == 1 ? xb[0] : xb[l];
-    }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < ntask; t++) {
-        const int b = (int)(t / nch);
-        const int64_t e0 = (t % nch) * PS_NORM_CHUNK;
-        const int64_t e1 = e0 + PS_NORM_CHUNK < n ? e0 + PS_NORM_CHUNK : n;
-        double *p = part + t * 32;
-        for (int l = 0; l < 32; l++)
+        double *p = part + t * 2 * lanes;
+        for (int l = 0; l < 2 * lanes; l++)
             p[l] = 0.0;
-        stats16(x + (int64_t)b * n + e0, e1 - e0, par + b * 64, p, p + 16);
+        const int64_t k = t % nch, v0 = k * chunk, v1 = v0 + chunk < S ? v0 + chunk : S;
+        if (nxc) {
+            stats_nxc(x + v0 * C, v1 - v0, C, x0, p, p + lanes);
+        } else {
+            const int c = (int)(t / nch);
+            stats_plain(x + (int64_t)c * S + v0, v1 - v0, x0[c], p, p + lanes);
+        }
     }
 
-    /* mean, biased variance (torch.nn.InstanceNorm3d), scale = gamma / sqrt(var + eps) */
-    for (int b = 0; b < nb; b++) {
-        double s1[16] = {0}, s2[16] = {0};
-        for (int64_t k = 0; k < nch; k++) {
-            const double *p = part + ((int64_t)b * nch + k) * 32;
+    for (int c = 0; c < C; c++) {
+        double s1 = 0.0, s2 = 0.0;
+        if (nxc) {
+            for (int64_t k = 0; k < nch; k++) {
+                s1 += part[k * 2 * lanes + c];
+                s2 += part[k * 2 * lanes + lanes + c];
+            }
+        } else { /* chunk by chunk, then the 16 lanes in lane order */
+            double l1[16] = {0}, l2[16] = {0};
+            for (int64_t k = 0; k < nch; k++) {
+                const double *p = part + ((int64_t)c * nch + k) * 2 * lanes;
+                for (int l = 0; l < 16; l++) {
+                    l1[l] += p[l];
+                    l2[l] += p[16 + l];
+                }
+            }
             for (int l = 0; l < 16; l++) {
-                s1[l] += p[l];
-                s2[l] += p[16 + l];
+                s1 += l1[l];
+                s2 += l2[l];
             }
         }
-        if (cb == 1) { /* one channel spread over the 16 lanes: add them in lane order */
-            for (int l = 1; l < 16; l++) {
-                s1[0] += s1[l];
-                s2[0] += s2[l];
-            }
-        }
-        float *mean = par + b * 64 + 16, *scale = mean + 16, *shift = scale + 16;
-        for (int l = 0; l < 16; l++) {
-            const int c = b * cb + (cb == 1 ? 0 : l);
-            if ((cb > 1 && l >= cb) || c >= C) {
-                mean[l] = scale[l] = shift[l] = 0.0f; /* padding lanes map 0 to 0 */
-                continue;
-            }
-            const int src = cb == 1 ? 0 : l;
-            double m1 = s1[src] / (double)S;
-            double var = s2[src] / (double)S - m1 * m1;
-            if (var < 0.0)
-                var = 0.0;
-            mean[l] = (float)((double)par[b * 64 + l] + m1);
-            scale[l] = (float)((double)gamma[c] / sqrt(var + (double)eps));
-            shift[l] = beta[c];
-        }
+        norm_params(s1, s2, S, x0[c], gamma[c], eps, &mean[c], &scale[c]);
     }
 
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < ntask; t++) {
-        const int b = (int)(t / nch);
-        const int64_t e0 = (t % nch) * PS_NORM_CHUNK;
-        const int64_t e1 = e0 + PS_NORM_CHUNK < n ? e0 + PS_NORM_CHUNK : n;
-        const float *q = par + b * 64;
-        apply16(x + (int64_t)b * n + e0, e1 - e0, q + 16, q + 32, q + 48, slope);
+        const int64_t k = t % nch, v0 = k * chunk, v1 = v0 + chunk < S ? v0 + chunk : S;
+        if (nxc) {
+            apply_nxc(x + v0 * C, v1 - v0, C, mean, scale, shift, slope);
+        } else {
+            const int c = (int)(t / nch);
+            apply_plain(x + (int64_t)c * S + v0, v1 - v0, mean[c], scale[c], shift[c], slope);
+        }
     }
     free(part);
     free(par);
     return PS_OK;
 }
 
-/* Head on voxels [s0, s1): out[k][s] = sum_c w[k][c] x[c][s], c ascending. */
-PS_HOT static void head_chunk(const float *restrict x, int C, int64_t S, int cb,
-                              const float *restrict w, int K, float *restrict out, int64_t s0,
-                              int64_t s1)
+/* ---- segmentation head ------------------------------------------------------------------ */
+/* Voxels of one head task. */
+#define PS_HEAD_CHUNK 1024
+
+/* out[k][s] = sum_c w[k][c] x[c][s], c ascending, on n voxels of a PS_NCDHW map whose channel
+ * stride is cs (x and out point at the first voxel). */
+PS_HOT static void head_chunk(const float *restrict x, int64_t cs, int C, const float *restrict w,
+                              int K, float *restrict out, int64_t S, int64_t n)
 {
     for (int k = 0; k < K; k++) {
         const float *wk = w + (int64_t)k * C;
         float *o = out + k * S;
 #pragma omp simd
-        for (int64_t s = s0; s < s1; s++)
+        for (int64_t s = 0; s < n; s++)
             o[s] = 0.0f;
         for (int c = 0; c < C; c++) {
             const float wc = wk[c];
-            const float *xc = x + (int64_t)(c / cb) * S * cb + c % cb;
+            const float *xc = x + c * cs;
 #pragma omp simd
-            for (int64_t s = s0; s < s1; s++)
-                o[s] += wc * xc[s * cb];
+            for (int64_t s = 0; s < n; s++)
+                o[s] += wc * xc[s];
         }
     }
 }
 
-void ps_conv1x1_to_plain(const float *x, int C, int64_t S, int cb, const float *w, int K,
+/* PS_NDHWC: out[k][s] = w[k] . x[s], the C channels of a voxel being contiguous; the dot
+ * product is a vectorised reduction whose order is fixed by the compiled code. */
+PS_HOT static void head_nxc(const float *restrict x, int C, const float *restrict w, int K,
+                            float *restrict out, int64_t S, int64_t s0, int64_t s1)
+{
+    for (int64_t s = s0; s < s1; s++) {
+        const float *xs = x + s * C;
+        for (int k = 0; k < K; k++) {
+            const float *wk = w + (int64_t)k * C;
+            float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+            for (int c = 0; c < C; c++)
+                acc += wk[c] * xs[c];
+            out[k * S + s] = acc;
+        }
+    }
+}
+
+void ps_conv1x1_to_plain(const float *x, int C, int64_t S, ps_layout lay, const float *w, int K,
                          float *out, int threads)
 {
-    const int64_t nchunk = (S + 1023) / 1024;
+    const int64_t nchunk = (S + PS_HEAD_CHUNK - 1) / PS_HEAD_CHUNK;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t ch = 0; ch < nchunk; ch++) {
-        int64_t s0 = ch * 1024, s1 = s0 + 1024 < S ? s0 + 1024 : S;
-        head_chunk(x, C, S, cb, w, K, out, s0, s1);
+        int64_t s0 = ch * PS_HEAD_CHUNK, s1 = s0 + PS_HEAD_CHUNK < S ? s0 + PS_HEAD_CHUNK : S;
+        if (lay == PS_NCDHW)
+            head_chunk(x + s0, S, C, w, K, out + s0, S, s1 - s0);
+        else
+            head_nxc(x, C, w, K, out, S, s0, s1);
     }
 }
 
-void ps_layout_block16(const float *plain, int C, int64_t S, float *blocked, int threads)
-{
-    const int nb = ps_cpad(C, 16) / 16;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int b = 0; b < nb; b++)
-        for (int l = 0; l < 16; l++) {
-            int c = b * 16 + l;
-            float *dst = blocked + (int64_t)b * S * 16 + l;
-            if (c >= C) {
-                for (int64_t s = 0; s < S; s++)
-                    dst[s * 16] = 0.0f;
-                continue;
-            }
-            const float *src = plain + (int64_t)c * S;
-            for (int64_t s = 0; s < S; s++)
-                dst[s * 16] = src[s];
-        }
-}
+/* ---- layout changes --------------------------------------------------------------------- */
+/* Tiles of 64 voxels x all channels keep both sides' accesses within a few cache lines. */
+#define PS_TRANSPOSE_TILE 64
 
-void ps_layout_unblock16(const float *blocked, int C, int64_t S, float *plain, int threads)
+void ps_to_ndhwc(const float *src, int C, int64_t S, float *dst, int threads)
 {
+    const int64_t nt = (S + PS_TRANSPOSE_TILE - 1) / PS_TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int c = 0; c < C; c++) {
-        const float *src = blocked + (int64_t)(c / 16) * S * 16 + c % 16;
-        float *dst = plain + (int64_t)c * S;
-        for (int64_t s = 0; s < S; s++)
-            dst[s] = src[s * 16];
+    for (int64_t t = 0; t < nt; t++) {
+        int64_t s0 = t * PS_TRANSPOSE_TILE, s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
+        for (int c = 0; c < C; c++)
+            for (int64_t s = s0; s < s1; s++)
+                dst[s * C + c] = src[(int64_t)c * S + s];
     }
 }
 
-void ps_concat_channels(const float *a, int Ca, const float *b, int Cb, int64_t S, int cb,
-                        float *out, int threads)
+void ps_to_ncdhw(const float *src, int C, int64_t S, float *dst, int threads)
 {
-    if (Ca % cb == 0) { /* whole blocks: two contiguous copies */
-        memcpy(out, a, (size_t)((int64_t)Ca * S) * sizeof *out);
-        memcpy(out + (int64_t)Ca * S, b, (size_t)((int64_t)ps_cpad(Cb, cb) * S) * sizeof *out);
-        return;
-    }
-    const int C = Ca + Cb, nb = ps_cpad(C, cb) / cb;
+    const int64_t nt = (S + PS_TRANSPOSE_TILE - 1) / PS_TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int blk = 0; blk < nb; blk++)
-        for (int l = 0; l < cb; l++) {
-            int c = blk * cb + l;
-            float *dst = out + (int64_t)blk * S * cb + l;
-            const float *src = NULL;
-            if (c < Ca)
-                src = a + (int64_t)(c / cb) * S * cb + c % cb;
-            else if (c < C)
-                src = b + (int64_t)((c - Ca) / cb) * S * cb + (c - Ca) % cb;
-            for (int64_t s = 0; s < S; s++)
-                dst[s * cb] = src ? src[s * cb] : 0.0f;
-        }
+    for (int64_t t = 0; t < nt; t++) {
+        int64_t s0 = t * PS_TRANSPOSE_TILE, s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
+        for (int c = 0; c < C; c++)
+            for (int64_t s = s0; s < s1; s++)
+                dst[(int64_t)c * S + s] = src[s * C + c];
+    }
 }
 
 /* Dot product with 16 independent partial sums, added lane by lane in a fixed order. */

@@ -9,17 +9,20 @@
  *     PanSegNet replaces its output by self_atten(x).
  *   decoder step u (0..P-1): ConvTranspose3d (kernel = stride = pool kernel P-1-u, no bias) to
  *     f_{P-1-u} features, concat [up, skip], 2 blocks with kernel conv_kernels[P-u] (nnU-Net v1
- *     indexes conv_kernel_sizes[-(u+1)], so step 0 reuses the bottleneck's kernel).
+ *     indexes conv_kernel_sizes[-(u+1)], so step 0 reuses the bottleneck's kernel). The
+ *     concatenation is not built: the first block's convolution runs as conv(up, W[:, :f]) plus
+ *     conv(skip, W[:, f:]) accumulated into the same output (ps_block.split).
  *   head: seg_outputs.(P-1), a 1x1x1 conv without bias -> logits.
  *
  * The conv bias in front of instance norm is not applied: IN subtracts the per-channel mean,
  * which removes any per-channel constant exactly (in exact arithmetic).
  *
- * Memory: activations are freed as soon as they are consumed or reused for a later layer
- * (see ps_net_forward); only the skip connections live across stages, each inside the buffer
- * that will hold its decoder step's concatenation (allocated by the stage's first block, so
- * [up, skip] needs no copy). The peak is at the top decoder step: the concatenated input
- * (2 f_0 channels) plus one block output (f_0), i.e. 3 f_0 S floats.
+ * Layout: PS_NDHWC with oneDNN, PS_NCDHW with the reference kernels (net_internal.h).
+ *
+ * Memory: every feature map of a pass has a fixed place in one arena, planned when the network
+ * is created from the maps' lifetimes (plan_memory) and allocated at the first pass; later
+ * passes reuse it, so they take no page faults. The peak is at the top decoder step: skip,
+ * upsampled map and the first block's output (f_0 channels each), i.e. 3 f_0 S floats.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -51,10 +54,16 @@
 
 typedef struct ps_block {
     char key[96];                 /* prefix of conv.* and instnorm.*                      */
-    ps_conv_shape cs;
+    ps_conv_shape cs;             /* the whole convolution (cin = all input channels)     */
     const float *w, *gamma, *beta;
     ps_dnnl_conv *dc;
-    int unblock_src;              /* oneDNN: blocked input handed over as plain ncdhw     */
+    /* A decoder step's first block reads [up, skip] as two inputs: split = the channels of
+     * up; part p is the convolution over input p with weights w[:, channels of p] (owned
+     * contiguous copies; part 1 accumulates into part 0's output). split = 0: one input. */
+    int split;
+    ps_conv_shape cs_part[2];
+    float *w_part[2];
+    ps_dnnl_conv *dc_part[2];
 } ps_block;
 
 typedef struct ps_upconv {
@@ -72,11 +81,19 @@ typedef struct ps_group_time {
     double other_flops;
 } ps_group_time;
 
+/* One feature map of the memory plan: `floats` values at arena + off, live from step t0 to
+ * step t1 inclusive (steps: see step_enc and the functions after it). */
+typedef struct ps_map {
+    int64_t floats, off;
+    int t0, t1;
+} ps_map;
+#define PS_MAX_MAPS (3 + 5 * PS_MAX_STAGES)
+
 struct ps_net {
     const ps_model *m;
     ps_context ctx;
     ps_conv_backend backend;      /* resolved: REFERENCE or ONEDNN                       */
-    int cb;                       /* activation block size: 1 (reference) or 16 (oneDNN) */
+    ps_layout layout;             /* activations: PS_NCDHW (reference), PS_NDHWC (oneDNN) */
     int P;                        /* number of poolings                                  */
     int in_ch, K;
     int feat[PS_MAX_STAGES + 1];  /* features of stage d; feat[P] = bottleneck           */
@@ -92,6 +109,9 @@ struct ps_net {
     double flops;
     ps_group_time gt[2 * PS_MAX_STAGES + 3];
     double total_s;
+    ps_map map[PS_MAX_MAPS];
+    int64_t arena_floats;         /* the plan's size                                     */
+    float *arena;                 /* allocated by the first ps_net_forward()              */
 };
 
 /* Profile groups: encoder stage d -> d; bottleneck -> P; decoder u -> P + 1 + u;
@@ -181,6 +201,27 @@ static int bind_block(ps_net *n, ps_block *b, const char *key, int cin, int cout
     if ((rc = req(n->m, name, 1, vshape, &b->beta, &n->params)))
         return rc;
     n->flops += conv_flops(cs, 0) + 8.0 * cout * (double)vox3(cs->out);
+    return PS_OK;
+}
+
+/* Split block b's convolution along input channels at channel f (see ps_block.split). */
+static int split_block(ps_block *b, int f)
+{
+    const ps_conv_shape *cs = &b->cs;
+    const int64_t kvol = (int64_t)cs->k[0] * cs->k[1] * cs->k[2];
+    b->split = f;
+    for (int p = 0; p < 2; p++) {
+        const int c0 = p ? f : 0, nc = p ? cs->cin - f : f;
+        b->cs_part[p] = *cs;
+        b->cs_part[p].cin = nc;
+        b->w_part[p] = ps_malloc_array((size_t)cs->cout * (size_t)(nc * kvol), sizeof(float));
+        if (!b->w_part[p])
+            return ps_error(PS_ERR_NOMEM, "out of memory for the weights of %s", b->key);
+        for (int co = 0; co < cs->cout; co++)
+            memcpy(b->w_part[p] + (int64_t)co * nc * kvol,
+                   b->w + ((int64_t)co * cs->cin + c0) * kvol,
+                   (size_t)(nc * kvol) * sizeof(float));
+    }
     return PS_OK;
 }
 
@@ -298,6 +339,101 @@ static int bind_vector_pair(ps_net *n, const char *key, int len, const float **w
     return req(n->m, name, 1, s, b, &n->params);
 }
 
+/* ---- memory plan -------------------------------------------------------------------------
+ * Steps of a pass, in order: encoder block (d, j) = 2d + j (the attention runs in step 2P+1,
+ * in place on the bottleneck output); decoder step u: transposed conv 2P+2+3u, first block
+ * +1, second block +2; the head 5P+2. Maps: */
+static int step_enc(int d, int j) { return 2 * d + j; }
+static int step_up(const ps_net *n, int u) { return 2 * n->P + 2 + 3 * u; }
+static int step_head(const ps_net *n) { return 5 * n->P + 2; }
+static int map_input(void) { return 0; }          /* the input in PS_NDHWC (several channels) */
+static int map_enc(const ps_net *n, int d, int j) /* output of encoder block (d, j): j = 1 is */
+{                                                 /* the skip of level d (the bottleneck at P) */
+    return 1 + j * (n->P + 1) + d;
+}
+static int map_dec(const ps_net *n, int u, int k) /* decoder step u: 0 up, 1 and 2 blocks     */
+{
+    return 3 + 2 * n->P + 3 * u + k;
+}
+
+static void plan_set(ps_net *n, int id, int64_t floats, int t0, int t1)
+{
+    n->map[id].floats = floats;
+    n->map[id].t0 = t0;
+    n->map[id].t1 = t1;
+}
+
+/* Lifetimes of all maps, then offsets: largest map first (ties: earlier first), each at the
+ * lowest offset where it overlaps no placed map that is live at the same time. Two maps used
+ * in one step (a layer's input and output) are both live in it, so they never share memory.
+ * Offsets are multiples of 4 KiB. */
+static void plan_memory(ps_net *n)
+{
+    const int P = n->P;
+    memset(n->map, 0, sizeof n->map);
+    if (n->layout == PS_NDHWC && n->in_ch > 1)
+        plan_set(n, map_input(), (int64_t)n->in_ch * vox3(n->size[0]), 0, 0);
+    for (int d = 0; d <= P; d++) {
+        const int64_t fl = (int64_t)n->feat[d] * vox3(n->size[d]);
+        plan_set(n, map_enc(n, d, 0), fl, step_enc(d, 0), step_enc(d, 1));
+        /* the skip lives until its decoder step's first block; the bottleneck output until
+         * the first transposed conv */
+        plan_set(n, map_enc(n, d, 1), fl, step_enc(d, 1),
+                 d < P ? step_up(n, P - 1 - d) + 1 : step_up(n, 0));
+    }
+    for (int u = 0; u < P; u++) {
+        const int lvl = P - 1 - u, t = step_up(n, u);
+        const int64_t fl = (int64_t)n->feat[lvl] * vox3(n->size[lvl]);
+        plan_set(n, map_dec(n, u, 0), fl, t, t + 1);
+        plan_set(n, map_dec(n, u, 1), fl, t + 1, t + 2);
+        plan_set(n, map_dec(n, u, 2), fl, t + 2, u + 1 < P ? step_up(n, u + 1) : step_head(n));
+    }
+
+    const int nmap = map_dec(n, P - 1, 2) + 1;
+    const int64_t align = 4096 / sizeof(float);
+    int order[PS_MAX_MAPS], placed[PS_MAX_MAPS], np = 0;
+    for (int i = 0; i < nmap; i++)
+        order[i] = i;
+    for (int i = 1; i < nmap; i++) /* insertion sort: size descending, then t0, then id */
+        for (int k = i; k > 0; k--) {
+            const ps_map *a = &n->map[order[k - 1]], *b = &n->map[order[k]];
+            if (a->floats > b->floats || (a->floats == b->floats && a->t0 <= b->t0))
+                break;
+            int tmp = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = tmp;
+        }
+    n->arena_floats = 0;
+    for (int i = 0; i < nmap; i++) {
+        ps_map *m = &n->map[order[i]];
+        if (!m->floats)
+            continue;
+        const int64_t len = (m->floats + align - 1) / align * align;
+        int64_t off = 0;
+        for (int moved = 1; moved;) { /* move past every conflicting placed map */
+            moved = 0;
+            for (int k = 0; k < np; k++) {
+                const ps_map *q = &n->map[placed[k]];
+                const int64_t qlen = (q->floats + align - 1) / align * align;
+                if (q->t0 <= m->t1 && m->t0 <= q->t1 && q->off < off + len && off < q->off + qlen) {
+                    off = q->off + qlen;
+                    moved = 1;
+                }
+            }
+        }
+        m->off = off;
+        placed[np++] = order[i];
+        if (off + len > n->arena_floats)
+            n->arena_floats = off + len;
+    }
+}
+
+/* The map's memory (the arena exists). */
+static float *map_ptr(const ps_net *n, int id)
+{
+    return n->arena + n->map[id].off;
+}
+
 static int create_dnnl(ps_net *n)
 {
     int rc = ps_dnnl_create(&n->dnnl);
@@ -306,23 +442,27 @@ static int create_dnnl(ps_net *n)
     for (int d = 0; d <= n->P; d++)
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->enc[d][j];
-            /* oneDNN's direct kernels take a plain source with few channels (the network
-             * input) but not a padded block; such inputs are handed over plain. */
-            int plain = (d == 0 && j == 0) || b->cs.cin % 16;
-            b->unblock_src = plain && !(d == 0 && j == 0);
-            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL, plain ? 1 : 16,
-                                          &b->dc)))
+            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL, 0, &b->dc)))
                 return ps_error_context(rc, "%s", b->key);
         }
     for (int u = 0; u < n->P; u++) {
-        if ((rc = ps_dnnl_conv_create(n->dnnl, &n->tu[u].cs, 1, n->tu[u].w, NULL, 16,
+        if ((rc = ps_dnnl_conv_create(n->dnnl, &n->tu[u].cs, 1, n->tu[u].w, NULL, 0,
                                       &n->tu[u].dc)))
             return ps_error_context(rc, "%s", n->tu[u].key);
         for (int j = 0; j < 2; j++) {
             ps_block *b = &n->dec[u][j];
-            b->unblock_src = b->cs.cin % 16 != 0;
-            if ((rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL,
-                                          b->unblock_src ? 1 : 16, &b->dc)))
+            if (!b->split) {
+                rc = ps_dnnl_conv_create(n->dnnl, &b->cs, 0, b->w, NULL, 0, &b->dc);
+            } else {
+                for (int p = 0; p < 2 && !rc; p++)
+                    rc = ps_dnnl_conv_create(n->dnnl, &b->cs_part[p], 0, b->w_part[p], NULL,
+                                             p == 1, &b->dc_part[p]);
+                for (int p = 0; p < 2; p++) { /* oneDNN keeps its own reordered copy */
+                    free(b->w_part[p]);
+                    b->w_part[p] = NULL;
+                }
+            }
+            if (rc)
                 return ps_error_context(rc, "%s", b->key);
         }
     }
@@ -422,7 +562,8 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
         n->flops += conv_flops(&t->cs, 1);
         snprintf(key, sizeof key, "conv_blocks_localization.%d.0.blocks.0", u);
         if ((rc = bind_block(n, &n->dec[u][0], key, 2 * skip, skip, pl->conv_kernels[P - u], one,
-                             n->size[lvl])))
+                             n->size[lvl])) ||
+            (rc = split_block(&n->dec[u][0], skip)))
             goto fail;
         snprintf(key, sizeof key, "conv_blocks_localization.%d.1.blocks.0", u);
         if ((rc = bind_block(n, &n->dec[u][1], key, skip, skip, pl->conv_kernels[P - u], one,
@@ -439,9 +580,7 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
     if (n->has_attn && (rc = bind_attention(n)))
         goto fail;
 
-    /* Backend. Channel counts that are not multiples of 16 (tiny test networks) are padded
-     * to whole blocks; layers reading such a map get it plain (see create_dnnl), so oneDNN's
-     * direct kernels serve every layer. */
+    /* Backend. */
     if (backend == PS_CONV_AUTO)
         backend = PS_HAVE_DNNL ? PS_CONV_ONEDNN : PS_CONV_REFERENCE;
     if (backend == PS_CONV_ONEDNN && !PS_HAVE_DNNL) {
@@ -450,7 +589,8 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
         goto fail;
     }
     n->backend = backend;
-    n->cb = backend == PS_CONV_ONEDNN ? 16 : 1;
+    n->layout = backend == PS_CONV_ONEDNN ? PS_NDHWC : PS_NCDHW;
+    plan_memory(n);
     if (backend == PS_CONV_ONEDNN) {
 #ifdef _OPENMP
         /* the weight reorders run on omp_get_max_threads() threads */
@@ -480,10 +620,17 @@ void ps_net_free(ps_net *n)
             ps_dnnl_conv_free(n->enc[d][j].dc);
     for (int u = 0; u < PS_MAX_STAGES; u++) {
         ps_dnnl_conv_free(n->tu[u].dc);
-        for (int j = 0; j < 2; j++)
-            ps_dnnl_conv_free(n->dec[u][j].dc);
+        for (int j = 0; j < 2; j++) {
+            ps_block *b = &n->dec[u][j];
+            ps_dnnl_conv_free(b->dc);
+            for (int p = 0; p < 2; p++) {
+                ps_dnnl_conv_free(b->dc_part[p]);
+                free(b->w_part[p]);
+            }
+        }
     }
     ps_dnnl_free(n->dnnl);
+    free(n->arena);
     free(n);
 }
 
@@ -516,62 +663,35 @@ static float *act_alloc(int64_t count)
     return p;
 }
 
-/* One spare feature map kept for the next allocation. Fresh memory costs a page fault and
- * zeroing in the kernel per 4 KiB page (~1 s of CPU per pass of a PanSegNet-sized network),
- * so a consumed buffer is handed to the next layer when it is large enough; otherwise it is
- * freed first. Either way no more memory is held than when every buffer is freed at once. */
-typedef struct act_spare {
-    float *p;
-    int64_t cap; /* floats */
-} act_spare;
-
-static void spare_give(act_spare *sp, float *p, int64_t cap)
+/* One convolution of a block (whole or one part) from x into y. */
+static int run_conv(ps_net *n, const ps_conv_shape *cs, const float *w, ps_dnnl_conv *dc,
+                    int accumulate, const float *x, float *y, int threads)
 {
-    if (!p)
-        return;
-    free(sp->p);
-    sp->p = p;
-    sp->cap = cap;
+    if (n->backend == PS_CONV_ONEDNN)
+        return ps_dnnl_conv_run(dc, x, y);
+    ps_conv3d_ref(cs, x, w, NULL, accumulate, y, threads);
+    return PS_OK;
 }
 
-/* A buffer of at least `count` floats (its size in *cap), from the spare if it fits. */
-static float *spare_take(act_spare *sp, int64_t count, int64_t *cap)
-{
-    float *p = sp->p;
-    if (p && sp->cap >= count) {
-        *cap = sp->cap;
-        sp->p = NULL;
-        return p;
-    }
-    free(p);
-    sp->p = NULL;
-    *cap = count;
-    return act_alloc(count);
-}
-
-/* One block: conv (x -> y) then fused instance norm + LeakyReLU on y. */
-static int run_block(ps_net *n, ps_block *b, const float *x, float *y, int g, int threads)
+/* One block: conv (x -> y; with a split block conv(x, part 0) + conv(x2, part 1)), then fused
+ * instance norm + LeakyReLU on y. */
+static int run_block(ps_net *n, ps_block *b, const float *x, const float *x2, float *y, int g,
+                     int threads)
 {
     double t0 = ps_now_seconds();
-    int rc = PS_OK;
-    if (n->backend == PS_CONV_ONEDNN && b->unblock_src) {
-        const int64_t S = vox3(b->cs.in);
-        float *plain = act_alloc((int64_t)b->cs.cin * S);
-        if (!plain)
-            return PS_ERR_NOMEM;
-        ps_layout_unblock16(x, b->cs.cin, S, plain, threads);
-        rc = ps_dnnl_conv_run(b->dc, plain, y);
-        free(plain);
-    } else if (n->backend == PS_CONV_ONEDNN) {
-        rc = ps_dnnl_conv_run(b->dc, x, y);
+    int rc;
+    if (!b->split) {
+        rc = run_conv(n, &b->cs, b->w, b->dc, 0, x, y, threads);
     } else {
-        ps_conv3d_ref(&b->cs, x, b->w, NULL, y, threads);
+        rc = run_conv(n, &b->cs_part[0], b->w_part[0], b->dc_part[0], 0, x, y, threads);
+        if (!rc)
+            rc = run_conv(n, &b->cs_part[1], b->w_part[1], b->dc_part[1], 1, x2, y, threads);
     }
     if (rc)
         return ps_error_context(rc, "%s", b->key);
     double t1 = ps_now_seconds();
-    rc = ps_instnorm_lrelu(y, b->cs.cout, vox3(b->cs.out), n->cb, b->gamma, b->beta, PS_IN_EPS,
-                           PS_LRELU_SLOPE, threads);
+    rc = ps_instnorm_lrelu(y, b->cs.cout, vox3(b->cs.out), n->layout, b->gamma, b->beta,
+                           PS_IN_EPS, PS_LRELU_SLOPE, threads);
     double t2 = ps_now_seconds();
     n->gt[g].conv_s += t1 - t0;
     n->gt[g].conv_flops += conv_flops(&b->cs, 0);
@@ -588,8 +708,8 @@ static int run_attention(ps_net *n, float *x, int threads)
     if (!buf)
         return PS_ERR_NOMEM;
     float *plain = buf, *res = buf + C * N;
-    if (n->cb == 16)
-        ps_layout_unblock16(x, C, N, plain, threads);
+    if (n->layout == PS_NDHWC)
+        ps_to_ncdhw(x, C, N, plain, threads);
     else
         memcpy(plain, x, (size_t)(C * N) * sizeof *x);
     /* The block is a few GFLOP in many small steps (8 layers x ~10 products): one thread
@@ -597,8 +717,8 @@ static int run_attention(ps_net *n, float *x, int threads)
      * cores are shared with other work, and costs ~0.1 s on an idle 2-core machine. */
     int rc = ps_attn_forward(&n->attn, plain, res, 1);
     if (!rc) {
-        if (n->cb == 16)
-            ps_layout_block16(res, C, N, x, threads);
+        if (n->layout == PS_NDHWC)
+            ps_to_ndhwc(res, C, N, x, threads);
         else
             memcpy(x, res, (size_t)(C * N) * sizeof *x);
     }
@@ -607,156 +727,95 @@ static int run_attention(ps_net *n, float *x, int threads)
     return rc;
 }
 
+int64_t ps_net_activation_bytes(const ps_net *n)
+{
+    return n->arena_floats * (int64_t)sizeof(float);
+}
+
 int ps_net_forward(ps_net *n, const float *input, float *logits)
 {
     const int P = n->P;
     const int threads = ps_context_threads(&n->ctx);
-    /* Decoder step u concatenates [up, skip] of level P-1-u. When the skip fills whole
-     * channel blocks, the encoder writes it straight into the second half of that level's
-     * concatenation buffer (cat[d]) and the transposed conv later fills the first half, so
-     * no copy is made; otherwise skip[d] is a buffer of its own and is copied. Below the top
-     * level, the stage's first block writes into that first half too (it is consumed before
-     * the transposed conv needs it); at the top level this would hold all of cat[0] (the
-     * largest map) through the decoder and raise the peak. A decoder step writes its second
-     * block's output back into its cat buffer (consumed by the first block), and buffers
-     * consumed elsewhere go to the spare (act_spare). */
-    float *cat[PS_MAX_STAGES] = {0}, *skip[PS_MAX_STAGES] = {0};
-    int skip_own[PS_MAX_STAGES] = {0}; /* skip[d] is a buffer of its own, not inside cat[d] */
-    float *x = NULL, *y = NULL, *up = NULL;
-    int64_t xcap = 0, ycap = 0, ccap = 0; /* floats allocated for x, y, a cat buffer */
-    act_spare spare = {NULL, 0};
     int rc = PS_OK;
     memset(n->gt, 0, sizeof n->gt);
     double t_start = ps_now_seconds();
+    if (!n->arena) {
+        /* First pass: the planned arena (huge pages where the system offers them), touched
+         * once by all threads so that the page faults and the kernel's zeroing of fresh
+         * pages run in parallel here rather than inside the first layers that write it. */
+        size_t bytes = (size_t)n->arena_floats * sizeof(float);
+        if (!(n->arena = ps_malloc_large(bytes ? bytes : 64))) {
+            rc = ps_error(PS_ERR_NOMEM, "out of memory for the %.1f MiB of feature maps",
+                          (double)bytes / 1048576.0);
+            n->total_s = ps_now_seconds() - t_start;
+            return rc;
+        }
+        const int64_t step = ((int64_t)2 << 20) / (int64_t)sizeof(float);
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t o = 0; o < n->arena_floats; o += step)
+            memset(n->arena + o, 0,
+                   (size_t)(o + step < n->arena_floats ? step : n->arena_floats - o) *
+                       sizeof(float));
+        n->gt[0].other_s += ps_now_seconds() - t_start;
+    }
 #ifdef _OPENMP
     /* oneDNN runs on omp_get_max_threads() threads of the calling thread. */
     int omp_prev = omp_get_max_threads();
     omp_set_num_threads(threads);
 #endif
 
-    /* Encoder + bottleneck. `cur` is the input of the next layer; x is owned (given to the
-     * spare after use); the caller's input and the cat buffers are not. */
+    /* The input arrives as PS_NCDHW (the NIfTI order); with several channels it is
+     * transposed for PS_NDHWC. */
     const float *cur = input;
-    for (int d = 0; d <= P; d++) {
-        const int64_t S = vox3(n->size[d]);
-        const int fs = n->feat[d];
-        const int in_cat = d < P && fs % n->cb == 0;
-        for (int j = 0; j < 2; j++) {
-            ps_block *b = &n->enc[d][j];
-            float *dst;
-            if (in_cat && (j == 1 ? !cat[d] : d > 0)) {
-                if (!(cat[d] = spare_take(&spare, (int64_t)2 * fs * S, &ccap))) {
-                    rc = PS_ERR_NOMEM;
-                    goto done;
-                }
-            }
-            if (in_cat && j == 0 && d > 0) {
-                dst = cat[d];
-            } else if (in_cat && j == 1) {
-                dst = skip[d] = cat[d] + (int64_t)fs * S;
-            } else {
-                if (!(y = spare_take(&spare, (int64_t)ps_cpad(fs, n->cb) * S, &ycap))) {
-                    rc = PS_ERR_NOMEM;
-                    goto done;
-                }
-                dst = y;
-            }
-            if ((rc = run_block(n, b, cur, dst, d, threads)))
-                goto done;
-            spare_give(&spare, x, xcap); /* the previous block output of this stage, if owned */
-            x = NULL;
-            if (in_cat && j == 0 && d > 0) {
-                cur = cat[d];
-            } else if (j == 1 && d < P) {
-                if (!in_cat) { /* a skip of its own */
-                    skip[d] = y;
-                    skip_own[d] = 1;
-                }
-                y = NULL;
-                cur = skip[d];
-            } else {
-                x = y;
-                xcap = ycap;
-                y = NULL;
-                cur = x;
-            }
-        }
+    if (n->map[map_input()].floats) {
+        double t0 = ps_now_seconds();
+        ps_to_ndhwc(input, n->in_ch, vox3(n->size[0]), map_ptr(n, map_input()), threads);
+        cur = map_ptr(n, map_input());
+        n->gt[0].other_s += ps_now_seconds() - t0;
     }
+
+    /* Encoder + bottleneck: block (d, j) reads the previous map and writes map_enc(d, j). */
+    for (int d = 0; d <= P; d++)
+        for (int j = 0; j < 2; j++) {
+            float *y = map_ptr(n, map_enc(n, d, j));
+            if ((rc = run_block(n, &n->enc[d][j], cur, NULL, y, d, threads)))
+                goto done;
+            cur = y;
+        }
+    float *x = map_ptr(n, map_enc(n, P, 1));
     if (n->has_attn && (rc = run_attention(n, x, threads)))
         goto done;
 
-    /* Decoder. */
+    /* Decoder: up = transposed conv of x; first block reads [up, skip]; second block. */
     for (int u = 0; u < P; u++) {
-        const int lvl = P - 1 - u, fs = n->feat[lvl];
-        const int64_t S = vox3(n->size[lvl]);
-        const int fsp = ps_cpad(fs, n->cb);
+        const int lvl = P - 1 - u;
         ps_upconv *t = &n->tu[u];
-        float *cb_buf = cat[lvl];
-        if (!cb_buf) {
-            if (!(up = act_alloc((int64_t)fsp * S)) ||
-                !(cb_buf = cat[lvl] = act_alloc((int64_t)ps_cpad(2 * fs, n->cb) * S))) {
-                rc = PS_ERR_NOMEM;
-                goto done;
-            }
-        }
-        const int64_t cb_cap = (int64_t)ps_cpad(2 * fs, n->cb) * S;
-        float *up_dst = up ? up : cb_buf;
+        float *up = map_ptr(n, map_dec(n, u, 0)), *y = map_ptr(n, map_dec(n, u, 1));
         double t0 = ps_now_seconds();
         if (n->backend == PS_CONV_ONEDNN)
-            rc = ps_dnnl_conv_run(t->dc, x, up_dst);
+            rc = ps_dnnl_conv_run(t->dc, x, up);
         else
-            ps_convt3d_ref(&t->cs, x, t->w, up_dst, threads);
+            ps_convt3d_ref(&t->cs, x, t->w, up, threads);
         if (rc) {
             rc = ps_error_context(rc, "%s", t->key);
             goto done;
         }
-        double t1 = ps_now_seconds();
-        spare_give(&spare, x, xcap);
-        x = NULL;
-        if (up) { /* padded channel blocks: interleave [up, skip] */
-            ps_concat_channels(up, fs, skip[lvl], fs, S, n->cb, cb_buf, threads);
-            free(up);
-            up = NULL;
-            free(skip[lvl]);
-            skip_own[lvl] = 0;
-        }
-        skip[lvl] = NULL;
-        double t2 = ps_now_seconds();
-        n->gt[P + 1 + u].conv_s += t1 - t0;
+        n->gt[P + 1 + u].conv_s += ps_now_seconds() - t0;
         n->gt[P + 1 + u].conv_flops += conv_flops(&t->cs, 1);
-        n->gt[P + 1 + u].other_s += t2 - t1;
-
-        if (!(y = spare_take(&spare, (int64_t)fsp * S, &ycap))) {
-            rc = PS_ERR_NOMEM;
+        x = map_ptr(n, map_dec(n, u, 2));
+        if ((rc = run_block(n, &n->dec[u][0], up, map_ptr(n, map_enc(n, lvl, 1)), y, P + 1 + u,
+                            threads)) ||
+            (rc = run_block(n, &n->dec[u][1], y, NULL, x, P + 1 + u, threads)))
             goto done;
-        }
-        if ((rc = run_block(n, &n->dec[u][0], cb_buf, y, P + 1 + u, threads)) ||
-            (rc = run_block(n, &n->dec[u][1], y, cb_buf, P + 1 + u, threads)))
-            goto done;
-        spare_give(&spare, y, ycap);
-        y = NULL;
-        x = cb_buf;
-        xcap = cb_cap;
-        cat[lvl] = NULL;
     }
-    free(spare.p);
-    spare.p = NULL;
 
     double t0 = ps_now_seconds();
-    ps_conv1x1_to_plain(x, n->feat[0], vox3(n->size[0]), n->cb, n->seg_w, n->K, logits, threads);
+    ps_conv1x1_to_plain(x, n->feat[0], vox3(n->size[0]), n->layout, n->seg_w, n->K, logits,
+                        threads);
     n->gt[grp_head(n)].other_s += ps_now_seconds() - t0;
     n->gt[grp_head(n)].other_flops += 2.0 * n->K * n->feat[0] * (double)vox3(n->size[0]);
 
 done:
-    free(spare.p);
-    free(x);
-    free(y);
-    free(up);
-    for (int d = 0; d < PS_MAX_STAGES; d++) {
-        if (skip_own[d])
-            free(skip[d]); /* otherwise it lives inside cat[d] */
-        free(cat[d]);
-    }
 #ifdef _OPENMP
     omp_set_num_threads(omp_prev);
 #endif
@@ -807,5 +866,38 @@ int ps_net_print_profile(const ps_net *n, FILE *f)
     }
     fprintf(f, "%-16s %14s %10.2f %9.1f %10.1f %10.1f %9.1f\n", "total", "", tf * 1e-9,
             tc * 1e3, tc > 0 ? tf * 1e-9 / tc : 0.0, tn * 1e3, to * 1e3);
+    if (n->backend == PS_CONV_ONEDNN) {
+        /* which oneDNN implementations run the layers ("ref:any" would be its slow
+         * fallback) */
+        const ps_dnnl_conv *all[6 * PS_MAX_STAGES + 2];
+        int na = 0;
+        for (int d = 0; d <= P; d++)
+            for (int j = 0; j < 2; j++)
+                all[na++] = n->enc[d][j].dc;
+        for (int u = 0; u < P; u++) {
+            all[na++] = n->tu[u].dc;
+            for (int j = 0; j < 2; j++) {
+                const ps_block *b = &n->dec[u][j];
+                if (b->split) {
+                    all[na++] = b->dc_part[0];
+                    all[na++] = b->dc_part[1];
+                } else {
+                    all[na++] = b->dc;
+                }
+            }
+        }
+        fprintf(f, "# oneDNN implementations:");
+        for (int i = 0; i < na; i++) {
+            const char *name = ps_dnnl_conv_impl(all[i]);
+            int seen = 0, count = 0;
+            for (int k = 0; k < na; k++) {
+                seen |= k < i && !strcmp(ps_dnnl_conv_impl(all[k]), name);
+                count += !strcmp(ps_dnnl_conv_impl(all[k]), name);
+            }
+            if (!seen)
+                fprintf(f, " %s x %d", name, count);
+        }
+        fprintf(f, " (of %d primitives)\n", na);
+    }
     return ferror(f) ? ps_error(PS_ERR_IO, "writing the profile failed") : PS_OK;
 }

@@ -1,13 +1,15 @@
 /* net_internal.h - layer kernels of the inference network (private to src/infer and its tests).
  *
- * Activation layout. A feature map of C channels and S = D*H*W voxels is stored "channel
- * blocked" with block size cb (1 or 16): element (c, s) lives at
- *     (c / cb) * S * cb + s * cb + c % cb.
- * cb = 1 is PyTorch's contiguous (C, D, H, W); cb = 16 is oneDNN's nCdhw16c, which its AVX-512
- * convolution kernels read and write natively. With cb = 16 the channel count is padded to a
- * multiple of 16 (ps_cpad) and the padding lanes hold zeros. Generic_UNet's channel counts
- * (32 * 2^k, capped at 320) need no padding; then two feature maps are concatenated along
- * channels by placing one buffer after the other.
+ * Activation layouts. A feature map of C channels and S = D*H*W voxels is stored densely in one
+ * of two layouts (ps_layout):
+ *   PS_NCDHW  element (c, s) at c * S + s   PyTorch's contiguous (C, D, H, W); the reference
+ *                                           backend and the network's input and logits;
+ *   PS_NDHWC  element (c, s) at s * C + c   "channels last", the layout of oneDNN's brgemm
+ *                                           convolutions (the fastest fp32 kernels of oneDNN
+ *                                           2.6 on AVX-512; see docs/inference.md).
+ * With one channel both are the same. The decoder's concatenation [up, skip] is never built:
+ * its first convolution is split along input channels, conv(up, W[:, :f]) + conv(skip, W[:, f:])
+ * (the second accumulating into the first's output), which is the same sum in another order.
  *
  * Determinism: every kernel here computes each output element in one thread with a fixed
  * summation order, so results do not depend on the thread count.
@@ -31,44 +33,40 @@ typedef struct ps_conv_shape {
 /* Fill out[] from in/k/stride/pad; PS_ERR_ARG when an output size would be < 1. */
 int ps_conv_shape_resolve(ps_conv_shape *cs, int transposed);
 
-/* ---- portable reference kernels (layout cb = 1) --------------------------------------------- */
+typedef enum ps_layout {
+    PS_NCDHW = 0, /* (c, s) at c * S + s */
+    PS_NDHWC = 1  /* (c, s) at s * C + c */
+} ps_layout;
+
+/* ---- portable reference kernels (layout PS_NCDHW) ----------------------------------------- */
 /* out[co] = bias[co] + sum_ci sum_k w[co][ci][k] * in[ci][o * stride + k - pad]
- * (w in PyTorch's Conv3d layout (Cout, Cin, kD, kH, kW); bias may be NULL). */
+ * (w in PyTorch's Conv3d layout (Cout, Cin, kD, kH, kW); bias may be NULL). With accumulate,
+ * the result is added to what out holds (out[co] += ...). */
 void ps_conv3d_ref(const ps_conv_shape *cs, const float *in, const float *w, const float *bias,
-                   float *out, int threads);
+                   int accumulate, float *out, int threads);
 /* Transposed convolution with kernel == stride, no padding (non-overlapping):
  * out[co][i * stride + k] = sum_ci w[ci][co][k] * in[ci][i]  (w: (Cin, Cout, kD, kH, kW)). */
 void ps_convt3d_ref(const ps_conv_shape *cs, const float *in, const float *w, float *out,
                     int threads);
 
-/* ---- fused instance norm + LeakyReLU (any cb) -------------------------------------------- */
-/* In place on x (C channels, S voxels, block cb):
+/* ---- fused instance norm + LeakyReLU (either layout) -------------------------------------- */
+/* In place on x (C channels, S voxels, layout lay):
  *   mean_c, var_c over the S voxels of channel c (biased variance, as torch.nn.InstanceNorm3d),
  *   y = gamma_c (x - mean_c) / sqrt(var_c + eps) + beta_c,  then y = y if y >= 0 else slope * y.
  * Statistics are accumulated in double (shifted by the channel's first value), in a fixed order.
  * A per-channel constant added to x (the conv bias) cancels exactly in exact arithmetic. */
-int ps_instnorm_lrelu(float *x, int C, int64_t S, int cb, const float *gamma, const float *beta,
-                      float eps, float slope, int threads);
+int ps_instnorm_lrelu(float *x, int C, int64_t S, ps_layout lay, const float *gamma,
+                      const float *beta, float eps, float slope, int threads);
 
-/* 1x1x1 convolution without bias from a cb-blocked map (C channels) to K plain channels:
- * out[k][s] = sum_c w[k][c] x[c][s]. */
-void ps_conv1x1_to_plain(const float *x, int C, int64_t S, int cb, const float *w, int K,
-                         float *out, int threads);
-
-/* Channels allocated for C channels in block size cb (C rounded up to a multiple of cb). */
-static inline int ps_cpad(int C, int cb)
-{
-    return (C + cb - 1) / cb * cb;
-}
-
-/* Copy between cb = 1 and cb = 16 (the blocked side padded, padding lanes set to 0). */
-void ps_layout_block16(const float *plain, int C, int64_t S, float *blocked, int threads);
-void ps_layout_unblock16(const float *blocked, int C, int64_t S, float *plain, int threads);
-
-/* out = concat([a (Ca channels), b (Cb channels)]) along channels, all in block size cb
- * (padding lanes of out set to 0). */
-void ps_concat_channels(const float *a, int Ca, const float *b, int Cb, int64_t S, int cb,
+/* 1x1x1 convolution without bias from a map of C channels (layout lay) to K channels in
+ * PS_NCDHW: out[k][s] = sum_c w[k][c] x[c][s] (PS_NCDHW: c ascending; PS_NDHWC: a vectorised
+ * dot product over the voxel's channels, in an order fixed by the compiled code). */
+void ps_conv1x1_to_plain(const float *x, int C, int64_t S, ps_layout lay, const float *w, int K,
                         float *out, int threads);
+
+/* Transpose between the layouts: PS_NCDHW src -> PS_NDHWC dst, and back. */
+void ps_to_ndhwc(const float *src, int C, int64_t S, float *dst, int threads);
+void ps_to_ncdhw(const float *src, int C, int64_t S, float *dst, int threads);
 
 /* ---- small dense algebra for the attention block ----------------------------------------- */
 /* y[n][o] = b[o] + sum_i x[n][i] W[o][i]  (W as torch.nn.Linear stores it: (out, in)). */
@@ -124,11 +122,11 @@ int ps_dnnl_create(ps_dnnl **out);
 void ps_dnnl_free(ps_dnnl *e);
 /* A convolution (transposed = 0; w in Conv3d layout, bias may be NULL) or a transposed
  * convolution (transposed = 1; w in ConvTranspose3d layout (Cin, Cout, k), no bias).
- * src_cb: block size of the source (1: plain ncdhw, for the network input and for channel
- * counts that do not fill blocks; else 16); dst is always cb = 16.
- * Weights are reordered once here into the layout the chosen kernel wants. */
+ * Source and destination are PS_NDHWC. With accumulate the result is added to what the
+ * destination holds (oneDNN's sum post-op). Weights are reordered once here into the layout
+ * the chosen kernel wants. */
 int ps_dnnl_conv_create(ps_dnnl *e, const ps_conv_shape *cs, int transposed, const float *w,
-                        const float *bias, int src_cb, ps_dnnl_conv **out);
+                        const float *bias, int accumulate, ps_dnnl_conv **out);
 int ps_dnnl_conv_run(ps_dnnl_conv *c, const float *src, float *dst);
 const char *ps_dnnl_conv_impl(const ps_dnnl_conv *c); /* oneDNN's implementation name */
 void ps_dnnl_conv_free(ps_dnnl_conv *c);

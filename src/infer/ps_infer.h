@@ -119,8 +119,13 @@ typedef enum ps_conv_backend {
 int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend,
                   const ps_context *ctx, ps_net **out);
 void ps_net_free(ps_net *net);
-/* input: (C, D, H, W) float32; logits: (num_classes + 1, D, H, W), caller-allocated. */
+/* input: (C, D, H, W) float32; logits: (num_classes + 1, D, H, W), caller-allocated.
+ * The first call allocates the network's feature-map arena (ps_net_activation_bytes()), which
+ * later calls reuse and ps_net_free() releases. */
 int ps_net_forward(ps_net *net, const float *input, float *logits);
+/* Bytes of the feature-map arena of one pass (the attention block and the convolution
+ * weights come on top). */
+int64_t ps_net_activation_bytes(const ps_net *net);
 /* Parameter count and multiply-accumulate FLOPs (2 per MAC) of one forward pass. */
 int64_t ps_net_param_count(const ps_net *net);
 double ps_net_flops(const ps_net *net);

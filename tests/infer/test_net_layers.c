@@ -120,8 +120,8 @@ static void check_conv_case(const char *case_name, int transposed)
         ps_convt3d_ref(&cs, x, w, y1, 1);
         ps_convt3d_ref(&cs, x, w, y2, 2);
     } else {
-        ps_conv3d_ref(&cs, x, w, b, y1, 1);
-        ps_conv3d_ref(&cs, x, w, b, y2, 2);
+        ps_conv3d_ref(&cs, x, w, b, 0, y1, 1);
+        ps_conv3d_ref(&cs, x, w, b, 0, y2, 2);
     }
     double err = max_abs_diff(y1, yref, ny);
     printf("%s reference: max abs diff %.3g\n", case_name, err);
@@ -133,17 +133,12 @@ static void check_conv_case(const char *case_name, int transposed)
     ps_dnnl *e;
     ps_dnnl_conv *c;
     ck_assert_int_eq(ps_dnnl_create(&e), 0);
-    int src_cb = cs.cin == 1 ? 1 : 16;
-    ck_assert_int_eq(ps_dnnl_conv_create(e, &cs, transposed, w, b, src_cb, &c), 0);
-    int64_t nin = (int64_t)ps_cpad(cs.cin, src_cb) * vox(cs.in);
-    int64_t nout = (int64_t)ps_cpad(cs.cout, 16) * vox(cs.out);
-    float *xb = malloc((size_t)nin * sizeof *xb), *yb = malloc((size_t)nout * sizeof *yb);
-    if (src_cb == 16)
-        ps_layout_block16(x, cs.cin, vox(cs.in), xb, 2);
-    else
-        memcpy(xb, x, (size_t)nin * sizeof *xb);
+    ck_assert_int_eq(ps_dnnl_conv_create(e, &cs, transposed, w, b, 0, &c), 0);
+    int64_t nin = (int64_t)cs.cin * vox(cs.in);
+    float *xb = malloc((size_t)nin * sizeof *xb), *yb = malloc((size_t)ny * sizeof *yb);
+    ps_to_ndhwc(x, cs.cin, vox(cs.in), xb, 2);
     ck_assert_int_eq(ps_dnnl_conv_run(c, xb, yb), 0);
-    ps_layout_unblock16(yb, cs.cout, vox(cs.out), y2, 2);
+    ps_to_ncdhw(yb, cs.cout, vox(cs.out), y2, 2);
     err = max_abs_diff(y2, yref, ny);
     printf("%s oneDNN: max abs diff %.3g\n", case_name, err);
     ck_assert_msg(err <= PS_TOL_LAYER, "%s oneDNN (%s): max |diff| %g", case_name,
@@ -157,6 +152,70 @@ static void check_conv_case(const char *case_name, int transposed)
     free(y2);
     golden_free(g);
 }
+
+/* A convolution split along input channels at h, conv(x[:h], w[:, :h], bias) followed by
+ * conv(x[h:], w[:, h:]) accumulated into the same output (how the decoder reads [up, skip]),
+ * against PyTorch's output of the whole convolution. */
+static void check_split_case(const char *case_name)
+{
+    golden *g = golden_load(case_name);
+    ps_conv_shape cs;
+    conv_params(g, &cs, 0);
+    int64_t ny;
+    const float *x = gget(g, "x", NULL), *w = gget(g, "w", NULL), *yref = gget(g, "y", &ny);
+    const float *b = gget(g, "b", NULL);
+    const int h = cs.cin / 2;
+    const int64_t kvol = (int64_t)cs.k[0] * cs.k[1] * cs.k[2], Si = vox(cs.in);
+    ps_conv_shape part[2] = {cs, cs};
+    part[0].cin = h;
+    part[1].cin = cs.cin - h;
+    float *wp[2], *y = malloc((size_t)ny * sizeof *y);
+    for (int p = 0; p < 2; p++) {
+        wp[p] = malloc((size_t)(cs.cout * part[p].cin * kvol) * sizeof(float));
+        for (int co = 0; co < cs.cout; co++)
+            memcpy(wp[p] + (int64_t)co * part[p].cin * kvol,
+                   w + ((int64_t)co * cs.cin + (p ? h : 0)) * kvol,
+                   (size_t)(part[p].cin * kvol) * sizeof(float));
+    }
+    ps_conv3d_ref(&part[0], x, wp[0], b, 0, y, 2);
+    ps_conv3d_ref(&part[1], x + h * Si, wp[1], NULL, 1, y, 2);
+    double err = max_abs_diff(y, yref, ny);
+    printf("%s split reference: max abs diff %.3g\n", case_name, err);
+    ck_assert_msg(err <= PS_TOL_LAYER, "%s split reference: max |diff| %g", case_name, err);
+#if PS_HAVE_DNNL
+    ps_dnnl *e;
+    ps_dnnl_conv *c[2];
+    ck_assert_int_eq(ps_dnnl_create(&e), 0);
+    ck_assert_int_eq(ps_dnnl_conv_create(e, &part[0], 0, wp[0], b, 0, &c[0]), 0);
+    ck_assert_int_eq(ps_dnnl_conv_create(e, &part[1], 0, wp[1], NULL, 1, &c[1]), 0);
+    float *xs = malloc((size_t)(cs.cin * Si) * sizeof *xs), *yb = malloc((size_t)ny * sizeof *yb);
+    ps_to_ndhwc(x, h, Si, xs, 2);
+    ps_to_ndhwc(x + h * Si, cs.cin - h, Si, xs + h * Si, 2);
+    ck_assert_int_eq(ps_dnnl_conv_run(c[0], xs, yb), 0);
+    ck_assert_int_eq(ps_dnnl_conv_run(c[1], xs + h * Si, yb), 0);
+    ps_to_ncdhw(yb, cs.cout, vox(cs.out), y, 2);
+    err = max_abs_diff(y, yref, ny);
+    printf("%s split oneDNN (%s + %s): max abs diff %.3g\n", case_name, ps_dnnl_conv_impl(c[0]),
+           ps_dnnl_conv_impl(c[1]), err);
+    ck_assert_msg(err <= PS_TOL_LAYER, "%s split oneDNN: max |diff| %g", case_name, err);
+    ps_dnnl_conv_free(c[0]);
+    ps_dnnl_conv_free(c[1]);
+    ps_dnnl_free(e);
+    free(xs);
+    free(yb);
+#endif
+    free(wp[0]);
+    free(wp[1]);
+    free(y);
+    golden_free(g);
+}
+
+START_TEST(conv_split_input_channels)
+{
+    check_split_case("conv_aniso"); /* 16 -> 32 as 8 + 8 input channels */
+    check_split_case("conv_k1");    /* 32 -> 16 as 16 + 16 */
+}
+END_TEST
 
 START_TEST(conv_first_layer)
 {
@@ -201,37 +260,82 @@ START_TEST(instnorm_lrelu_both_layouts)
     float *blk = malloc((size_t)n * sizeof *blk);
     memcpy(a, x, (size_t)n * sizeof *a);
     memcpy(b, x, (size_t)n * sizeof *b);
-    ck_assert_int_eq(ps_instnorm_lrelu(a, C, S, 1, gam, bet, 1e-5f, 0.01f, 1), 0);
-    ck_assert_int_eq(ps_instnorm_lrelu(b, C, S, 1, gam, bet, 1e-5f, 0.01f, 2), 0);
+    ck_assert_int_eq(ps_instnorm_lrelu(a, C, S, PS_NCDHW, gam, bet, 1e-5f, 0.01f, 1), 0);
+    ck_assert_int_eq(ps_instnorm_lrelu(b, C, S, PS_NCDHW, gam, bet, 1e-5f, 0.01f, 2), 0);
     double err = max_abs_diff(a, yref, n);
     printf("instnorm plain: max abs diff %.3g\n", err);
     ck_assert_msg(err <= PS_TOL_LAYER, "plain layout: max |diff| %g", err);
     ck_assert(memcmp(a, b, (size_t)n * sizeof *a) == 0); /* thread count invariance */
 
-    ps_layout_block16(x, C, S, blk, 2);
-    ck_assert_int_eq(ps_instnorm_lrelu(blk, C, S, 16, gam, bet, 1e-5f, 0.01f, 2), 0);
-    ps_layout_unblock16(blk, C, S, b, 2);
+    ps_to_ndhwc(x, C, S, blk, 2);
+    ck_assert_int_eq(ps_instnorm_lrelu(blk, C, S, PS_NDHWC, gam, bet, 1e-5f, 0.01f, 2), 0);
+    ps_to_ncdhw(blk, C, S, b, 2);
     err = max_abs_diff(b, yref, n);
-    printf("instnorm blocked: max abs diff %.3g\n", err);
-    ck_assert_msg(err <= PS_TOL_LAYER, "blocked layout: max |diff| %g", err);
+    printf("instnorm channels last: max abs diff %.3g\n", err);
+    ck_assert_msg(err <= PS_TOL_LAYER, "channels-last layout: max |diff| %g", err);
 
-    /* 8 channels in one padded block of 16: padding lanes stay 0 */
-    float *pad = calloc((size_t)(16 * S), sizeof *pad);
-    ps_layout_block16(x, 8, S, pad, 1);
-    ck_assert_int_eq(ps_instnorm_lrelu(pad, 8, S, 16, gam, bet, 1e-5f, 0.01f, 2), 0);
+    /* the first 8 channels alone (channel count not a multiple of the vector width) */
+    float *part = malloc((size_t)(8 * S) * sizeof *part);
+    ps_to_ndhwc(x, 8, S, part, 1);
+    ck_assert_int_eq(ps_instnorm_lrelu(part, 8, S, PS_NDHWC, gam, bet, 1e-5f, 0.01f, 2), 0);
     for (int64_t s = 0; s < S; s++)
-        for (int l = 0; l < 16; l++) {
-            float v = pad[s * 16 + l];
-            if (l < 8)
-                ck_assert_float_eq_tol(v, yref[l * S + s], PS_TOL_LAYER);
-            else
-                ck_assert(v == 0.0f);
-        }
-    free(pad);
+        for (int c = 0; c < 8; c++)
+            ck_assert_float_eq_tol(part[s * 8 + c], yref[c * S + s], PS_TOL_LAYER);
+    free(part);
     free(a);
     free(b);
     free(blk);
     golden_free(g);
+}
+END_TEST
+
+START_TEST(instnorm_lrelu_many_chunks)
+{
+    /* Analytic phantom, large enough for several tasks in both layouts: channel c of C = 48
+     * holds a_c + b_c at even voxels and a_c - b_c at odd ones (S even), so mean = a_c and the
+     * biased variance = b_c^2 exactly; then y = +-gamma_c b_c / sqrt(b_c^2 + eps) + beta_c and
+     * LeakyReLU(0.01). a_c = 1000 + 7c tests the shifted sums (|mean| >> sd). */
+    enum { C = 48 };
+    const int64_t S = 6000;
+    const float eps = 1e-5f;
+    float gam[C], bet[C];
+    float *x = malloc((size_t)(C * S) * sizeof *x), *t = malloc((size_t)(C * S) * sizeof *t);
+    float *r1 = malloc((size_t)(C * S) * sizeof *r1), *r2 = malloc((size_t)(C * S) * sizeof *r2);
+    for (int c = 0; c < C; c++) {
+        gam[c] = 0.5f + 0.03f * (float)c;
+        bet[c] = -0.2f + 0.01f * (float)c;
+        for (int64_t s = 0; s < S; s++)
+            x[c * S + s] = (float)(1000 + 7 * c) + (s % 2 ? -1.0f : 1.0f) * (float)(1 + c % 5);
+    }
+    for (int lay = 0; lay < 2; lay++)
+        for (int thr = 1; thr <= 2; thr++) {
+            float *r = thr == 1 ? r1 : r2;
+            if (lay == PS_NDHWC) {
+                ps_to_ndhwc(x, C, S, t, thr);
+                ck_assert_int_eq(ps_instnorm_lrelu(t, C, S, PS_NDHWC, gam, bet, eps, 0.01f, thr),
+                                 0);
+                ps_to_ncdhw(t, C, S, r, thr);
+            } else {
+                memcpy(r, x, (size_t)(C * S) * sizeof *r);
+                ck_assert_int_eq(ps_instnorm_lrelu(r, C, S, PS_NCDHW, gam, bet, eps, 0.01f, thr),
+                                 0);
+            }
+            if (thr == 2) /* 1 and 2 threads: identical bits */
+                ck_assert(memcmp(r1, r2, (size_t)(C * S) * sizeof *r1) == 0);
+        }
+    for (int c = 0; c < C; c++) {
+        double bc = 1 + c % 5, z = bc / sqrt(bc * bc + eps);
+        for (int64_t s = 0; s < 2; s++) {
+            double y = (s % 2 ? -z : z) * gam[c] + bet[c];
+            y = y >= 0 ? y : 0.01 * y;
+            ck_assert_float_eq_tol(r2[c * S + s], y, 1e-5);
+            ck_assert_float_eq_tol(r2[c * S + S - 2 + s], y, 1e-5);
+        }
+    }
+    free(x);
+    free(t);
+    free(r1);
+    free(r2);
 }
 END_TEST
 
@@ -328,52 +432,30 @@ END_TEST
 
 START_TEST(head_and_layouts)
 {
-    /* x[c][s] = c + 10 s, w[k][c] = k + 1, C = 24 (one full and one padded block of 16):
-     * out[k][s] = (k + 1) * sum_c (c + 10 s) = (k + 1) * (276 + 240 s)   (sum 0..23 = 276) */
-    enum { C = 24, S = 5, K = 2 };
-    float x[C * S], w[K * C], blk[32 * S], back[C * S], out[K * S];
+    /* x[c][s] = c + 10 s, w[k][c] = k + 1, C = 24:
+     * out[k][s] = (k + 1) * sum_c (c + 10 s) = (k + 1) * (276 + 240 s)   (sum 0..23 = 276);
+     * S = 2500 spans several head tasks. */
+    enum { C = 24, S = 2500, K = 2 };
+    static float x[C * S], nxc[C * S], back[C * S], out[K * S];
+    float w[K * C];
     for (int c = 0; c < C; c++)
         for (int s = 0; s < S; s++)
             x[c * S + s] = (float)(c + 10 * s);
     for (int k = 0; k < K; k++)
         for (int c = 0; c < C; c++)
             w[k * C + c] = (float)(k + 1);
-    for (int cb = 1; cb <= 16; cb += 15) {
-        const float *src = x;
-        if (cb == 16) {
-            ps_layout_block16(x, C, S, blk, 2);
-            for (int s = 0; s < S; s++) /* padding lanes of the second block */
-                for (int l = 8; l < 16; l++)
-                    ck_assert(blk[16 * S + s * 16 + l] == 0.0f);
-            ps_layout_unblock16(blk, C, S, back, 2);
-            ck_assert(memcmp(back, x, sizeof x) == 0);
-            src = blk;
-        }
-        ps_conv1x1_to_plain(src, C, S, cb, w, K, out, 2);
+    ps_to_ndhwc(x, C, S, nxc, 2);
+    for (int s = 0; s < S; s++)
+        for (int c = 0; c < C; c++)
+            ck_assert(nxc[s * C + c] == (float)(c + 10 * s));
+    ps_to_ncdhw(nxc, C, S, back, 2);
+    ck_assert(memcmp(back, x, sizeof x) == 0);
+    for (int lay = 0; lay < 2; lay++) {
+        ps_conv1x1_to_plain(lay ? nxc : x, C, S, lay, w, K, out, 2);
         for (int k = 0; k < K; k++)
             for (int s = 0; s < S; s++)
                 ck_assert_float_eq(out[k * S + s], (float)((k + 1) * (276 + 240 * s)));
     }
-}
-END_TEST
-
-START_TEST(concat_padded_blocks)
-{
-    /* a: 8 channels of value 100 + c, b: 8 channels of value 200 + c, 3 voxels, cb = 16:
-     * out channel c < 8 holds 100 + c, channel 8 + c holds 200 + c (one full block). */
-    enum { S = 3 };
-    float a[16 * S], b[16 * S], out[16 * S];
-    memset(a, 0, sizeof a);
-    memset(b, 0, sizeof b);
-    for (int s = 0; s < S; s++)
-        for (int c = 0; c < 8; c++) {
-            a[s * 16 + c] = (float)(100 + c);
-            b[s * 16 + c] = (float)(200 + c);
-        }
-    ps_concat_channels(a, 8, b, 8, S, 16, out, 2);
-    for (int s = 0; s < S; s++)
-        for (int c = 0; c < 16; c++)
-            ck_assert_float_eq(out[s * 16 + c], (float)(c < 8 ? 100 + c : 200 + c - 8));
 }
 END_TEST
 
@@ -400,11 +482,12 @@ static Suite *make_suite(void)
     tcase_add_test(tc, conv_kernel_with_ones);
     tcase_add_test(tc, convt_122);
     tcase_add_test(tc, convt_222);
+    tcase_add_test(tc, conv_split_input_channels);
     tcase_add_test(tc, instnorm_lrelu_both_layouts);
+    tcase_add_test(tc, instnorm_lrelu_many_chunks);
     tcase_add_test(tc, linear_attention_and_transformer_layer);
     tcase_add_test(tc, attention_block);
     tcase_add_test(tc, head_and_layouts);
-    tcase_add_test(tc, concat_padded_blocks);
     tcase_add_test(tc, conv_shape_errors);
     suite_add_tcase(s, tc);
     return s;
