@@ -295,27 +295,58 @@ static float dot16(const float *a, const float *b, int n)
     return s;
 }
 
-/* yt[o][t] = b[o] + sum_i W[o][i] xt[i][t], i ascending: an axpy over the tokens per (o, i),
- * which vectorises along t without reordering any sum. */
+/* yt[o][t] = b[o] + sum_i W[o][i] xt[i][t], i ascending, for o in [o0, o1) and tokens
+ * [t0, t1): an axpy over the tokens per (o, i), which vectorises along t without reordering
+ * any sum. */
 PS_HOT static void linear_rows(const float *restrict xt, int n, int in,
                                const float *restrict W, const float *b, float *restrict yt,
-                               int o0, int o1)
+                               int o0, int o1, int t0, int t1)
 {
     for (int o = o0; o < o1; o++) {
         float *row = yt + (int64_t)o * n;
         const float bo = b ? b[o] : 0.0f;
 #pragma omp simd
-        for (int t = 0; t < n; t++)
+        for (int t = t0; t < t1; t++)
             row[t] = bo;
         const float *wo = W + (int64_t)o * in;
         for (int i = 0; i < in; i++) {
             const float wi = wo[i];
             const float *xi = xt + (int64_t)i * n;
 #pragma omp simd
-            for (int t = 0; t < n; t++)
+            for (int t = t0; t < t1; t++)
                 row[t] += wi * xi[t];
         }
     }
+}
+
+/* The same sums, register-blocked: a tile of LIN_TO outputs x LIN_TT tokens is held in
+ * LIN_TO x (LIN_TT / 16) vectors of 16 floats while i runs, so each slice of xt is loaded once
+ * per LIN_TO outputs instead of once per output and no partial sum goes through memory (GCC
+ * vector extensions: one AVX-512 register per vector on x86-64-v4). Each element is still
+ * b[o] + W[o][0] xt[0][t] + W[o][1] xt[1][t] + ... in that order. */
+#define LIN_TO 4
+#define LIN_TT 64
+typedef float ps_v16 __attribute__((vector_size(64)));
+
+PS_HOT static void linear_tile(const float *restrict xt, int n, int in, const float *restrict W,
+                               const float *b, float *restrict yt, int o0, int t0)
+{
+    ps_v16 acc[LIN_TO][LIN_TT / 16];
+    for (int r = 0; r < LIN_TO; r++)
+        for (int j = 0; j < LIN_TT / 16; j++)
+            acc[r][j] = (ps_v16){0} + (b ? b[o0 + r] : 0.0f);
+    const float *w = W + (int64_t)o0 * in;
+    for (int i = 0; i < in; i++) {
+        ps_v16 xv[LIN_TT / 16];
+        memcpy(xv, xt + (int64_t)i * n + t0, sizeof xv);
+        for (int r = 0; r < LIN_TO; r++) {
+            const float wr = w[(int64_t)r * in + i];
+            for (int j = 0; j < LIN_TT / 16; j++)
+                acc[r][j] += wr * xv[j];
+        }
+    }
+    for (int r = 0; r < LIN_TO; r++)
+        memcpy(yt + (int64_t)(o0 + r) * n + t0, acc[r], sizeof acc[r]);
 }
 
 void ps_linear(const float *x, int n, int in, const float *W, const float *b, int out, float *y,
@@ -334,10 +365,15 @@ void ps_linear(const float *x, int n, int in, const float *W, const float *b, in
     for (int t = 0; t < n; t++)
         for (int i = 0; i < in; i++)
             xt[(int64_t)i * n + t] = x[(int64_t)t * in + i];
-    const int nblk = (out + 15) / 16;
+    /* whole tiles, then the remaining tokens and outputs by rows */
+    const int ot = out / LIN_TO, tt = n / LIN_TT, ntile = ot * tt;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int ob = 0; ob < nblk; ob++)
-        linear_rows(xt, n, in, W, b, yt, ob * 16, ob * 16 + 16 < out ? ob * 16 + 16 : out);
+    for (int k = 0; k < ntile; k++)
+        linear_tile(xt, n, in, W, b, yt, (k / tt) * LIN_TO, (k % tt) * LIN_TT);
+    if (tt * LIN_TT < n)
+        linear_rows(xt, n, in, W, b, yt, 0, ot * LIN_TO, tt * LIN_TT, n);
+    if (ot * LIN_TO < out)
+        linear_rows(xt, n, in, W, b, yt, ot * LIN_TO, out, 0, n);
     for (int t = 0; t < n; t++)
         for (int o = 0; o < out; o++)
             y[(int64_t)t * out + o] = yt[(int64_t)o * n + t];

@@ -395,6 +395,35 @@ START_TEST(linear_attention_and_transformer_layer)
 }
 END_TEST
 
+START_TEST(linear_tiles_and_tails)
+{
+    /* y[t][o] = b[o] + sum_i x[t][i] W[o][i] with small integers, so every partial sum is an
+     * exact integer in float and the result is the exact integer sum whatever the order.
+     * n = 150 tokens = 2 register tiles of 64 + 22, out = 10 = 2 tiles of 4 + 2 rows. */
+    enum { N = 150, IN = 37, OUT = 10 };
+    static float x[N * IN], w[OUT * IN], b[OUT], y[N * OUT];
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < IN; i++)
+            x[t * IN + i] = (float)((t + 2 * i) % 5 - 2);
+    for (int o = 0; o < OUT; o++) {
+        b[o] = (float)o;
+        for (int i = 0; i < IN; i++)
+            w[o * IN + i] = (float)((3 * o + i) % 7 - 3);
+    }
+    for (int thr = 1; thr <= 2; thr++) {
+        ps_linear(x, N, IN, w, b, OUT, y, thr);
+        for (int t = 0; t < N; t++)
+            for (int o = 0; o < OUT; o++) {
+                long e = o;
+                for (int i = 0; i < IN; i++)
+                    e += (long)((t + 2 * i) % 5 - 2) * ((3 * o + i) % 7 - 3);
+                ck_assert_msg(y[t * OUT + o] == (float)e, "y[%d][%d] = %g, expected %ld", t, o,
+                              y[t * OUT + o], e);
+            }
+    }
+}
+END_TEST
+
 START_TEST(attention_block)
 {
     golden *g = golden_load("attnblock");
@@ -486,6 +515,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, instnorm_lrelu_both_layouts);
     tcase_add_test(tc, instnorm_lrelu_many_chunks);
     tcase_add_test(tc, linear_attention_and_transformer_layer);
+    tcase_add_test(tc, linear_tiles_and_tails);
     tcase_add_test(tc, attention_block);
     tcase_add_test(tc, head_and_layouts);
     tcase_add_test(tc, conv_shape_errors);
