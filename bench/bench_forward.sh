@@ -11,10 +11,18 @@
 #              (default 3); medians are reported
 #   THREADS    threads for both sides (default 2)
 #   ATTENTION  1 (default) for PanSegNet's attention bottleneck, 0 for a plain Generic_UNet
+#   EFF_REPS   rounds of the convolution-efficiency measurement (default 5, 0 skips it)
 #
 # Each run is a fresh process timed by /usr/bin/time -v (peak resident memory, CPU time); the
 # forward-pass time is the one each program reports around the network call alone (model
 # loading and file I/O excluded). The per-layer-group table of the last C run follows.
+#
+# Convolution efficiency: on a shared machine the FP32 peak itself moves (other guests on the
+# same cores), so each round measures the sustained peak (fma_peak, median of 9) right before
+# and right after a `panseval forward --repeat 3` whose passes 2 and 3 (the feature-map arena already
+# faulted in, as in sliding-window inference) give the convolution GFLOP/s of the whole
+# network (all convolution FLOP / time inside the convolution primitives, from the -v -v
+# table), held against the mean of the two peaks. The median ratio over all passes is printed.
 set -eu
 
 BUILD=${1:-build}
@@ -22,6 +30,7 @@ PANSEVAL=$BUILD/src/cli/panseval
 DIR=${BENCH_DIR:-/tmp/panseval-bench-forward}
 PATCH=${PATCH:-64 128 128}
 REPS=${REPS:-3}
+EFF_REPS=${EFF_REPS:-5}
 THREADS=${THREADS:-2}
 ATTENTION=${ATTENTION:-1}
 PY=/usr/bin/python3
@@ -101,3 +110,27 @@ print('max |logit C - logit torch| = %.3g (logit range %.3g .. %.3g)'
 EOF
 echo "== per-layer-group table of the last C run"
 sed -n '/^# forward pass/,/^total/p' "$DIR/c_run.log"
+
+if [ "$EFF_REPS" -gt 0 ] && [ -x "$DIR/fma_peak" ]; then
+    echo "== convolution efficiency, $THREADS thread(s), $EFF_REPS rounds"
+    : > "$DIR/eff"
+    i=1
+    while [ "$i" -le "$EFF_REPS" ]; do
+        p0=$("$DIR/fma_peak" "$THREADS" | sed -n 's/.*peak \([0-9.]*\) GFLOP.*/\1/p')
+        PANSEVAL_PROFILE=1 "$PANSEVAL" forward --model "$MODEL" --input "$MODEL/input.nii.gz" \
+            -o "$DIR/logits_c.nii.gz" -j "$THREADS" --repeat 3 > "$DIR/eff_run.log" 2>&1
+        p1=$("$DIR/fma_peak" "$THREADS" | sed -n 's/.*peak \([0-9.]*\) GFLOP.*/\1/p')
+        peak=$(echo "$p0 $p1" | awk '{printf "%.1f", ($1 + $2) / 2}')
+        # conv GFLOP/s of passes 2 and 3 (column 4 of the "total" lines)
+        convs=$(awk '$1 == "total" {n++; if (n > 1) print $4}' "$DIR/eff_run.log")
+        for c in $convs; do
+            echo "$c $peak" | awk '{printf "%.4f\n", $1 / $2}' >> "$DIR/eff"
+        done
+        echo "round $i: FP32 peak $p0 before, $p1 after; convolutions $(echo $convs | tr ' ' '/') GFLOP/s"
+        i=$((i + 1))
+    done
+    med=$(median < "$DIR/eff")
+    echo "median convolution efficiency: $(echo "$med" | awk '{printf "%.1f%%", 100 * $1}') of the FP32 peak ($(wc -l < "$DIR/eff") passes)"
+    echo "== per-layer-group table, last pass of the last round"
+    awk '/^# forward pass/ {buf = ""} {buf = buf $0 "\n"} /^# oneDNN/ {last = buf} END {printf "%s", last}' "$DIR/eff_run.log"
+fi
