@@ -260,7 +260,8 @@ void ps_to_ndhwc(const float *src, int C, int64_t S, float *dst, int threads)
     const int64_t nt = (S + PS_TRANSPOSE_TILE - 1) / PS_TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < nt; t++) {
-        int64_t s0 = t * PS_TRANSPOSE_TILE, s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
+        const int64_t s0 = t * PS_TRANSPOSE_TILE;
+        const int64_t s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
         for (int c = 0; c < C; c++)
             for (int64_t s = s0; s < s1; s++)
                 dst[s * C + c] = src[(int64_t)c * S + s];
@@ -272,7 +273,8 @@ void ps_to_ncdhw(const float *src, int C, int64_t S, float *dst, int threads)
     const int64_t nt = (S + PS_TRANSPOSE_TILE - 1) / PS_TRANSPOSE_TILE;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < nt; t++) {
-        int64_t s0 = t * PS_TRANSPOSE_TILE, s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
+        const int64_t s0 = t * PS_TRANSPOSE_TILE;
+        const int64_t s1 = s0 + PS_TRANSPOSE_TILE < S ? s0 + PS_TRANSPOSE_TILE : S;
         for (int c = 0; c < C; c++)
             for (int64_t s = s0; s < s1; s++)
                 dst[(int64_t)c * S + s] = src[s * C + c];

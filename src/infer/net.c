@@ -415,7 +415,8 @@ static void plan_memory(ps_net *n)
             for (int k = 0; k < np; k++) {
                 const ps_map *q = &n->map[placed[k]];
                 const int64_t qlen = (q->floats + align - 1) / align * align;
-                if (q->t0 <= m->t1 && m->t0 <= q->t1 && q->off < off + len && off < q->off + qlen) {
+                const int same_time = q->t0 <= m->t1 && m->t0 <= q->t1;
+                if (same_time && q->off < off + len && off < q->off + qlen) {
                     off = q->off + qlen;
                     moved = 1;
                 }
