@@ -435,6 +435,29 @@ static float *map_ptr(const ps_net *n, int id)
     return n->arena + n->map[id].off;
 }
 
+/* All oneDNN primitives of the network, in layer order; returns their number. */
+#define PS_MAX_PRIMS (6 * PS_MAX_STAGES + 2)
+static int dnnl_primitives(const ps_net *n, const ps_dnnl_conv **all)
+{
+    int na = 0;
+    for (int d = 0; d <= n->P; d++)
+        for (int j = 0; j < 2; j++)
+            all[na++] = n->enc[d][j].dc;
+    for (int u = 0; u < n->P; u++) {
+        all[na++] = n->tu[u].dc;
+        for (int j = 0; j < 2; j++) {
+            const ps_block *b = &n->dec[u][j];
+            if (b->split) {
+                all[na++] = b->dc_part[0];
+                all[na++] = b->dc_part[1];
+            } else {
+                all[na++] = b->dc;
+            }
+        }
+    }
+    return na;
+}
+
 static int create_dnnl(ps_net *n)
 {
     int rc = ps_dnnl_create(&n->dnnl);
@@ -604,6 +627,17 @@ int ps_net_create(const ps_model *m, const int patch[3], ps_conv_backend backend
 #endif
         if (rc)
             goto fail;
+        /* oneDNN falls back to its reference kernels ("ref:...") for what its fast kernels do
+         * not cover on this CPU: correct, but orders of magnitude slower. Say so. */
+        const ps_dnnl_conv *all[PS_MAX_PRIMS];
+        const int na = dnnl_primitives(n, all);
+        int nref = 0;
+        for (int i = 0; i < na; i++)
+            nref += !strncmp(ps_dnnl_conv_impl(all[i]), "ref", 3);
+        if (nref)
+            ps_log(&n->ctx, PS_LOG_WARN,
+                   "oneDNN runs %d of the %d convolution layers with its slow reference kernel "
+                   "on this CPU (see forward -v -v for the implementations)", nref, na);
     }
     *out = n;
     return PS_OK;
@@ -870,23 +904,8 @@ int ps_net_print_profile(const ps_net *n, FILE *f)
     if (n->backend == PS_CONV_ONEDNN) {
         /* which oneDNN implementations run the layers ("ref:any" would be its slow
          * fallback) */
-        const ps_dnnl_conv *all[6 * PS_MAX_STAGES + 2];
-        int na = 0;
-        for (int d = 0; d <= P; d++)
-            for (int j = 0; j < 2; j++)
-                all[na++] = n->enc[d][j].dc;
-        for (int u = 0; u < P; u++) {
-            all[na++] = n->tu[u].dc;
-            for (int j = 0; j < 2; j++) {
-                const ps_block *b = &n->dec[u][j];
-                if (b->split) {
-                    all[na++] = b->dc_part[0];
-                    all[na++] = b->dc_part[1];
-                } else {
-                    all[na++] = b->dc;
-                }
-            }
-        }
+        const ps_dnnl_conv *all[PS_MAX_PRIMS];
+        const int na = dnnl_primitives(n, all);
         fprintf(f, "# oneDNN implementations:");
         for (int i = 0; i < na; i++) {
             const char *name = ps_dnnl_conv_impl(all[i]);
