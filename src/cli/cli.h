@@ -74,8 +74,14 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo,
  * (a copy of s). The caller frees *copy and *items, also on failure. */
 int cli_split_list(const char *s, char **copy, char ***items, int *n);
 
-/* Output file handling: open c->output (or stdout) atomically, then commit or abort. */
+/* --level: a confidence level strictly between 0 and 1. 0, or -1 (usage error printed). */
+int cli_parse_level(const char *cmd, const char *s, double *out);
+
+/* Output file handling: open c->output (or stdout) atomically; then cli_output_close() with
+ * the status of the writing: commits the file when rc is PS_OK, else discards it (nothing
+ * half-written is left) and returns rc. */
 int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f);
+int cli_output_close(ps_atomic_file *af, int rc);
 
 /* The subcommand entry points (one file each). */
 #define PS_CMD(name, fn, summary) int fn(int argc, char **argv);

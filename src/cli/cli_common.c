@@ -123,6 +123,28 @@ int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f)
     return PS_OK;
 }
 
+int cli_output_close(ps_atomic_file *af, int rc)
+{
+    if (rc) {
+        ps_atomic_abort(af);
+        return rc;
+    }
+    return ps_atomic_commit(af);
+}
+
+int cli_parse_level(const char *cmd, const char *s, double *out)
+{
+    double v;
+    if (cli_parse_double(cmd, "--level", s, 0, 1, &v))
+        return -1;
+    if (!(v > 0 && v < 1)) {
+        cli_usage_error(cmd, "--level must be strictly between 0 and 1, got '%s'", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int cli_split_list(const char *s, char **copy, char ***items, int *n)
 {
     *n = 0;

@@ -96,7 +96,7 @@ int main_describe(int argc, char **argv)
         case OPT_BY: by = optarg; break;
         case OPT_MODEL: model = optarg; break;
         case OPT_LEVEL:
-            if (cli_parse_double(CMD, "--level", optarg, 1e-9, 1 - 1e-9, &level))
+            if (cli_parse_level(CMD, optarg, &level))
                 return 2;
             break;
         case OPT_BOOT:
@@ -286,11 +286,7 @@ int main_describe(int argc, char **argv)
     FILE *f;
     if ((rc = cli_output_open(&common, &af, &f)))
         goto fail;
-    if ((rc = cli_rtable_write(rt, f, text, common.format))) {
-        ps_atomic_abort(af);
-        goto fail;
-    }
-    if ((rc = ps_atomic_commit(af)))
+    if ((rc = cli_output_close(af, cli_rtable_write(rt, f, text, common.format))))
         goto fail;
     goto done;
 fail:

@@ -159,10 +159,8 @@ int main_icc(int argc, char **argv)
             raters = optarg;
             break;
         case OPT_LEVEL:
-            if (cli_parse_double(CMD, "--level", optarg, 0, 1, &level))
+            if (cli_parse_level(CMD, optarg, &level))
                 return 2;
-            if (!(level > 0 && level < 1))
-                return cli_usage_error(CMD, "--level must be strictly between 0 and 1");
             break;
         default:
             return cli_usage_error(CMD, "unknown option");
@@ -251,11 +249,7 @@ int main_icc(int argc, char **argv)
     if ((rc = cli_output_open(&common, &af, &f)))
         goto fail;
     rc = text ? write_text(&r, dropped, f) : write_table(&r, f, common.format);
-    if (rc) {
-        ps_atomic_abort(af);
-        goto fail;
-    }
-    if ((rc = ps_atomic_commit(af)))
+    if ((rc = cli_output_close(af, rc)))
         goto fail;
     goto done;
 fail:

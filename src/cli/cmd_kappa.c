@@ -248,10 +248,8 @@ int main_kappa(int argc, char **argv)
                 return cli_usage_error(CMD, "--%s", ps_error_message());
             break;
         case OPT_LEVEL:
-            if (cli_parse_double(CMD, "--level", optarg, 0, 1, &run.level))
+            if (cli_parse_level(CMD, optarg, &run.level))
                 return 2;
-            if (!(run.level > 0 && run.level < 1))
-                return cli_usage_error(CMD, "--level must be strictly between 0 and 1");
             break;
         case OPT_ALPHA_METRIC:
             if (ps_alpha_metric_parse(optarg, &run.metric))
@@ -418,11 +416,7 @@ int main_kappa(int argc, char **argv)
     if ((rc = cli_output_open(&common, &af, &f)))
         goto fail;
     rc = text ? write_text(&run, f) : write_table(&run, f, common.format);
-    if (rc) {
-        ps_atomic_abort(af);
-        goto fail;
-    }
-    if ((rc = ps_atomic_commit(af)))
+    if ((rc = cli_output_close(af, rc)))
         goto fail;
     goto done;
 fail:

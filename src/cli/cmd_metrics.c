@@ -587,13 +587,8 @@ int main_metrics(int argc, char **argv)
     ps_atomic_file *af = NULL;
     FILE *f = NULL;
     int rc = cli_output_open(&common, &af, &f);
-    if (!rc) {
-        rc = write_results(f, common.format, jobs, res, njobs);
-        if (rc)
-            ps_atomic_abort(af);
-        else
-            rc = ps_atomic_commit(af);
-    }
+    if (!rc)
+        rc = cli_output_close(af, write_results(f, common.format, jobs, res, njobs));
     if (rc)
         status = cli_report_error(CMD, rc);
     else if (nfailed)

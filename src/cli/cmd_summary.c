@@ -106,11 +106,7 @@ int main_summary(int argc, char **argv)
     FILE *f;
     if ((rc = cli_output_open(&common, &af, &f)))
         goto fail;
-    if ((rc = ps_report_write(r, f, fmt, percent))) {
-        ps_atomic_abort(af);
-        goto fail;
-    }
-    if ((rc = ps_atomic_commit(af)))
+    if ((rc = cli_output_close(af, ps_report_write(r, f, fmt, percent))))
         goto fail;
     goto done;
 fail:
