@@ -5,6 +5,7 @@
  * so "2" < "10" and "1" = "1.0"; otherwise they are compared and ordered as strings (strcmp).
  * The order matters for weighted kappa and for the ordinal metric of Krippendorff's alpha. */
 #include "ps_stats.h"
+#include "stats_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,12 +43,6 @@ typedef struct label_entry {
     double value;
 } label_entry;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -63,20 +58,6 @@ void ps_agree_labels_free(ps_agree_labels *l)
     free(l->names);
     free(l->values);
     free(l);
-}
-
-/* index of `v` in sorted unique values u[0..k-1] */
-static int find_double(const double *u, int k, double v)
-{
-    int lo = 0, hi = k - 1;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (u[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 static int find_str(char *const *u, int k, const char *s)
@@ -121,11 +102,7 @@ int ps_agree_labels_code(const char *const *cells, size_t n, int *codes, ps_agre
         for (size_t i = 0; i < n; i++)
             if (!ps_agree_is_missing(cells[i]))
                 parse_finite(cells[i], &v[m++]);
-        qsort(v, m, sizeof *v, cmp_double);
-        size_t k = 0;
-        for (size_t i = 0; i < m; i++)
-            if (k == 0 || v[i] != v[k - 1])
-                v[k++] = v[i];
+        size_t k = ps_stats_sorted_unique_(v, m);
         if (k > (size_t)INT32_MAX) {
             free(v);
             rc = ps_error(PS_ERR_RANGE, "too many categories (%zu)", k);
@@ -143,7 +120,7 @@ int ps_agree_labels_code(const char *const *cells, size_t n, int *codes, ps_agre
                 continue;
             }
             parse_finite(cells[i], &x);
-            int c = find_double(v, (int)k, x);
+            int c = ps_stats_lower_bound_(v, (int)k, x);
             codes[i] = c;
             if (!l->names[c] && !(l->names[c] = ps_strdup(cells[i])))
                 goto fail;

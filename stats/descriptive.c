@@ -89,6 +89,29 @@ void ps_stats_sort_(double *x, size_t n)
     qsort(x, n, sizeof *x, cmp_double);
 }
 
+size_t ps_stats_sorted_unique_(double *x, size_t n)
+{
+    ps_stats_sort_(x, n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || x[i] != x[k - 1])
+            x[k++] = x[i];
+    return k;
+}
+
+int ps_stats_lower_bound_(const double *u, int k, double v)
+{
+    int lo = 0, hi = k - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (u[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* R quantile(type = 7) / numpy percentile(method = 'linear'):
  * h = (n - 1) p, j = floor(h), Q = x[j] + (h - j) (x[j+1] - x[j]). */
 double ps_stats_quantile_sorted(const double *sorted, size_t n, double p)

@@ -19,6 +19,7 @@
  *                         depend on the thread count).
  */
 #include "ps_stats.h"
+#include "stats_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -55,24 +56,6 @@ const char *ps_alpha_metric_name(ps_alpha_metric m)
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int value_index(const double *u, int k, double v)
-{
-    int lo = 0, hi = k - 1;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (u[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* Squared metric difference of the values with indices g, h (vals sorted; cum[g] = sum of
  * n over indices < g). */
@@ -149,11 +132,7 @@ int ps_krippendorff_alpha(const double *x, size_t n, int raters, ps_alpha_metric
             if (!isnan(row[j]))
                 vals[m++] = row[j] == 0 ? 0.0 : row[j]; /* -0 and +0 are one value */
     }
-    qsort(vals, m, sizeof *vals, cmp_double);
-    size_t V = 0;
-    for (size_t i = 0; i < m; i++)
-        if (V == 0 || vals[i] != vals[V - 1])
-            vals[V++] = vals[i];
+    size_t V = ps_stats_sorted_unique_(vals, m);
     if (V > (size_t)INT32_MAX) {
         free(vals);
         return ps_error(PS_ERR_RANGE, "too many distinct values (%zu)", V);
@@ -176,7 +155,7 @@ int ps_krippendorff_alpha(const double *x, size_t n, int raters, ps_alpha_metric
             continue;
         for (int j = 0; j < raters; j++)
             if (!isnan(row[j]))
-                nc[value_index(vals, (int)V, row[j] == 0 ? 0.0 : row[j])] += 1.0;
+                nc[ps_stats_lower_bound_(vals, (int)V, row[j] == 0 ? 0.0 : row[j])] += 1.0;
     }
     cum[0] = 0;
     for (size_t g = 0; g < V; g++)
@@ -190,7 +169,7 @@ int ps_krippendorff_alpha(const double *x, size_t n, int raters, ps_alpha_metric
         int mu = 0;
         for (int j = 0; j < raters; j++)
             if (!isnan(row[j]))
-                idxbuf[mu++] = value_index(vals, (int)V, row[j] == 0 ? 0.0 : row[j]);
+                idxbuf[mu++] = ps_stats_lower_bound_(vals, (int)V, row[j] == 0 ? 0.0 : row[j]);
         if (mu < 2)
             continue;
         double s = 0;

@@ -20,4 +20,10 @@ double ps_stats_ssd_(const double *x, size_t n, double mean);
 /* Ascending sort of doubles (no NaN). */
 void ps_stats_sort_(double *x, size_t n);
 
+/* Sort x (no NaN) and keep each distinct value once, in x[0..k-1]; returns k. */
+size_t ps_stats_sorted_unique_(double *x, size_t n);
+
+/* Index of v in the ascending values u[0..k-1] (k >= 1): the first i with u[i] >= v. */
+int ps_stats_lower_bound_(const double *u, int k, double v);
+
 #endif
