@@ -1,7 +1,7 @@
 /* conv_dnnl.c - 3D convolutions and transposed convolutions through oneDNN's C API.
  *
  * Activations are PS_NDHWC ("channels last", oneDNN's ndhwc): for that layout oneDNN 2.6
- * selects its brgemm convolutions (brgconv:avx512_core on AVX-512), which run 15-30% faster
+ * selects its brgemm convolutions (brgconv:avx512_core on AVX-512), which ran 15-20% faster
  * than its direct kernels on the blocked nCdhw16c layout for the shapes of Generic_UNet
  * (bench/conv_bench.c prints both). They need a dense source and destination, so the
  * network never hands them channel slices (see net_internal.h for how the decoder's
