@@ -47,10 +47,6 @@ static void usage(FILE *f)
           "a prediction).\n"
           "\n"
           "Options:\n"
-          "  -o, --output FILE     write the manifest to FILE, atomically (an existing file is\n"
-          "                        replaced only when the whole manifest was written); paths\n"
-          "                        are then relative to FILE's folder. Default: standard\n"
-          "                        output, with absolute paths.\n"
           "      --layout L        auto (default), nnunet-v1, nnunet-v2, msd, pansegdata,\n"
           "                        multi-rater\n"
           "      --pred NAME=DIR   a folder of predictions of model NAME (repeatable). Each\n"
@@ -62,12 +58,12 @@ static void usage(FILE *f)
           "      --center C        center for every case\n"
           "      --ref-rater N     multi-rater: annotation_N is the ref column (default 1);\n"
           "                        'none': no ref, every annotation is a rater: column\n"
-          "      --absolute        absolute paths even with -o\n"
-          "  -q, --quiet           no notes (unmatched files, missing labels) on standard error\n"
-          "  -h, --help            this text\n"
-          "\n"
-          "Notes go to standard error: prediction files that match no case, the number of\n"
-          "cases without a prediction, labels without an image, skipped AppleDouble files.\n"
+          "      --absolute        absolute paths even with -o (with -o, paths are relative\n"
+          "                        to the manifest's folder; on standard output, absolute)\n"
+          "\n" CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT) "\n"
+          "Notes go to standard error (-q silences them): prediction files that match no\n"
+          "case, the number of cases without a prediction, labels without an image,\n"
+          "skipped AppleDouble files.\n"
           "A folder in no known layout is an error that lists what the folder holds.\n"
           "\n"
           "Exit status: 0 success, 1 error (unknown layout, files that do not fit it, a\n"
@@ -101,24 +97,16 @@ int main_manifest(int argc, char **argv)
     };
     cli_common common;
     cli_common_init(&common, PS_FMT_TSV);
+    common.uses = CLI_USE_OUTPUT;
     ps_layout_options opt;
     ps_layout_options_init(&opt);
     ps_layout_pred preds[MAX_PREDS];
     char *pred_args[MAX_PREDS];
     int absolute = 0, c, rc = 0;
     long ref = 1;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        if (c == 'q')
-            c = CLI_OPT_QUIET;
-        else if (c == 'v')
-            c = CLI_OPT_VERBOSE;
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
-            return 2;
-        if (h)
-            continue;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
         case OPT_LAYOUT:
             if (ps_layout_parse(optarg, &opt.layout))
                 return cli_usage_error(CMD, "%s", ps_error_message());
@@ -144,7 +132,7 @@ int main_manifest(int argc, char **argv)
                 return 2;
             break;
         case OPT_ABSOLUTE: absolute = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
@@ -155,8 +143,6 @@ int main_manifest(int argc, char **argv)
         return cli_usage_error(CMD, "missing DATASET_DIR");
     if (optind + 1 < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
-    if (common.format_set)
-        return cli_usage_error(CMD, "--format does not apply: a manifest is always TSV");
     opt.ref_rater = (int)ref;
     /* NAME=DIR: split in copies, so argv stays as given */
     char *names[MAX_PREDS] = {0};
