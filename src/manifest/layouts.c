@@ -175,6 +175,8 @@ static int bad_cell_text(const char *s)
 static char *relpath(const char *from, const char *to)
 {
     size_t i = 0, common = 0;
+    if (!strcmp(from, "/"))
+        return ps_strdup(to + 1);
     while (from[i] && from[i] == to[i]) {
         if (from[i] == '/')
             common = i;
@@ -184,8 +186,6 @@ static char *relpath(const char *from, const char *to)
         common = i; /* `to` is `from` or below it */
     else if (!to[i] && from[i] == '/')
         common = i; /* `from` is below `to` */
-    if (!strcmp(from, "/"))
-        common = 0;
     size_t ups = 0;
     for (const char *p = from + common; *p; p++)
         if (*p == '/')
