@@ -74,8 +74,15 @@ for g in groups:
     B = {col(r, "case"): r for r in tab if col(r, "modality") == g and col(r, "model") == "B"}
     keys = sorted(set(A) | set(B))
     a, b, nex = [], [], 0
+    # the exclusion rule of docs/stats.md: a pair enters when both rows have a finite value
+    # and neither has status error or missing (mr03 B, pred_empty with Dice 0, enters; mr07 B,
+    # error, does not; ct14 is unpaired)
     for k in keys:
-        if k not in A or k not in B or col(A[k], "status") != "ok" or col(B[k], "status") != "ok":
+        if (k not in A or k not in B
+                or col(A[k], "status") in ("error", "missing")
+                or col(B[k], "status") in ("error", "missing")
+                or not math.isfinite(float(col(A[k], "dice")))
+                or not math.isfinite(float(col(B[k], "dice")))):
             nex += 1
             continue
         a.append(float(col(A[k], "dice")))
