@@ -289,7 +289,7 @@ static const char *se0_reason(const int *a, const int *b, size_t n, int ncat, in
         kb += ub[c];
     }
     if (!shared)
-        return "the raters share no category (observed and chance agreement are 0)";
+        return "the raters share no category: observed and chance agreement are 0";
     if (ka == 1 || kb == 1)
         return "a rater used a single category";
     return "the chance-agreement variance is 0";

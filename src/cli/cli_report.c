@@ -23,10 +23,13 @@ int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shorto
             continue;
         }
         if (c == '?' || c == ':') {
-            char o[3] = {'-', (char)optopt, 0};
-            const char *name = optopt ? o : argv[optind - 1];
+            /* a long option is named by its argv word (up to '='), a short one by optopt */
+            char o[128] = {'-', (char)optopt, 0};
+            const char *word = argv[optind - 1];
+            if (!strncmp(word, "--", 2) || !optopt)
+                snprintf(o, sizeof o, "%.*s", (int)strcspn(word, "="), word);
             cli_usage_error(cmd, c == '?' ? "unknown option '%s'" : "option '%s' needs an "
-                            "argument", name);
+                            "argument", o);
             return CLI_GETOPT_ERROR;
         }
         int h = cli_common_option(common, c, optarg);
