@@ -292,6 +292,39 @@ void ps_icc_options_init(ps_icc_options *o);
 /* The six Shrout-Fleiss ICCs, one row per form. Same ratings rules as ps_report_kappa. */
 int ps_report_icc(const ps_table *t, const ps_icc_options *o, ps_rtable **out);
 
+/* ---- loading tables; nnU-Net's summary.json ---------------------------------------------------- */
+/* Read the tables named by args[0..n-1] and concatenate them (they must have the same columns,
+ * in the same order). Each argument is a path ('-' = standard input) or MODEL=PATH. A CSV/TSV
+ * file is read with ps_table_read's rules; a file whose first non-blank character is '{' is
+ * read as an nnU-Net summary.json (v1 or v2, ps_nnunet_parse) with the model column set to
+ * MODEL (default "nnunet"). A MODEL= prefix on a CSV/TSV table is PS_ERR_ARG. */
+int ps_report_load(const char *const *args, int n, ps_table **out);
+
+typedef enum ps_nnunet_layout {
+    PS_NNUNET_V1 = 0, /* nnU-Net v1: results.all / results.mean, 13 confusion-matrix metrics */
+    PS_NNUNET_V2,     /* nnU-Net v2: metric_per_case / mean / foreground_mean                */
+} ps_nnunet_layout;
+/* "nnunet-v1" (or "v1"), "nnunet-v2" (or "v2"). */
+int ps_nnunet_layout_parse(const char *s, ps_nnunet_layout *out);
+
+typedef struct ps_nnunet_options {
+    ps_nnunet_layout layout;
+    const char *model;  /* the model to write; NULL: the table must hold one model          */
+} ps_nnunet_options;
+
+/* Write the per-case table `t` (columns case, label, tp, fp, fn, tn; status, model, ref_path,
+ * pred_path when present) as the summary.json nnU-Net would write for the same masks: the
+ * layout, metric names, formulas, NaN conventions and means of nnU-Net's evaluators (see the
+ * header comment of reports/nnunet_json.c and docs/nnunet.md). Rows with status error or
+ * missing are left out; *nskipped (may be NULL) receives their number. */
+int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int64_t *nskipped);
+
+/* Parse a summary.json of either layout into a per-case table with the columns case, model,
+ * label, status, tp, fp, fn, tn (empty for v1), dice, jaccard, precision, recall, n_pred,
+ * n_ref, ref_path, pred_path. `name` names the file in messages. */
+int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *model,
+                    ps_table **out);
+
 #ifdef __cplusplus
 }
 #endif

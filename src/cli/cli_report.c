@@ -15,6 +15,8 @@ int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shorto
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
+        if (c == CLI_OPT_FORMAT && !fmt)
+            return c;
         if (c == CLI_OPT_FORMAT) {
             if (ps_report_format_parse(optarg, fmt)) {
                 cli_usage_error(cmd, "%s", ps_error_message());

@@ -36,7 +36,7 @@
 
 /* getopt_long over `longopts`, handling the common options and --format; returns the next
  * command-specific option code, -1 at the end, or CLI_GETOPT_ERROR after printing a usage
- * error. */
+ * error. fmt NULL: --format is returned as CLI_OPT_FORMAT for the command to parse. */
 #define CLI_GETOPT_ERROR (-2)
 int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                       const struct option *longopts, cli_common *common,

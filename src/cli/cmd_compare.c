@@ -192,8 +192,8 @@ int main_compare(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (optind != argc - 1)
-        return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
+    if (optind >= argc)
+        return cli_usage_error(CMD, "missing TABLE");
     if (!metric || !o.model_a || !o.model_b)
         return cli_usage_error(CMD, "--metric, --a and --b are required");
     if (!strcmp(o.model_a, o.model_b))
@@ -212,7 +212,7 @@ int main_compare(int argc, char **argv)
         o.nby = nby;
         ps_table *t = NULL;
         ps_rtable *rt = NULL;
-        int rc = ps_table_read(argv[optind], &t);
+        int rc = ps_report_load((const char *const *)argv + optind, argc - optind, &t);
         rc = rc ? rc : ps_report_compare(t, &o, &rt);
         status = cli_report_finish(CMD, &common, rc, rt, fmt);
         ps_rtable_free(rt);

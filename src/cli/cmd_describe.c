@@ -118,8 +118,8 @@ int main_describe(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (optind != argc - 1)
-        return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
+    if (optind >= argc)
+        return cli_usage_error(CMD, "missing TABLE");
     if (!metrics)
         return cli_usage_error(CMD, "--metric is required");
     ps_stats_init();
@@ -136,7 +136,7 @@ int main_describe(int argc, char **argv)
         o.nby = nby;
         ps_table *t = NULL;
         ps_rtable *rt = NULL;
-        int rc = ps_table_read(argv[optind], &t);
+        int rc = ps_report_load((const char *const *)argv + optind, argc - optind, &t);
         rc = rc ? rc : ps_report_describe(t, &o, &rt);
         status = cli_report_finish(CMD, &common, rc, rt, fmt);
         ps_rtable_free(rt);

@@ -9,11 +9,14 @@ static const char *CMD = "summary";
 
 static void usage(FILE *f)
 {
-    fputs("Usage: panseval summary TABLE [--by COLS] [--metrics COLS] [--fraction]\n"
+    fputs("Usage: panseval summary TABLE... [--by COLS] [--metrics COLS] [--fraction]\n"
           "                        [--format FMT] [-o FILE]\n"
+          "       panseval summary TABLE... --format nnunet-v1|nnunet-v2 [--model M] [-o FILE]\n"
           "\n"
           "Summarise the per-case table of `panseval metrics` (CSV or TSV, detected from the\n"
-          "header; '-' reads standard input) per group: how many rows of each status\n"
+          "header; '-' reads standard input; several tables with the same columns are joined;\n"
+          "an nnU-Net summary.json, v1 or v2, is read as a per-case table, named MODEL=FILE to\n"
+          "set its model, see docs/nnunet.md) per group: how many rows of each status\n"
           "(ok, pred_empty, ref_empty, both_empty, error, missing), and mean \xc2\xb1 SD of each\n"
           "metric.\n"
           "\n"
@@ -30,6 +33,14 @@ static void usage(FILE *f)
           "                   (default: dice,hd95,assd,nsd,vol_diff_ml)\n"
           "  --fraction       show dice, jaccard and nsd as fractions, not percent (text, md,\n"
           "                   tex)\n"
+          "  --format nnunet-v1|nnunet-v2\n"
+          "                   write the summary.json nnU-Net v1 (results.all, results.mean) or\n"
+          "                   v2 (metric_per_case, mean, foreground_mean) would write for the\n"
+          "                   same masks, from the tp, fp, fn, tn columns with nnU-Net's\n"
+          "                   formulas (Dice NaN when both masks are empty); rows with status\n"
+          "                   error or missing are left out and counted (docs/nnunet.md)\n"
+          "  --model M        with nnunet-v1/v2: the model to write (needed when the table\n"
+          "                   holds several)\n"
           "\n"
           CLI_REPORT_HELP
           "\n"
@@ -46,7 +57,22 @@ static void usage(FILE *f)
           f);
 }
 
-enum { OPT_BY = CLI_OPT_FIRST_PRIVATE, OPT_METRICS, OPT_FRACTION };
+enum { OPT_BY = CLI_OPT_FIRST_PRIVATE, OPT_METRICS, OPT_FRACTION, OPT_MODEL };
+
+/* --format nnunet-v1|nnunet-v2: the summary.json writer. */
+static int write_nnunet(const ps_table *t, const ps_nnunet_options *no, const cli_common *common)
+{
+    ps_atomic_file *af;
+    FILE *f;
+    int64_t skipped = 0;
+    int rc = cli_output_open(common, &af, &f);
+    if (!rc)
+        rc = cli_output_close(af, ps_nnunet_write(t, no, f, &skipped));
+    if (!rc && skipped)
+        ps_log(&common->ctx, PS_LOG_WARN, "summary: %lld row(s) with status error or missing "
+               "left out of summary.json", (long long)skipped);
+    return rc;
+}
 
 int main_summary(int argc, char **argv)
 {
@@ -55,6 +81,7 @@ int main_summary(int argc, char **argv)
         {"by", required_argument, NULL, OPT_BY},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"fraction", no_argument, NULL, OPT_FRACTION},
+        {"model", required_argument, NULL, OPT_MODEL},
         {NULL, 0, NULL, 0},
     };
     cli_common common;
@@ -63,12 +90,20 @@ int main_summary(int argc, char **argv)
     ps_summary_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *by = "model,modality,label", *metrics = "dice,hd95,assd,nsd,vol_diff_ml";
-    int c;
+    ps_nnunet_options no = {PS_NNUNET_V1, NULL};
+    int c, nnunet = 0;
     optind = 1;
     while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS, longopts, &common,
-                                  &fmt)) != -1) {
+                                  NULL)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
+        case CLI_OPT_FORMAT: /* the table formats, or nnU-Net's summary.json */
+            nnunet = !ps_nnunet_layout_parse(optarg, &no.layout);
+            if (!nnunet && ps_report_format_parse(optarg, &fmt))
+                return cli_usage_error(CMD, "--format must be %s, nnunet-v1 or nnunet-v2, got "
+                                       "'%s'", ps_report_format_names(), optarg);
+            break;
+        case OPT_MODEL: no.model = optarg; break;
         case OPT_BY: by = optarg; break;
         case OPT_METRICS: metrics = optarg; break;
         case OPT_FRACTION: o.percent = 0; break;
@@ -79,8 +114,8 @@ int main_summary(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (optind != argc - 1)
-        return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
+    if (optind >= argc)
+        return cli_usage_error(CMD, "missing TABLE");
 
     char *mcopy = NULL, *bcopy = NULL, **mitems = NULL, **bitems = NULL;
     int status, nby = 0, nmet = 0;
@@ -92,9 +127,14 @@ int main_summary(int argc, char **argv)
         o.nby = nby;
         ps_table *t = NULL;
         ps_rtable *rt = NULL;
-        int rc = ps_table_read(argv[optind], &t);
-        rc = rc ? rc : ps_report_summary(t, &o, &rt);
-        status = cli_report_finish(CMD, &common, rc, rt, fmt);
+        int rc = ps_report_load((const char *const *)argv + optind, argc - optind, &t);
+        if (nnunet) {
+            rc = rc ? rc : write_nnunet(t, &no, &common);
+            status = rc ? cli_report_error(CMD, rc) : 0;
+        } else {
+            rc = rc ? rc : ps_report_summary(t, &o, &rt);
+            status = cli_report_finish(CMD, &common, rc, rt, fmt);
+        }
         ps_rtable_free(rt);
         ps_table_free(t);
     }

@@ -118,7 +118,7 @@ int main_volume(int argc, char **argv)
         o.nby = nby;
         ps_table *t = NULL;
         ps_rtable *rt = NULL;
-        int rc = ps_table_read(argv[optind], &t);
+        int rc = ps_report_load((const char *const *)argv + optind, 1, &t);
         rc = rc ? rc : ps_report_volume(t, &o, &rt);
         status = cli_report_finish(CMD, &common, rc, rt, fmt);
         ps_rtable_free(rt);
