@@ -26,7 +26,7 @@ static char *slurp(const char *path)
 
 static int run(const char *args)
 {
-    char cmd[8192];
+    char cmd[32768];
     snprintf(cmd, sizeof cmd, "cd '%s/golden/reports/nnunet' && '%s' %s 2>'%s'",
              getenv("PS_TEST_SRCDIR"), getenv("PANSEVAL"), args, ps_test_tmp("nnunet.err"));
     int st = system(cmd);
@@ -120,7 +120,7 @@ static void same_json(const char *golden_path, const char *ours_path)
 
 START_TEST(test_write_v1_v2)
 {
-    char args[4096], cases[2048];
+    char args[16384], cases[4096];
     snprintf(cases, sizeof cases, "%s", ps_test_tmp("nnunet_cases.csv"));
     snprintf(args, sizeof args, "metrics --manifest manifest.tsv --labels 1,2 -o '%s'",
              ps_test_tmp("nnunet_cases.csv"));
@@ -128,7 +128,7 @@ START_TEST(test_write_v1_v2)
     snprintf(args, sizeof args, "summary '%s' --format nnunet-v1 -o '%s'", cases,
              ps_test_tmp("nnunet_v1.json"));
     ck_assert_int_eq(run(args), 0);
-    char golden[2048];
+    char golden[4096];
     snprintf(golden, sizeof golden, "%s", ps_test_path("golden/reports/nnunet/summary_v1.json"));
     same_json(golden, ps_test_tmp("nnunet_v1.json"));
     snprintf(args, sizeof args, "summary '%s' --format nnunet-v2 -o '%s'", cases,
@@ -199,7 +199,7 @@ START_TEST(test_read)
     ps_table_free(t);
 
     /* describe on the v2 file: mean Dice per label = nnU-Net's "mean" */
-    char args[4096];
+    char args[16384];
     snprintf(args, sizeof args, "describe A=summary_v2.json --metric dice --by label --format csv "
              "-o '%s'", ps_test_tmp("nnunet_describe.csv"));
     ck_assert_int_eq(run(args), 0);
