@@ -18,6 +18,39 @@ void ps_compare_options_init(ps_compare_options *o)
     ps_wilcoxon_options_r(&o->wilcoxon);
 }
 
+int ps_compare_wilcoxon_options(const char *convention, const char *zero, const char *method,
+                                const char *continuity, ps_wilcoxon_options *wo)
+{
+    if (!convention || !strcmp(convention, "r"))
+        ps_wilcoxon_options_r(wo);
+    else if (!strcmp(convention, "scipy"))
+        ps_wilcoxon_options_scipy(wo);
+    else
+        return ps_error(PS_ERR_ARG, "--wilcoxon-convention must be r or scipy, got '%s'",
+                        convention);
+    if (zero && !strcmp(zero, "wilcox"))
+        wo->zero = PS_WILCOXON_ZERO_WILCOX;
+    else if (zero && !strcmp(zero, "pratt"))
+        wo->zero = PS_WILCOXON_ZERO_PRATT;
+    else if (zero && !strcmp(zero, "zsplit"))
+        wo->zero = PS_WILCOXON_ZERO_ZSPLIT;
+    else if (zero)
+        return ps_error(PS_ERR_ARG, "--wilcoxon-zero must be wilcox, pratt or zsplit, got '%s'",
+                        zero);
+    if (method && !strcmp(method, "exact"))
+        wo->method = PS_WILCOXON_EXACT;
+    else if (method && !strcmp(method, "approx"))
+        wo->method = PS_WILCOXON_APPROX;
+    else if (method && strcmp(method, "auto"))
+        return ps_error(PS_ERR_ARG, "--wilcoxon-method must be auto, exact or approx, got '%s'",
+                        method);
+    if (continuity && strcmp(continuity, "yes") && strcmp(continuity, "no"))
+        return ps_error(PS_ERR_ARG, "--continuity must be yes or no, got '%s'", continuity);
+    if (continuity)
+        wo->correction = !strcmp(continuity, "yes");
+    return PS_OK;
+}
+
 /* One case of one model. */
 typedef struct {
     const char *key_case, *key_label;

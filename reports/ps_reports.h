@@ -251,6 +251,11 @@ typedef struct ps_compare_options {
     ps_wilcoxon_options wilcoxon; /* R's defaults                           */
 } ps_compare_options;
 void ps_compare_options_init(ps_compare_options *o);
+/* The Wilcoxon options by name: the convention ("r", the default when NULL, or "scipy") and
+ * then the overrides (each NULL = the convention's): zero "wilcox" | "pratt" | "zsplit",
+ * method "auto" | "exact" | "approx", continuity "yes" | "no". PS_ERR_ARG on a bad name. */
+int ps_compare_wilcoxon_options(const char *convention, const char *zero, const char *method,
+                                const char *continuity, ps_wilcoxon_options *wo);
 /* Rows of model A and B are paired by case (and label when the table has that column);
  * d = A - B. One row per group and metric: <by>, metric, model_a, model_b, n, n_excluded,
  * mean_a, mean_b, mean_diff, sd_diff, t, df, p_t, ci_low, ci_high, dz, wilcoxon_v,

@@ -93,39 +93,6 @@ enum {
     OPT_WZERO, OPT_WCONV, OPT_WMETHOD, OPT_CONTINUITY, OPT_CORRECTION, OPT_OK_ONLY,
 };
 
-/* The Wilcoxon options: the convention first, then the overrides. 0 or a usage error (2). */
-static int wilcoxon_options(const char *conv, const char *zero, const char *method,
-                            const char *continuity, ps_wilcoxon_options *wo)
-{
-    if (!strcmp(conv, "r"))
-        ps_wilcoxon_options_r(wo);
-    else if (!strcmp(conv, "scipy"))
-        ps_wilcoxon_options_scipy(wo);
-    else
-        return cli_usage_error(CMD, "--wilcoxon-convention must be r or scipy, got '%s'", conv);
-    if (zero && !strcmp(zero, "wilcox"))
-        wo->zero = PS_WILCOXON_ZERO_WILCOX;
-    else if (zero && !strcmp(zero, "pratt"))
-        wo->zero = PS_WILCOXON_ZERO_PRATT;
-    else if (zero && !strcmp(zero, "zsplit"))
-        wo->zero = PS_WILCOXON_ZERO_ZSPLIT;
-    else if (zero)
-        return cli_usage_error(CMD, "--wilcoxon-zero must be wilcox, pratt or zsplit, got '%s'",
-                               zero);
-    if (method && !strcmp(method, "exact"))
-        wo->method = PS_WILCOXON_EXACT;
-    else if (method && !strcmp(method, "approx"))
-        wo->method = PS_WILCOXON_APPROX;
-    else if (method && strcmp(method, "auto"))
-        return cli_usage_error(CMD, "--wilcoxon-method must be auto, exact or approx, got '%s'",
-                               method);
-    if (continuity && strcmp(continuity, "yes") && strcmp(continuity, "no"))
-        return cli_usage_error(CMD, "--continuity must be yes or no, got '%s'", continuity);
-    if (continuity)
-        wo->correction = !strcmp(continuity, "yes");
-    return 0;
-}
-
 int main_compare(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -198,8 +165,8 @@ int main_compare(int argc, char **argv)
         return cli_usage_error(CMD, "--metric, --a and --b are required");
     if (!strcmp(o.model_a, o.model_b))
         return cli_usage_error(CMD, "--a and --b name the same model '%s'", o.model_a);
-    if (wilcoxon_options(conv, zero, wmethod, continuity, &o.wilcoxon))
-        return 2;
+    if (ps_compare_wilcoxon_options(conv, zero, wmethod, continuity, &o.wilcoxon))
+        return cli_usage_error(CMD, "%s", ps_error_message());
     ps_stats_init();
 
     char *mcopy = NULL, *bcopy = NULL, **mitems = NULL, **bitems = NULL;
