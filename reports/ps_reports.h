@@ -111,6 +111,9 @@ typedef enum ps_report_format {
 /* "text", "csv", "tsv", "json", "md" (or "markdown"), "tex" (or "latex"). */
 int ps_report_format_parse(const char *s, ps_report_format *out);
 const char *ps_report_format_names(void); /* "text, csv, tsv, json, md or tex" */
+/* The format named by the suffix of `path` (.csv .tsv .json .md .tex .txt): 1 and *out
+ * set, or 0 (no such suffix; *out untouched). */
+int ps_report_format_from_path(const char *path, ps_report_format *out);
 int ps_rtable_write(const ps_rtable *t, FILE *f, ps_report_format fmt);
 
 /* ---- grouping ------------------------------------------------------------------------------ */

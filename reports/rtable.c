@@ -284,6 +284,23 @@ int ps_report_format_parse(const char *s, ps_report_format *out)
 
 const char *ps_report_format_names(void) { return "text, csv, tsv, json, md or tex"; }
 
+int ps_report_format_from_path(const char *path, ps_report_format *out)
+{
+    static const struct { const char *suffix; ps_report_format f; } sfx[] = {
+        {".csv", PS_REPORT_CSV}, {".tsv", PS_REPORT_TSV}, {".json", PS_REPORT_JSON},
+        {".md", PS_REPORT_MD},   {".tex", PS_REPORT_TEX}, {".txt", PS_REPORT_TEXT},
+    };
+    size_t n = path ? strlen(path) : 0;
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        size_t l = strlen(sfx[i].suffix);
+        if (n > l && !strcmp(path + n - l, sfx[i].suffix)) {
+            *out = sfx[i].f;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Display text of a cell (text, Markdown, LaTeX). */
 static void display_of(const rcol *col, const rcell *c, char *buf, size_t len)
 {

@@ -22,6 +22,7 @@ int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shorto
                 cli_usage_error(cmd, "%s", ps_error_message());
                 return CLI_GETOPT_ERROR;
             }
+            common->format_set = 1;
             continue;
         }
         if (c == '?' || c == ':') {
@@ -41,6 +42,22 @@ int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shorto
             return c;
     }
     return -1;
+}
+
+int cli_report_output_format(const char *cmd, const cli_common *common, ps_report_format *fmt)
+{
+    ps_report_format by_suffix;
+    if (!common->output || !strcmp(common->output, "-") ||
+        !ps_report_format_from_path(common->output, &by_suffix))
+        return 0;
+    if (!common->format_set) {
+        *fmt = by_suffix;
+        return 0;
+    }
+    if (by_suffix != *fmt)
+        return cli_usage_error(cmd, "--format and the suffix of -o '%s' disagree",
+                               common->output);
+    return 0;
 }
 
 int cli_report_finish(const char *cmd, const cli_common *common, int rc, const ps_rtable *rt,

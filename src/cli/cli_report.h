@@ -20,7 +20,9 @@
 #define CLI_REPORT_HELP                                                                      \
     "Output options:\n"                                                                      \
     "  -o, --output FILE   write the result to FILE (atomically: a failed run leaves no\n"   \
-    "                      partial file); default: standard output\n"                        \
+    "                      partial file; an existing FILE is replaced); default: standard\n" \
+    "                      output. Its suffix .csv .tsv .json .md .tex .txt sets --format\n" \
+    "                      (giving both with different formats is an error)\n"             \
     "      --format FMT    text (default: aligned columns for a terminal), csv, tsv, json,\n" \
     "                      md (Markdown table) or tex (LaTeX booktabs tabular); csv, tsv\n"  \
     "                      and json hold every column with exact numbers, text, md and tex\n" \
@@ -41,6 +43,10 @@
 int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                       const struct option *longopts, cli_common *common,
                       ps_report_format *fmt);
+
+/* The output format from the suffix of -o (.csv .tsv .json .md .tex .txt) when --format was
+ * not given; a usage error (returns 2) when both are given and disagree. 0 otherwise. */
+int cli_report_output_format(const char *cmd, const cli_common *common, ps_report_format *fmt);
 
 /* After the analysis: on rc != 0 print the error and return its exit status; else print the
  * result's messages (warnings through the log, errors as "panseval CMD: ..."), write the table

@@ -159,6 +159,8 @@ int main_compare(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (cli_report_output_format(CMD, &common, &fmt))
+        return 2;
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
     if (!metric || !o.model_a || !o.model_b)

@@ -118,6 +118,8 @@ int main_describe(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (cli_report_output_format(CMD, &common, &fmt))
+        return 2;
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
     if (!metrics)

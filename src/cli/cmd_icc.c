@@ -107,6 +107,8 @@ int main_icc(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (cli_report_output_format(CMD, &common, &fmt))
+        return 2;
     if (optind != argc - 1)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
     if (!raters && !o.ratings.value_col)

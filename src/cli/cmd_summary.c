@@ -103,6 +103,7 @@ int main_summary(int argc, char **argv)
             if (!nnunet && ps_report_format_parse(optarg, &fmt))
                 return cli_usage_error(CMD, "--format must be %s, nnunet-v1 or nnunet-v2, got "
                                        "'%s'", ps_report_format_names(), optarg);
+            common.format_set = !nnunet;
             break;
         case OPT_MODEL: no.model = optarg; break;
         case OPT_BY: by = optarg; break;
@@ -115,6 +116,8 @@ int main_summary(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!nnunet && cli_report_output_format(CMD, &common, &fmt))
+        return 2;
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
 

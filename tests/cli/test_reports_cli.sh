@@ -139,6 +139,16 @@ $P describe "$C" --metric dice --format xml >"$T/out" 2>"$T/err"
 check_status "--format xml is a usage error" 2 $?
 check_contains "the error lists the formats" "$T/err" "text, csv, tsv, json, md or tex"
 
+# --- A6: the suffix of -o chooses the format; a conflict with --format is an error -------------
+$P describe "$C" --metric dice -o "$T/suffix.md" 2>/dev/null
+check_status "describe -o x.md exits 0" 0 $?
+check_contains "-o x.md writes Markdown" "$T/suffix.md" "| metric |"
+$P kappa "$G/agreement_data_sas10.csv" --raters rater1,rater2 -o "$T/suffix.tex" 2>/dev/null
+check_contains "-o x.tex writes LaTeX" "$T/suffix.tex" '\begin{tabular}'
+$P describe "$C" --metric dice -o "$T/suffix2.md" --format csv >"$T/out" 2>"$T/err"
+check_status "--format csv with -o x.md is a usage error" 2 $?
+check_true "nothing is written on a usage error" test ! -e "$T/suffix2.md"
+
 # --- A12: no duplicated options in the help, no options that do nothing ---------------------------
 for c in summary compare volume describe kappa icc; do
   $P $c --help >"$T/h" 2>&1
