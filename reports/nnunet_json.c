@@ -909,14 +909,37 @@ static void label_of_key(const char *key, char *buf, size_t len)
     buf[j] = 0;
 }
 
+/* Every metric the reader uses must be there, as a number (NaN included). */
+static int check_keys(const jval *m, const char *const *keys, int n, const char *name, int ci,
+                      const char *label)
+{
+    if (!m || m->type != J_OBJ)
+        return ps_error(PS_ERR_FORMAT, "%s: case %d label '%s': not an object of metrics", name,
+                        ci + 1, label);
+    for (int i = 0; i < n; i++) {
+        const jval *v = jget(m, keys[i]);
+        if (!v || v->type != J_NUM)
+            return ps_error(PS_ERR_FORMAT, "%s: case %d label '%s': '%s' is %s", name, ci + 1,
+                            label, keys[i], v ? "not a number" : "missing");
+    }
+    return PS_OK;
+}
+
+static const char *const v1_read_keys[] = {"Dice", "Jaccard", "Precision", "Recall",
+                                           "Total Positives Test", "Total Positives Reference"};
+static const char *const v2_read_keys[] = {"Dice", "IoU", "TP", "FP", "FN", "TN", "n_pred",
+                                           "n_ref"};
+
 static const char *status_of(double n_pred, double n_ref)
 {
     return n_pred == 0 && n_ref == 0 ? "both_empty" : n_pred == 0 ? "pred_empty"
          : n_ref == 0 ? "ref_empty" : "ok";
 }
 
-static int read_case_v1(const jval *c, const char *model, sbuf *b)
+static int read_case_v1(const jval *c, const char *model, sbuf *b, const char *name, int ci)
 {
+    if (c->type != J_OBJ)
+        return ps_error(PS_ERR_FORMAT, "%s: results.all[%d] is not an object", name, ci);
     const jval *ref = jget(c, "reference"), *test = jget(c, "test");
     const char *rp = ref && ref->type == J_STR ? ref->str : "";
     const char *pp = test && test->type == J_STR ? test->str : "";
@@ -924,9 +947,14 @@ static int read_case_v1(const jval *c, const char *model, sbuf *b)
     if (!id)
         return PS_ERR_NOMEM;
     for (int k = 0; k < c->n; k++) {
-        if (c->items[k].type != J_OBJ)
+        if (!strcmp(c->keys[k], "reference") || !strcmp(c->keys[k], "test"))
             continue;
         const jval *m = &c->items[k];
+        int rc = check_keys(m, v1_read_keys, 6, name, ci, c->keys[k]);
+        if (rc) {
+            free(id);
+            return rc;
+        }
         double dice = jnum(m, "Dice"), npred = jnum(m, "Total Positives Test"),
                nref = jnum(m, "Total Positives Reference");
         /* tp from Dice = 2 tp / (n_pred + n_ref); both empty: tp = 0 */
@@ -954,8 +982,11 @@ static int read_case_v1(const jval *c, const char *model, sbuf *b)
     return PS_OK;
 }
 
-static int read_case_v2(const jval *c, const char *model, sbuf *b)
+static int read_case_v2(const jval *c, const char *model, sbuf *b, const char *name, int ci)
 {
+    if (c->type != J_OBJ || !jget(c, "metrics") || jget(c, "metrics")->type != J_OBJ)
+        return ps_error(PS_ERR_FORMAT, "%s: metric_per_case[%d] has no object 'metrics'", name,
+                        ci);
     const jval *ref = jget(c, "reference_file"), *pred = jget(c, "prediction_file");
     const jval *ms = jget(c, "metrics");
     const char *rp = ref && ref->type == J_STR ? ref->str : "";
@@ -963,8 +994,13 @@ static int read_case_v2(const jval *c, const char *model, sbuf *b)
     char *id = case_of_path(rp);
     if (!id)
         return PS_ERR_NOMEM;
-    for (int k = 0; ms && ms->type == J_OBJ && k < ms->n; k++) {
+    for (int k = 0; k < ms->n; k++) {
         const jval *m = &ms->items[k];
+        int rc = check_keys(m, v2_read_keys, 8, name, ci, ms->keys[k]);
+        if (rc) {
+            free(id);
+            return rc;
+        }
         double tp = jnum(m, "TP"), fp = jnum(m, "FP"), fn = jnum(m, "FN"), tn = jnum(m, "TN");
         char lab[128];
         label_of_key(ms->keys[k], lab, sizeof lab);
@@ -1019,10 +1055,10 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
                "ref_path,pred_path\n");
     if (all && all->type == J_ARR) {
         for (int i = 0; i < all->n && !rc; i++)
-            rc = read_case_v1(&all->items[i], model, &b);
+            rc = read_case_v1(&all->items[i], model, &b, name, i);
     } else if (per_case && per_case->type == J_ARR) {
         for (int i = 0; i < per_case->n && !rc; i++)
-            rc = read_case_v2(&per_case->items[i], model, &b);
+            rc = read_case_v2(&per_case->items[i], model, &b, name, i);
     } else {
         rc = ps_error(PS_ERR_FORMAT, "%s: not an nnU-Net summary.json (neither results.all of "
                       "v1 nor metric_per_case of v2)", name);

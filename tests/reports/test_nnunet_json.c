@@ -172,6 +172,10 @@ START_TEST(test_write_rules)
     /* not a summary.json */
     ck_assert_int_eq(ps_nnunet_parse("{\"a\": 1}", 8, "x.json", "M", &back), PS_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(ps_error_message(), "not an nnU-Net summary.json"));
+    const char *bad = "{\"results\": {\"all\": [{\"1\": {\"Dice\": \"x\"}}]}}";
+    ck_assert_int_eq(ps_nnunet_parse(bad, strlen(bad), "z.json", "M", &back), PS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "z.json: case 1 label '1': 'Dice' is not a "
+                                                     "number"));
     ck_assert_int_eq(ps_nnunet_parse("{\"a\": [1,}", 10, "y.json", "M", &back), PS_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(ps_error_message(), "y.json: not valid JSON"));
 }
