@@ -22,8 +22,9 @@
  *    the columns n_excluded and excl_<reason>, and in a warning message;
  *  - one result-table model (ps_rtable): named columns of typed cells (text, number,
  *    integer) with a display hint per column, plus text lines around the table and messages.
- *    ps_rtable_write() renders it as aligned text (terminals), CSV, TSV, JSON, Markdown or
- *    LaTeX (booktabs).
+ *    ps_rtable_write() renders it as aligned text (terminals), and through src/io's
+ *    ps_table_writer as CSV, TSV, JSON (every column, exact numbers), Markdown or LaTeX
+ *    booktabs (the columns shown in text, each cell as its display text).
  *
  * A header-only table (no rows) is PS_ERR_FORMAT "<file>: the table has no rows" in every
  * analysis. Unknown columns are PS_ERR_ARG naming the column and the columns there are; a cell
@@ -111,9 +112,6 @@ typedef enum ps_report_format {
 /* "text", "csv", "tsv", "json", "md" (or "markdown"), "tex" (or "latex"). */
 int ps_report_format_parse(const char *s, ps_report_format *out);
 const char *ps_report_format_names(void); /* "text, csv, tsv, json, md or tex" */
-/* The format named by the suffix of `path` (.csv .tsv .json .md .tex .txt): 1 and *out
- * set, or 0 (no such suffix; *out untouched). */
-int ps_report_format_from_path(const char *path, ps_report_format *out);
 int ps_rtable_write(const ps_rtable *t, FILE *f, ps_report_format fmt);
 
 /* ---- grouping ------------------------------------------------------------------------------ */

@@ -284,23 +284,6 @@ int ps_report_format_parse(const char *s, ps_report_format *out)
 
 const char *ps_report_format_names(void) { return "text, csv, tsv, json, md or tex"; }
 
-int ps_report_format_from_path(const char *path, ps_report_format *out)
-{
-    static const struct { const char *suffix; ps_report_format f; } sfx[] = {
-        {".csv", PS_REPORT_CSV}, {".tsv", PS_REPORT_TSV}, {".json", PS_REPORT_JSON},
-        {".md", PS_REPORT_MD},   {".tex", PS_REPORT_TEX}, {".txt", PS_REPORT_TEXT},
-    };
-    size_t n = path ? strlen(path) : 0;
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-        size_t l = strlen(sfx[i].suffix);
-        if (n > l && !strcmp(path + n - l, sfx[i].suffix)) {
-            *out = sfx[i].f;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Display text of a cell (text, Markdown, LaTeX). */
 static void display_of(const rcol *col, const rcell *c, char *buf, size_t len)
 {
@@ -337,7 +320,7 @@ static int is_left(const rcol *c)
 static int shown(const ps_rtable *t, int c) { return !(t->cols[c].flags & PS_COL_DATA_ONLY); }
 
 /* Aligned columns: text left, numbers right; the header aligned like its column. */
-static int write_text(const ps_rtable *t, FILE *f, int markdown)
+static int write_text(const ps_rtable *t, FILE *f)
 {
     size_t nrows = (size_t)ps_rtable_nrows(t);
     int *width = ps_calloc((size_t)t->ncols + 1, sizeof *width);
@@ -358,8 +341,6 @@ static int write_text(const ps_rtable *t, FILE *f, int markdown)
         if (shown(t, c))
             last = c;
     for (size_t r = 0; r <= nrows; r++) {
-        if (markdown)
-            fputs("|", f);
         int first = 1;
         for (int c = 0; c < t->ncols; c++) {
             if (!shown(t, c))
@@ -374,101 +355,60 @@ static int write_text(const ps_rtable *t, FILE *f, int markdown)
             }
             int left = is_left(&t->cols[c]);
             int pad = width[c] - text_width(s);
-            fputs(markdown ? " " : first ? "" : "  ", f);
+            if (!first)
+                fputs("  ", f);
             if (!left)
                 fprintf(f, "%*s", pad, "");
             fputs(s, f);
-            if (left && (c != last || markdown))
+            if (left && c != last)
                 fprintf(f, "%*s", pad, "");
-            if (markdown)
-                fputs(" |", f);
             first = 0;
         }
         fputc('\n', f);
-        if (markdown && r == 0) {
-            fputs("|", f);
-            for (int c = 0; c < t->ncols; c++) {
-                if (!shown(t, c))
-                    continue;
-                int left = is_left(&t->cols[c]);
-                fputc(left ? ':' : '-', f);
-                for (int i = 0; i < width[c]; i++)
-                    fputc('-', f);
-                fputs(left ? "-|" : ":|", f);
-            }
-            fputc('\n', f);
-        }
     }
     free(width);
     return PS_OK;
 }
 
-static void tex_escaped(FILE *f, const char *s)
+/* Markdown and LaTeX through src/io's writer: the columns shown in text, each cell as its
+ * display text (the column's hint), so a report shows 0.4842 where CSV has every digit. The
+ * lines around the table become paragraphs (Markdown) or comments (LaTeX). */
+static int write_display(const ps_rtable *t, FILE *f, ps_table_format fmt)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-            fputc('\\', f);
-            fputc(*s, f);
-            break;
-        case '~': fputs("\\textasciitilde{}", f); break;
-        case '^': fputs("\\textasciicircum{}", f); break;
-        case '\\': fputs("\\textbackslash{}", f); break;
-        default:
-            if (!strncmp(s, "\xc2\xb1", 2)) { /* ± */
-                fputs("$\\pm$", f);
-                s++;
-            } else {
-                fputc(*s, f);
-            }
-        }
-    }
-}
-
-static int write_tex(const ps_rtable *t, FILE *f)
-{
-    size_t nrows = (size_t)ps_rtable_nrows(t);
-    char buf[512];
-    for (int i = 0; i < t->head.n; i++) {
-        fputs("% ", f);
-        fputs(t->head.s[i], f);
-        fputc('\n', f);
-    }
-    fputs("\\begin{tabular}{", f);
+    const char **names = ps_calloc((size_t)t->ncols + 1, sizeof *names);
+    if (!names)
+        return PS_ERR_NOMEM;
+    int n = 0;
     for (int c = 0; c < t->ncols; c++)
         if (shown(t, c))
-            fputc(is_left(&t->cols[c]) ? 'l' : 'r', f);
-    fputs("}\n\\toprule\n", f);
-    for (size_t r = 0; r <= nrows; r++) {
-        int first = 1;
-        for (int c = 0; c < t->ncols; c++) {
-            if (!shown(t, c))
-                continue;
-            if (!first)
-                fputs(" & ", f);
-            first = 0;
-            if (r == 0) {
-                tex_escaped(f, t->cols[c].name);
-            } else {
-                const rcell *x = &t->cells[(r - 1) * (size_t)t->ncols + (size_t)c];
-                display_of(&t->cols[c], x, buf, sizeof buf);
-                if (!x->s && (isnan(x->x) || isinf(x->x)))
-                    fputs(isnan(x->x) ? "--" : x->x > 0 ? "$\\infty$" : "$-\\infty$", f);
-                else
-                    tex_escaped(f, buf);
-            }
-        }
-        fputs(" \\\\\n", f);
-        if (r == 0)
-            fputs("\\midrule\n", f);
-    }
-    fputs("\\bottomrule\n\\end{tabular}\n", f);
-    for (int i = 0; i < t->foot.n; i++) {
-        fputs("% ", f);
-        fputs(t->foot.s[i], f);
+            names[n++] = t->cols[c].name;
+    const char *pre = fmt == PS_TABLE_TEX ? "% " : "";
+    for (int i = 0; i < t->head.n; i++)
+        fprintf(f, "%s%s\n", pre, t->head.s[i]);
+    if (t->head.n && fmt == PS_TABLE_MD)
         fputc('\n', f);
+    ps_table_writer *w;
+    int rc = ps_table_writer_create(f, fmt, n, names, &w);
+    free(names);
+    if (rc)
+        return rc;
+    char buf[512];
+    for (size_t i = 0; i < t->ncells && !rc; i++) {
+        int c = (int)(i % (size_t)t->ncols);
+        if (shown(t, c)) {
+            display_of(&t->cols[c], &t->cells[i], buf, sizeof buf);
+            rc = ps_table_writer_str(w, buf);
+        }
+        if (!rc && c + 1 == t->ncols)
+            rc = ps_table_writer_end_row(w);
     }
-    return PS_OK;
+    int rc2 = ps_table_writer_finish(w);
+    rc = rc ? rc : rc2;
+    if (t->foot.n && fmt == PS_TABLE_MD)
+        fputc('\n', f);
+    for (int i = 0; i < t->foot.n && !rc; i++)
+        fprintf(f, "%s%s\n", pre, t->foot.s[i]);
+    return rc;
 }
 
 static int write_data(const ps_rtable *t, FILE *f, ps_table_format fmt)
@@ -502,18 +442,17 @@ int ps_rtable_write(const ps_rtable *t, FILE *f, ps_report_format fmt)
     const ps_rtable *shown_t = t->display ? t->display : t;
     int rc;
     switch (fmt) {
-    case PS_REPORT_CSV: rc = write_data(t, f, PS_FMT_CSV); break;
-    case PS_REPORT_TSV: rc = write_data(t, f, PS_FMT_TSV); break;
-    case PS_REPORT_JSON: rc = write_data(t, f, PS_FMT_JSON); break;
-    case PS_REPORT_TEX: rc = write_tex(shown_t, f); break;
-    case PS_REPORT_TEXT:
-    case PS_REPORT_MD: {
-        int md = fmt == PS_REPORT_MD;
+    case PS_REPORT_CSV: rc = write_data(t, f, PS_TABLE_CSV); break;
+    case PS_REPORT_TSV: rc = write_data(t, f, PS_TABLE_TSV); break;
+    case PS_REPORT_JSON: rc = write_data(t, f, PS_TABLE_JSON); break;
+    case PS_REPORT_TEX: rc = write_display(shown_t, f, PS_TABLE_TEX); break;
+    case PS_REPORT_MD: rc = write_display(shown_t, f, PS_TABLE_MD); break;
+    case PS_REPORT_TEXT: {
         for (int i = 0; i < shown_t->head.n; i++)
             fprintf(f, "%s\n", shown_t->head.s[i]);
         if (shown_t->head.n)
             fputc('\n', f);
-        rc = write_text(shown_t, f, md);
+        rc = write_text(shown_t, f);
         if (shown_t->foot.n)
             fputc('\n', f);
         for (int i = 0; i < shown_t->foot.n; i++)

@@ -1,63 +1,26 @@
-/* cli_report.c - option handling and printing shared by the table commands. */
+/* cli_report.c - output format and printing shared by the table commands. */
 #include "cli_report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-                      const struct option *longopts, cli_common *common,
-                      ps_report_format *fmt)
+ps_report_format cli_report_format(const cli_common *c)
 {
-    /* one message of our own for a bad option: a leading ':' makes getopt report a missing
-     * argument as ':' and opterr = 0 silences its messages */
-    char opts[64];
-    snprintf(opts, sizeof opts, ":%s", shortopts);
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
-        if (c == CLI_OPT_FORMAT && !fmt)
-            return c;
-        if (c == CLI_OPT_FORMAT) {
-            if (ps_report_format_parse(optarg, fmt)) {
-                cli_usage_error(cmd, "%s", ps_error_message());
-                return CLI_GETOPT_ERROR;
-            }
-            common->format_set = 1;
-            continue;
-        }
-        if (c == '?' || c == ':') {
-            /* a long option is named by its argv word (up to '='), a short one by optopt */
-            char o[128] = {'-', (char)optopt, 0};
-            const char *word = argv[optind - 1];
-            if (!strncmp(word, "--", 2) || !optopt)
-                snprintf(o, sizeof o, "%.*s", (int)strcspn(word, "="), word);
-            cli_usage_error(cmd, c == '?' ? "unknown option '%s'" : "option '%s' needs an "
-                            "argument", o);
-            return CLI_GETOPT_ERROR;
-        }
-        int h = cli_common_option(common, c, optarg);
-        if (h < 0)
-            return CLI_GETOPT_ERROR;
-        if (!h)
-            return c;
-    }
-    return -1;
+    if (!c->format_set || c->text == 1)
+        return PS_REPORT_TEXT;
+    return cli_report_format_of(c->format);
 }
 
-int cli_report_output_format(const char *cmd, const cli_common *common, ps_report_format *fmt)
+ps_report_format cli_report_format_of(ps_table_format f)
 {
-    ps_report_format by_suffix;
-    if (!common->output || !strcmp(common->output, "-") ||
-        !ps_report_format_from_path(common->output, &by_suffix))
-        return 0;
-    if (!common->format_set) {
-        *fmt = by_suffix;
-        return 0;
+    switch (f) {
+    case PS_TABLE_CSV: return PS_REPORT_CSV;
+    case PS_TABLE_TSV: return PS_REPORT_TSV;
+    case PS_TABLE_JSON: return PS_REPORT_JSON;
+    case PS_TABLE_MD: return PS_REPORT_MD;
+    case PS_TABLE_TEX: return PS_REPORT_TEX;
     }
-    if (by_suffix != *fmt)
-        return cli_usage_error(cmd, "--format and the suffix of -o '%s' disagree",
-                               common->output);
-    return 0;
+    return PS_REPORT_TEXT;
 }
 
 int cli_report_finish(const char *cmd, const cli_common *common, int rc, const ps_rtable *rt,

@@ -1,56 +1,43 @@
 /* cli_report.h - what the table commands (summary, compare, volume, describe, kappa, icc)
- * share on the command-line side: their output options, --format (text, csv, tsv, json, md,
- * tex), and printing a ps_rtable with its messages. The analyses are in reports/. */
+ * share on the command-line side: their common options (cli_getopt with CLI_REPORT_USES),
+ * --format text|csv|tsv|json|md|tex as a ps_report_format, and printing a ps_rtable with its
+ * messages. The analyses are in reports/. */
 #ifndef PS_CLI_REPORT_H
 #define PS_CLI_REPORT_H
 
 #include "cli.h"
 #include "ps_reports.h"
 
-/* The options every table command takes (no --seed, --progress or -j unless it uses them). */
-#define CLI_REPORT_SHORTOPTS "o:hqv"
-#define CLI_REPORT_LONGOPTS                                  \
-    {"output", required_argument, NULL, CLI_OPT_OUTPUT},     \
-    {"format", required_argument, NULL, CLI_OPT_FORMAT},     \
-    {"quiet", no_argument, NULL, CLI_OPT_QUIET},             \
-    {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},         \
-    {"help", no_argument, NULL, CLI_OPT_HELP}
-#define CLI_REPORT_THREADS_LONGOPT {"threads", required_argument, NULL, CLI_OPT_THREADS}
+/* The common options of a table command: -o, --format (text, csv, tsv, json, md, tex; from
+ * the suffix of -o when not given), -q, -v, -h. Commands that run threads or draw random
+ * numbers add CLI_USE_THREADS / CLI_USE_SEED. */
+#define CLI_REPORT_USES (CLI_USE_OUTPUT | CLI_USE_FORMAT | CLI_USE_TEXT)
 
-#define CLI_REPORT_HELP                                                                      \
-    "Output options:\n"                                                                      \
-    "  -o, --output FILE   write the result to FILE (atomically: a failed run leaves no\n"   \
-    "                      partial file; an existing FILE is replaced); default: standard\n" \
-    "                      output. Its suffix .csv .tsv .json .md .tex .txt sets --format\n" \
-    "                      (giving both with different formats is an error)\n"             \
+#define CLI_REPORT_HELP_FORMAT                                                               \
     "      --format FMT    text (default: aligned columns for a terminal), csv, tsv, json,\n" \
-    "                      md (Markdown table) or tex (LaTeX booktabs tabular); csv, tsv\n"  \
-    "                      and json hold every column with exact numbers, text, md and tex\n" \
-    "                      the columns for reading, rounded\n"                               \
-    "  -q, --quiet         errors only (no notes about left-out rows)\n"                     \
-    "  -v, --verbose       more detail\n"                                                    \
-    "  -h, --help          this text\n"
+    "                      md (Markdown table) or tex (LaTeX booktabs tabular); default\n"   \
+    "                      from the suffix of -o (.csv .tsv .json .md .tex), else text; one\n" \
+    "                      that contradicts the suffix is an error. csv, tsv and json hold\n" \
+    "                      every column with exact numbers; text, md and tex the columns\n"  \
+    "                      for reading, rounded\n"
+/* Help of the common options of a table command, plus `more` (e.g. CLI_HELP_THREADS). */
+#define CLI_REPORT_HELP_OF(more) CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_REPORT_HELP_FORMAT more)
+#define CLI_REPORT_HELP CLI_REPORT_HELP_OF("")
 
 #define CLI_REPORT_EXIT                                                                       \
     "Exit status: 0 success; 1 bad input (unreadable table, a table with a header but no\n" \
     "rows, a non-numeric cell) or a group whose statistic is undefined (its cells are\n"     \
     "nan/empty/null, the other groups are still written); 2 usage error.\n"
 
-/* getopt_long over `longopts`, handling the common options and --format; returns the next
- * command-specific option code, -1 at the end, or CLI_GETOPT_ERROR after printing a usage
- * error. fmt NULL: --format is returned as CLI_OPT_FORMAT for the command to parse. */
-#define CLI_GETOPT_ERROR (-2)
-int cli_report_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-                      const struct option *longopts, cli_common *common,
-                      ps_report_format *fmt);
-
-/* The output format from the suffix of -o (.csv .tsv .json .md .tex .txt) when --format was
- * not given; a usage error (returns 2) when both are given and disagree. 0 otherwise. */
-int cli_report_output_format(const char *cmd, const cli_common *common, ps_report_format *fmt);
+/* The output format after cli_getopt: text unless --format or the suffix of -o chose
+ * another. */
+ps_report_format cli_report_format(const cli_common *c);
+ps_report_format cli_report_format_of(ps_table_format f);
 
 /* After the analysis: on rc != 0 print the error and return its exit status; else print the
  * result's messages (warnings through the log, errors as "panseval CMD: ..."), write the table
- * to the output (atomically) and return 0, or 1 when a group's statistic was undefined. */
+ * to the output (atomically) in `fmt` and return 0, or 1 when a group's statistic was
+ * undefined. */
 int cli_report_finish(const char *cmd, const cli_common *common, int rc, const ps_rtable *rt,
                       ps_report_format fmt);
 

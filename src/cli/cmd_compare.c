@@ -96,7 +96,7 @@ enum {
 int main_compare(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
+        CLI_COMMON_LONGOPTS,
         {"metric", required_argument, NULL, OPT_METRIC},
         {"a", required_argument, NULL, OPT_A},
         {"b", required_argument, NULL, OPT_B},
@@ -112,16 +112,15 @@ int main_compare(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES;
     ps_compare_options o;
     ps_compare_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *metric = NULL, *by = "", *zero = NULL, *conv = "r", *wmethod = NULL,
                *continuity = NULL;
     int c;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS, longopts, &common,
-                                  &fmt)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case OPT_METRIC: metric = optarg; break;
@@ -152,15 +151,14 @@ int main_compare(int argc, char **argv)
                 return cli_usage_error(CMD, "%s", ps_error_message());
             break;
         case OPT_OK_ONLY: o.ok_only = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    fmt = cli_report_format(&common);
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
     if (!metric || !o.model_a || !o.model_b)

@@ -31,12 +31,9 @@ static void usage(FILE *f)
         "  --level L            confidence level of the CIs (default 0.95)\n"
         "  --bootstrap B        also bootstrap CIs from B resamples (default 0 = none)\n"
         "  --bootstrap-stat S   statistic bootstrapped: mean (default) or median\n"
-        "  --seed S             seed of the bootstrap generator (default 1)\n"
-        "  -j, --threads N      threads of the bootstrap (default: all cores); the result\n"
-        "                       does not depend on N\n"
         "  --ok-only            also leave out rows whose status is not ok (counted as not_ok)\n"
         "\n"
-        CLI_REPORT_HELP
+        CLI_REPORT_HELP_OF(CLI_HELP_THREADS CLI_HELP_SEED)
         "\n"
         "Output, one row (JSON object) per group and metric:\n"
         "  <by columns>, metric\n"
@@ -47,7 +44,7 @@ static void usage(FILE *f)
         "  ci_low, ci_high    t-based CI of the mean: mean -+ t_{(1+L)/2, n-1} sd / sqrt(n)\n"
         "With --bootstrap also: boot_replicates, boot_stat, boot_pct_low, boot_pct_high\n"
         "(percentile interval), boot_bca_low, boot_bca_high (BCa interval; nan when the data\n"
-        "are constant). Resampling: GSL mt19937 seeded with --seed (docs/stats.md).\n"
+        "are constant). Resampling: GSL mt19937 seeded with --seed, the same for any -j.\n"
         "Last: excl_nan, excl_inf, excl_error, excl_missing, excl_not_ok (csv, tsv, json).\n"
         "\n"
         CLI_REPORT_EXIT
@@ -64,9 +61,7 @@ enum { OPT_METRIC = CLI_OPT_FIRST_PRIVATE, OPT_BY, OPT_MODEL, OPT_LEVEL, OPT_BOO
 int main_describe(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
-        CLI_REPORT_THREADS_LONGOPT,
-        {"seed", required_argument, NULL, CLI_OPT_SEED},
+        CLI_COMMON_LONGOPTS,
         {"metric", required_argument, NULL, OPT_METRIC},
         {"by", required_argument, NULL, OPT_BY},
         {"model", required_argument, NULL, OPT_MODEL},
@@ -77,15 +72,14 @@ int main_describe(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES | CLI_USE_THREADS | CLI_USE_SEED;
     ps_describe_options o;
     ps_describe_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *metrics = NULL, *by = "";
     int c;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS "j:", longopts, &common,
-                                  &fmt)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case OPT_METRIC: metrics = optarg; break;
@@ -111,15 +105,14 @@ int main_describe(int argc, char **argv)
                                        optarg);
             break;
         case OPT_OK_ONLY: o.ok_only = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    fmt = cli_report_format(&common);
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
     if (!metrics)

@@ -74,7 +74,7 @@ enum { OPT_RATERS = CLI_OPT_FIRST_PRIVATE, OPT_LEVEL, OPT_VALUE, OPT_RATER_COL }
 int main_icc(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
+        CLI_COMMON_LONGOPTS,
         {"raters", required_argument, NULL, OPT_RATERS},
         {"value", required_argument, NULL, OPT_VALUE},
         {"rater-col", required_argument, NULL, OPT_RATER_COL},
@@ -82,15 +82,14 @@ int main_icc(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES;
     ps_icc_options o;
     ps_icc_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *raters = NULL;
     int c;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS, longopts, &common,
-                                  &fmt)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case OPT_RATERS: raters = optarg; break;
@@ -100,15 +99,14 @@ int main_icc(int argc, char **argv)
             if (cli_parse_level(CMD, optarg, &o.level))
                 return 2;
             break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    fmt = cli_report_format(&common);
     if (optind != argc - 1)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
     if (!raters && !o.ratings.value_col)

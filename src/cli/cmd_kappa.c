@@ -53,10 +53,8 @@ static void usage(FILE *f)
           "  --level L           confidence level of the interval (default 0.95)\n"
           "  --alpha-metric M    nominal (default), ordinal, interval or ratio; interval and\n"
           "                      ratio need numeric ratings\n"
-          "  -j, --threads N     threads of Krippendorff's alpha (default: all cores); the\n"
-          "                      result does not depend on N\n"
           "\n"
-          CLI_REPORT_HELP
+          CLI_REPORT_HELP_OF(CLI_HELP_THREADS)
           "\n"
           "Output: one row per pair of raters with the columns rater1, rater2, weights, n,\n"
           "dropped, kappa, se, se0, z, p, ci_low, ci_high and, for 3 or more raters,\n"
@@ -84,8 +82,7 @@ enum { OPT_RATERS = CLI_OPT_FIRST_PRIVATE, OPT_WEIGHTS, OPT_LEVEL, OPT_ALPHA_MET
 int main_kappa(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
-        CLI_REPORT_THREADS_LONGOPT,
+        CLI_COMMON_LONGOPTS,
         {"raters", required_argument, NULL, OPT_RATERS},
         {"value", required_argument, NULL, OPT_VALUE},
         {"rater-col", required_argument, NULL, OPT_RATER_COL},
@@ -95,15 +92,14 @@ int main_kappa(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES | CLI_USE_THREADS;
     ps_kappa_options o;
     ps_kappa_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *raters = NULL;
     int c;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS "j:", longopts, &common,
-                                  &fmt)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case OPT_RATERS: raters = optarg; break;
@@ -121,15 +117,14 @@ int main_kappa(int argc, char **argv)
             if (ps_alpha_metric_parse(optarg, &o.alpha_metric))
                 return cli_usage_error(CMD, "--alpha-metric: %s", ps_error_message());
             break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    fmt = cli_report_format(&common);
     if (optind != argc - 1)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
     if (!raters && !o.ratings.value_col)

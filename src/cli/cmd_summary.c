@@ -78,7 +78,7 @@ static int write_nnunet(const ps_table *t, const ps_nnunet_options *no, const cl
 int main_summary(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
+        CLI_COMMON_LONGOPTS,
         {"by", required_argument, NULL, OPT_BY},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"fraction", no_argument, NULL, OPT_FRACTION},
@@ -86,16 +86,15 @@ int main_summary(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_USE_OUTPUT;
     ps_summary_options o;
     ps_summary_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *by = "model,modality,label", *metrics = "dice,hd95,assd,nsd,vol_diff_ml";
     ps_nnunet_options no = {PS_NNUNET_V1, NULL};
     int c, nnunet = 0;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS, longopts, &common,
-                                  NULL)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case CLI_OPT_FORMAT: /* the table formats, or nnU-Net's summary.json */
@@ -109,15 +108,21 @@ int main_summary(int argc, char **argv)
         case OPT_BY: by = optarg; break;
         case OPT_METRICS: metrics = optarg; break;
         case OPT_FRACTION: o.percent = 0; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (!nnunet && cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    ps_table_format sfx; /* the suffix of -o, as the other table commands do */
+    if (!nnunet && common.output && ps_table_format_from_path(common.output, &sfx)) {
+        if (!common.format_set)
+            fmt = cli_report_format_of(sfx);
+        else if (fmt != cli_report_format_of(sfx))
+            return cli_usage_error(CMD, "--format contradicts the suffix of -o %s; give one or "
+                                   "make them agree", common.output);
+    }
     if (optind >= argc)
         return cli_usage_error(CMD, "missing TABLE");
 

@@ -70,7 +70,7 @@ enum { OPT_REF = CLI_OPT_FIRST_PRIVATE, OPT_PRED, OPT_BY, OPT_MODEL, OPT_LEVEL, 
 int main_volume(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_REPORT_LONGOPTS,
+        CLI_COMMON_LONGOPTS,
         {"ref-col", required_argument, NULL, OPT_REF},
         {"pred-col", required_argument, NULL, OPT_PRED},
         {"by", required_argument, NULL, OPT_BY},
@@ -80,15 +80,14 @@ int main_volume(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES;
     ps_volume_options o;
     ps_volume_options_init(&o);
     ps_report_format fmt = PS_REPORT_TEXT;
     const char *by = "";
     int c;
-    optind = 1;
-    while ((c = cli_report_getopt(CMD, argc, argv, CLI_REPORT_SHORTOPTS, longopts, &common,
-                                  &fmt)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: return 2;
         case OPT_REF: o.ref_col = optarg; break;
@@ -100,15 +99,14 @@ int main_volume(int argc, char **argv)
                 return 2;
             break;
         case OPT_OK_ONLY: o.ok_only = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (cli_report_output_format(CMD, &common, &fmt))
-        return 2;
+    fmt = cli_report_format(&common);
     if (optind != argc - 1)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
     ps_stats_init();

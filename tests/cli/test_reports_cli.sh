@@ -127,7 +127,7 @@ for c in "summary --metrics dice,hd95" "compare --metric dice --a A --b B" "desc
     $P $cmd "$C" "$@" --format $f >"$T/f.$f" 2>/dev/null
     check_status "$cmd --format $f exits 0" 0 $?
   done
-  check_contains "$cmd md has a header rule" "$T/f.md" "|---"
+  check_contains "$cmd md has a header rule" "$T/f.md" "| --- |"
   check_contains "$cmd tex is a booktabs tabular" "$T/f.tex" '\toprule'
   check_contains "$cmd tex ends its tabular" "$T/f.tex" '\end{tabular}'
 done
