@@ -9,7 +9,7 @@ static const char *CMD = "compare";
 static void usage(FILE *f)
 {
     fputs(
-        "Usage: panseval compare TABLE --metric COLS --a MODEL_A --b MODEL_B [--by COLS]\n"
+        "Usage: panseval compare TABLE... --metric COLS --a MODEL_A --b MODEL_B [--by COLS]\n"
         "                        [--level L] [--alternative two-sided|greater|less]\n"
         "                        [--wilcoxon-zero wilcox|pratt|zsplit]\n"
         "                        [--wilcoxon-convention r|scipy]\n"
@@ -19,7 +19,9 @@ static void usage(FILE *f)
         "\n"
         "Paired comparison of two models on one or more metrics of a per-case table (the\n"
         "output of `panseval metrics`; CSV or TSV, detected from the header; '-' reads\n"
-        "standard input). Rows of model A and model B are paired by case (and label, when\n"
+        "standard input; several tables with the same columns are joined; an nnU-Net\n"
+        "summary.json is read as a per-case table, MODEL=FILE naming its model, see\n"
+        "docs/nnunet.md). Rows of model A and model B are paired by case (and label, when\n"
         "the table has a label column); differences are d = A - B. Per group of --by values\n"
         "and metric it reports the paired t-test, the Wilcoxon signed-rank test and Cohen's\n"
         "d_z, and corrects the p-values across all groups and metrics together.\n"

@@ -10,13 +10,14 @@ static const char *CMD = "describe";
 static void usage(FILE *f)
 {
     fputs(
-        "Usage: panseval describe TABLE --metric COLS [--by COLS] [--model M] [--level L]\n"
+        "Usage: panseval describe TABLE... --metric COLS [--by COLS] [--model M] [--level L]\n"
         "                         [--bootstrap B [--bootstrap-stat mean|median] [--seed S]\n"
         "                         [-j N]] [--ok-only] [--format FMT] [-o FILE]\n"
         "\n"
         "Descriptive statistics of one or more metric columns of a per-case table (the\n"
-        "output of `panseval metrics`; CSV or TSV; '-' reads standard input), per group of\n"
-        "--by values.\n"
+        "output of `panseval metrics`; CSV or TSV; '-' reads standard input; several tables\n"
+        "with the same columns are joined; an nnU-Net summary.json is read as a per-case\n"
+        "table, MODEL=FILE naming its model, see docs/nnunet.md), per group of --by values.\n"
         "\n"
         "Which rows enter (the rule of every table command, docs/stats.md): a row enters a\n"
         "metric when its value is finite. Rows with status error or missing never enter; NaN\n"

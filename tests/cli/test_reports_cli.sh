@@ -118,6 +118,11 @@ check_same "icc on the long table = icc on the wide table" "$T/i_wide.out" "$T/i
 $P icc "$T/i_long.csv" --rater-col model >"$T/out" 2>"$T/err"
 check_status "--rater-col without --value is a usage error" 2 $?
 
+# kappa: Krippendorff's alpha (ordinal, threaded) is the same for any -j
+$P kappa "$G/agreement_data_rand_multi.csv" --raters r1,r2,r3,r4 --alpha-metric ordinal -j 1 --format csv >"$T/kj1" 2>/dev/null
+$P kappa "$G/agreement_data_rand_multi.csv" --raters r1,r2,r3,r4 --alpha-metric ordinal -j 3 --format csv >"$T/kj3" 2>/dev/null
+check_same "kappa -j 1 and -j 3 write the same bytes" "$T/kj1" "$T/kj3"
+
 # --- B: --format md and tex for every table command ----------------------------------------------
 C=$G/cli_table.csv
 for c in "summary --metrics dice,hd95" "compare --metric dice --a A --b B" "describe --metric dice" \
