@@ -104,10 +104,11 @@ static int collect(const ps_table *t, const char *name, int cmodel, int ccase, i
     return PS_OK;
 }
 
-/* Pair the two sorted lists into the groups. */
+/* Pair the two sorted lists into the groups: with fill 0 count the pairs and the unpaired
+ * cases of each group, with fill 1 store the pairs (arrays sized by the first pass). */
 static int pair_rows(const ps_table *t, const char *name, const ps_compare_options *o,
                      const entry *ea, size_t na, const entry *eb, size_t nb, const ps_groups *g,
-                     int ccase, group_pairs *gp)
+                     int ccase, group_pairs *gp, int fill)
 {
     size_t i = 0, j = 0;
     while (i < na || j < nb) {
@@ -115,6 +116,8 @@ static int pair_rows(const ps_table *t, const char *name, const ps_compare_optio
         if (d != 0) {
             const entry *e = d < 0 ? &ea[i++] : &eb[j++];
             group_pairs *G = &gp[g->of_row[e->row]];
+            if (fill)
+                continue;
             if (d < 0)
                 G->only_a++;
             else
@@ -136,8 +139,10 @@ static int pair_rows(const ps_table *t, const char *name, const ps_compare_optio
                             t->cells[rb][g->col[k]], o->model_b, (long long)t->line[rb]);
         }
         group_pairs *G = &gp[g->of_row[ra]];
-        G->ra[G->npairs] = ra;
-        G->rb[G->npairs] = rb;
+        if (fill) {
+            G->ra[G->npairs] = ra;
+            G->rb[G->npairs] = rb;
+        }
         G->npairs++;
     }
     return PS_OK;
@@ -273,13 +278,18 @@ int ps_report_compare(const ps_table *t, const ps_compare_options *o, ps_rtable 
         rc = PS_ERR_NOMEM;
         goto done;
     }
-    for (int k = 0; k < g.ngroups; k++)
-        if (!(gp[k].ra = ps_malloc_array(na, sizeof(int64_t))) ||
-            !(gp[k].rb = ps_malloc_array(na, sizeof(int64_t)))) {
+    if ((rc = pair_rows(t, name, o, ea, na, eb, nb, &g, ccase, gp, 0)))
+        goto done;
+    for (int k = 0; k < g.ngroups; k++) {
+        size_t np = gp[k].npairs ? gp[k].npairs : 1;
+        gp[k].npairs = 0;
+        if (!(gp[k].ra = ps_malloc_array(np, sizeof(int64_t))) ||
+            !(gp[k].rb = ps_malloc_array(np, sizeof(int64_t)))) {
             rc = PS_ERR_NOMEM;
             goto done;
         }
-    if ((rc = pair_rows(t, name, o, ea, na, eb, nb, &g, ccase, gp)))
+    }
+    if ((rc = pair_rows(t, name, o, ea, na, eb, nb, &g, ccase, gp, 1)))
         goto done;
 
     /* the tests of every (group, metric) row, then the correction across all of them */

@@ -66,9 +66,8 @@ int ps_report_describe(const ps_table *t, const ps_describe_options *o, ps_rtabl
             const char *mname = o->metrics[m];
             size_t n = 0;
             ps_excl_counts ex = {{0}};
-            for (int64_t r = 0; r < t->nrows; r++) {
-                if (g.of_row[r] != k)
-                    continue;
+            for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
+                int64_t r = g.rows[i];
                 double v;
                 ps_excl why_r;
                 if ((rc = ps_report_classify(&f, r, mcol[m], &v, &why_r)))

@@ -18,15 +18,80 @@ void ps_groups_free(ps_groups *g)
     free(g->col);
     free(g->first);
     free(g->of_row);
+    free(g->start);
+    free(g->rows);
     memset(g, 0, sizeof *g);
 }
 
-static int same_key(const ps_table *t, const ps_groups *g, int64_t r1, int64_t r2)
+/* Rows sorted by their key, then by row, so that equal keys are adjacent and the first of a
+ * run is the group's first row: O(n log n), so a key with thousands of values (--by case,
+ * --by subject) stays fast. The key is each cell preceded by its length in hex, which makes
+ * equal keys exactly the rows with equal cells. */
+typedef struct {
+    char *key;
+    int64_t row;
+} keyed_row;
+
+static int cmp_keyed(const void *pa, const void *pb)
 {
+    const keyed_row *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->row > b->row) - (a->row < b->row);
+}
+
+static char *join_key(const ps_table *t, const ps_groups *g, int64_t r)
+{
+    size_t n = 1;
     for (int k = 0; k < g->nby; k++)
-        if (strcmp(t->cells[r1][g->col[k]], t->cells[r2][g->col[k]]))
-            return 0;
-    return 1;
+        n += strlen(t->cells[r][g->col[k]]) + 17;
+    char *s = ps_malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    *p = 0;
+    for (int k = 0; k < g->nby; k++) {
+        const char *cell = t->cells[r][g->col[k]];
+        p += sprintf(p, "%016zx%s", strlen(cell), cell);
+    }
+    return s;
+}
+
+static int assign_groups(const ps_table *t, const unsigned char *use, ps_groups *g)
+{
+    size_t m = 0;
+    keyed_row *kr = ps_malloc_array(t->nrows ? (size_t)t->nrows : 1, sizeof *kr);
+    int64_t *first_of = ps_malloc_array(t->nrows ? (size_t)t->nrows : 1, sizeof *first_of);
+    int rc = kr && first_of ? PS_OK : PS_ERR_NOMEM;
+    for (int64_t r = 0; r < t->nrows && !rc; r++) {
+        g->of_row[r] = -1;
+        if (use && !use[r])
+            continue;
+        if (!(kr[m].key = join_key(t, g, r)))
+            rc = PS_ERR_NOMEM;
+        else
+            kr[m++].row = r;
+    }
+    if (!rc) {
+        qsort(kr, m, sizeof *kr, cmp_keyed);
+        /* each row points at the first row of its run; groups numbered by first row */
+        for (size_t i = 0; i < m; i++)
+            first_of[kr[i].row] = i && !strcmp(kr[i].key, kr[i - 1].key)
+                                      ? first_of[kr[i - 1].row] : kr[i].row;
+        for (int64_t r = 0; r < t->nrows; r++) {
+            if (use && !use[r])
+                continue;
+            if (first_of[r] == r) {
+                g->first[g->ngroups] = r;
+                g->of_row[r] = g->ngroups++;
+            } else {
+                g->of_row[r] = g->of_row[first_of[r]];
+            }
+        }
+    }
+    for (size_t i = 0; kr && i < m; i++)
+        free(kr[i].key);
+    free(kr);
+    free(first_of);
+    return rc;
 }
 
 int ps_groups_build(const ps_table *t, const char *const *by, int nby, const unsigned char *use,
@@ -51,18 +116,32 @@ int ps_groups_build(const ps_table *t, const char *const *by, int nby, const uns
             goto fail;
         }
     }
-    /* Groups in order of first appearance. A linear search over the groups found so far is
-     * fine: reports have tens of groups, not thousands. */
-    for (int64_t r = 0; r < t->nrows; r++) {
-        g->of_row[r] = -1;
-        if (use && !use[r])
-            continue;
-        int k = 0;
-        while (k < g->ngroups && !same_key(t, g, g->first[k], r))
-            k++;
-        if (k == g->ngroups)
-            g->first[g->ngroups++] = r;
-        g->of_row[r] = k;
+    /* groups in order of first appearance, so the output follows the input order */
+    if ((rc = assign_groups(t, use, g)))
+        goto fail;
+    /* the rows of each group, in table order (a counting sort) */
+    g->start = ps_calloc((size_t)g->ngroups + 1, sizeof *g->start);
+    g->rows = ps_malloc_array(nr, sizeof *g->rows);
+    if (!g->start || !g->rows) {
+        rc = PS_ERR_NOMEM;
+        goto fail;
+    }
+    for (int64_t r = 0; r < t->nrows; r++)
+        if (g->of_row[r] >= 0)
+            g->start[g->of_row[r] + 1]++;
+    for (int k = 0; k < g->ngroups; k++)
+        g->start[k + 1] += g->start[k];
+    {
+        int64_t *pos = ps_malloc_array((size_t)g->ngroups + 1, sizeof *pos);
+        if (!pos) {
+            rc = PS_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(pos, g->start, ((size_t)g->ngroups + 1) * sizeof *pos);
+        for (int64_t r = 0; r < t->nrows; r++)
+            if (g->of_row[r] >= 0)
+                g->rows[pos[g->of_row[r]]++] = r;
+        free(pos);
     }
     return PS_OK;
 fail:

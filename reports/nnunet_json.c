@@ -413,12 +413,6 @@ static char *nnunet_label_key(const char *lab)
     return k;
 }
 
-static const nsummary *sort_ctx;
-static int cmp_label_key(const void *a, const void *b)
-{
-    return strcmp(sort_ctx->label[*(const int *)a], sort_ctx->label[*(const int *)b]);
-}
-
 static int get_count(const ps_table *t, int64_t r, int c, int64_t *out)
 {
     double v;
@@ -528,11 +522,15 @@ static int collect_cases(const ps_table *t, const ps_nnunet_options *o, nsummary
         rc = PS_ERR_NOMEM;
         goto done;
     }
-    for (int i = 0; i < s->nlabels; i++)
-        s->order[i] = i;
-    sort_ctx = s;
-    qsort(s->order, (size_t)s->nlabels, sizeof *s->order, cmp_label_key);
-    sort_ctx = NULL;
+    /* labels in key order (json.dump sort_keys): an insertion sort, there are a few */
+    for (int i = 0; i < s->nlabels; i++) {
+        int j = i;
+        while (j > 0 && strcmp(s->label[s->order[j - 1]], s->label[i]) > 0) {
+            s->order[j] = s->order[j - 1];
+            j--;
+        }
+        s->order[j] = i;
+    }
 done:
     free(raw);
     ps_rowfilter_free(&f);

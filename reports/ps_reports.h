@@ -122,6 +122,8 @@ typedef struct ps_groups {
     int ngroups;
     int64_t *first;   /* a representative row of each group                 */
     int *of_row;      /* group of each table row, -1 if the row is not used */
+    int64_t *start;   /* rows of group k: rows[start[k] .. start[k+1]-1],   */
+    int64_t *rows;    /* in table order                                     */
 } ps_groups;
 
 /* Group the rows with use[r] != 0 (use NULL: every row) by the columns by[0..nby-1] (nby 0:

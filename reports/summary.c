@@ -121,9 +121,8 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
 
     for (int k = 0; k < g.ngroups; k++) {
         int64_t nrows = 0, nstatus[PS_REPORT_NSTATUS] = {0}, other = 0;
-        for (int64_t r = 0; r < t->nrows; r++) {
-            if (g.of_row[r] != k)
-                continue;
+        for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
+            int64_t r = g.rows[i];
             nrows++;
             const char *st = f.status_col >= 0 ? t->cells[r][f.status_col] : "ok";
             int s = 0;
@@ -153,9 +152,8 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         for (int m = 0; m < o->nmetrics && !rc; m++) {
             size_t n = 0;
             ps_excl_counts ex = {{0}};
-            for (int64_t r = 0; r < t->nrows; r++) {
-                if (g.of_row[r] != k)
-                    continue;
+            for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
+                int64_t r = g.rows[i];
                 double v;
                 ps_excl why;
                 if ((rc = ps_report_classify(&f, r, mcol[m], &v, &why)))

@@ -100,9 +100,8 @@ int ps_report_volume(const ps_table *t, const ps_volume_options *o, ps_rtable **
     for (int k = 0; k < g.ngroups; k++) {
         size_t n = 0;
         ps_excl_counts ex = {{0}};
-        for (int64_t r = 0; r < t->nrows; r++) {
-            if (g.of_row[r] != k)
-                continue;
+        for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
+            int64_t r = g.rows[i];
             double xv, yv;
             ps_excl ex_ref, ex_pred;
             if ((rc = ps_report_classify(&f, r, cref, &xv, &ex_ref)) ||
