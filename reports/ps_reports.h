@@ -200,7 +200,9 @@ typedef struct ps_summary_options {
 } ps_summary_options;
 void ps_summary_options_init(ps_summary_options *o);
 
-/* Per group: rows, count per status, and per metric n, the exclusions and mean, sd, median,
+/* Per group: rows, count per status, with a geometry column the rows whose geometry is
+ * neither empty nor "ok" (n_geometry_flagged: e.g. ref_grid, evaluated on the reference's grid
+ * although the headers disagree), and per metric n, the exclusions and mean, sd, median,
  * q1, q3, min, max, ci_low, ci_high (data columns <metric>_n, _excluded, _nan, _inf,
  * _error, _missing, _mean ...). Text/Markdown/LaTeX show "mean ± sd [k nan]" cells. */
 int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable **out);

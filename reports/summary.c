@@ -35,7 +35,7 @@ static const char *const stat_suffix[] = {"mean", "sd",  "median", "q1",     "q3
 enum { NSTAT = sizeof stat_suffix / sizeof *stat_suffix };
 
 static int add_cols(ps_rtable *data, ps_rtable *disp, const ps_groups *g,
-                    const ps_summary_options *o)
+                    const ps_summary_options *o, int geometry)
 {
     int rc = ps_groups_add_cols(g, data);
     rc = rc ? rc : ps_groups_add_cols(g, disp);
@@ -46,6 +46,11 @@ static int add_cols(ps_rtable *data, ps_rtable *disp, const ps_groups *g,
         snprintf(name, sizeof name, "n_%s", ps_report_status_names[s]);
         rc = ps_rtable_add_col(data, name, PS_CELL_INT, 0, 0, 0);
         rc = rc ? rc : ps_rtable_add_col(disp, ps_report_status_names[s], PS_CELL_INT, 0, 0, 0);
+    }
+    /* issue 12 A9: rows evaluated although their headers disagree are counted, never silent */
+    if (geometry && !rc) {
+        rc = ps_rtable_add_col(data, "n_geometry_flagged", PS_CELL_INT, 0, 0, 0);
+        rc = rc ? rc : ps_rtable_add_col(disp, "geometry_flagged", PS_CELL_INT, 0, 0, 0);
     }
     static const char *const counts[] = {"n", "excluded", "nan", "inf"};
     for (int m = 0; m < o->nmetrics && !rc; m++) {
@@ -110,20 +115,23 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         rc = PS_ERR_NOMEM;
         goto done;
     }
+    int cgeom = ps_table_col(t, "geometry");
     if ((rc = ps_groups_build(t, o->by, o->nby, NULL, &g)))
         goto done;
     for (int m = 0; m < o->nmetrics; m++)
         if ((rc = ps_table_require_col(t, o->metrics[m], &mcol[m])))
             goto done;
     if ((rc = ps_rtable_create(&data)) || (rc = ps_rtable_create(&disp)) ||
-        (rc = add_cols(data, disp, &g, o)))
+        (rc = add_cols(data, disp, &g, o, cgeom >= 0)))
         goto done;
 
     for (int k = 0; k < g.ngroups; k++) {
-        int64_t nrows = 0, nstatus[PS_REPORT_NSTATUS] = {0}, other = 0;
+        int64_t nrows = 0, nstatus[PS_REPORT_NSTATUS] = {0}, other = 0, ngeom = 0;
         for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
             int64_t r = g.rows[i];
             nrows++;
+            if (cgeom >= 0 && *t->cells[r][cgeom] && strcmp(t->cells[r][cgeom], "ok"))
+                ngeom++;
             const char *st = f.status_col >= 0 ? t->cells[r][f.status_col] : "ok";
             int s = 0;
             while (s < PS_REPORT_NSTATUS && strcmp(st, ps_report_status_names[s]))
@@ -148,6 +156,10 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         for (int s = 0; s < PS_REPORT_NSTATUS && !rc; s++) {
             rc = ps_rtable_int(data, nstatus[s]);
             rc = rc ? rc : ps_rtable_int(disp, nstatus[s]);
+        }
+        if (cgeom >= 0 && !rc) {
+            rc = ps_rtable_int(data, ngeom);
+            rc = rc ? rc : ps_rtable_int(disp, ngeom);
         }
         for (int m = 0; m < o->nmetrics && !rc; m++) {
             size_t n = 0;

@@ -76,6 +76,19 @@ check_contains "summary header" "$T/sum.csv" "meta:site,n_rows,n_ok,n_pred_empty
 check_contains "summary Y: 4 rows, 1 ok, 1 pred_empty, 1 error, 1 missing; dice n 2, 2 left out" \
   "$T/sum.csv" "Y,4,1,1,0,0,1,1,2,2,0,0,0.45"
 
+# A9 downstream: rows flagged in a geometry column are counted by summary
+cat >"$T/geom.csv" <<'X'
+case,model,label,status,geometry,dice
+g1,A,1,ok,ok,0.9
+g2,A,1,ok,ref_grid,0.8
+g3,A,1,ok,ref_grid,0.7
+g4,A,1,error,mismatch,
+X
+$P summary "$T/geom.csv" --by model --metrics dice --format csv >"$T/g.csv" 2>"$T/err"
+check_contains "summary counts the 3 rows flagged in the geometry column" "$T/g.csv" "A,4,3,0,0,0,1,0,3,3,1,"
+$P summary "$G/cli_table.csv" --by model --metrics dice --format csv >"$T/g2.csv" 2>"$T/err"
+check_not_contains "no geometry column, no geometry count" "$T/g2.csv" "geometry"
+
 # --- A15: kappa names the right reason when the SE under kappa = 0 is 0 --------------------------
 # raters in {1,2} and {3,4}: no category in common, po = pe = 0, kappa = 0
 printf 'a,b\n1,3\n2,4\n1,4\n2,3\n' >"$T/k_disjoint.csv"
