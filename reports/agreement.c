@@ -88,19 +88,6 @@ static int wide_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
     return PS_OK;
 }
 
-typedef struct {
-    const char *c, *l;
-    int64_t row;
-} subj_key;
-
-static int cmp_subj(const void *pa, const void *pb)
-{
-    const subj_key *a = pa, *b = pb;
-    int c = strcmp(a->c, b->c);
-    c = c ? c : strcmp(a->l, b->l);
-    return c ? c : (a->row > b->row) - (a->row < b->row);
-}
-
 /* The long per-case table pivoted on the subject: one subject per (case, label), in order of
  * first appearance; the raters are the values of the rater column (or the listed ones). */
 static int long_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
@@ -116,11 +103,12 @@ static int long_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
     if ((rc = ps_rowfilter_init(&f, t, NULL, 0)))
         return rc;
     size_t nr = (size_t)t->nrows;
-    subj_key *keys = ps_malloc_array(nr, sizeof *keys);
+    ps_groups subjects = {0};
+    unsigned char *use = ps_malloc_array(nr, 1);
     int64_t *subj_of = ps_malloc_array(nr, sizeof *subj_of);
     int *rater_of = ps_malloc_array(nr, sizeof *rater_of);
     r->rater = ps_calloc(nr + (size_t)s->nraters + 1, sizeof *r->rater);
-    if (!keys || !subj_of || !rater_of || !r->rater) {
+    if (!use || !subj_of || !rater_of || !r->rater) {
         rc = PS_ERR_NOMEM;
         goto done;
     }
@@ -159,35 +147,16 @@ static int long_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
                       name, rcol, r->m);
         goto done;
     }
-    /* subjects: sort the (case, label) keys, number them in order of first appearance */
+    /* subjects: the groups of (case[, label]) over the rows of the selected raters, in order
+     * of first appearance (the one grouping of reports/) */
     for (size_t i = 0; i < nr; i++)
-        keys[i] = (subj_key){t->cells[i][ccase], clabel >= 0 ? t->cells[i][clabel] : "",
-                             (int64_t)i};
-    qsort(keys, nr, sizeof *keys, cmp_subj);
-    size_t nsub = 0;
-    for (size_t i = 0; i < nr;) {
-        size_t e = i;
-        while (e < nr && !strcmp(keys[e].c, keys[i].c) && !strcmp(keys[e].l, keys[i].l))
-            e++;
-        for (size_t q = i; q < e; q++)
-            subj_of[keys[q].row] = -1 - (int64_t)keys[i].row; /* group by its first row */
-        i = e;
-    }
-    /* first-appearance numbering */
-    int64_t *num_of_first = ps_malloc_array(nr, sizeof *num_of_first);
-    if (!num_of_first) {
-        rc = PS_ERR_NOMEM;
+        use[i] = rater_of[i] >= 0;
+    const char *subj_cols[2] = {"case", "label"};
+    if ((rc = ps_groups_build(t, subj_cols, clabel >= 0 ? 2 : 1, use, &subjects)))
         goto done;
-    }
+    size_t nsub = (size_t)subjects.ngroups;
     for (size_t i = 0; i < nr; i++)
-        num_of_first[i] = -1;
-    for (size_t i = 0; i < nr; i++) {
-        int64_t first = -1 - subj_of[i];
-        if (num_of_first[first] < 0)
-            num_of_first[first] = (int64_t)nsub++;
-        subj_of[i] = num_of_first[first];
-    }
-    free(num_of_first);
+        subj_of[i] = subjects.of_row[i];
     r->n = nsub;
     r->cell = ps_malloc_array(nsub * (size_t)r->m, sizeof *r->cell);
     r->line = ps_malloc_array(nsub * (size_t)r->m, sizeof *r->line);
@@ -203,7 +172,7 @@ static int long_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
         src[i] = -1;
     }
     for (size_t i = nr; i-- > 0;)
-        for (int j = 0; j < r->m; j++)
+        for (int j = 0; j < r->m && subj_of[i] >= 0; j++)
             r->line[(size_t)subj_of[i] * (size_t)r->m + (size_t)j] = t->line[i];
     for (size_t i = 0; i < nr && !rc; i++) {
         if (rater_of[i] < 0)
@@ -226,7 +195,8 @@ static int long_ratings(const ps_table *t, const ps_ratings_spec *s, ratings *r)
     snprintf(r->descbuf, sizeof r->descbuf, "column '%s' by %s", s->value_col, rcol);
     r->desc = r->descbuf;
 done:
-    free(keys);
+    free(use);
+    ps_groups_free(&subjects);
     free(subj_of);
     free(rater_of);
     ps_rowfilter_free(&f);
