@@ -121,6 +121,16 @@ check_contains "the duplicate names its lines" "$T/err" "lines 2 and 40: case 's
 $P kappa "$T/k_miss.csv" --value grade --format csv >"$T/out" 2>"$T/err"
 check_contains "long kappa: 2 of 19 subjects dropped" "$T/out" "rater1,rater2,none,17,2,"
 check_contains "long kappa says so" "$T/err" "dropped 2 of 19 rows"
+# --raters selects raters; subjects rated only by others do not count as dropped.
+# R1 = (1, 2, 1), R2 = (2, 2, 1) on c, d, e: po = 2/3, pe = 2/3 * 1/3 + 1/3 * 2/3 = 4/9,
+# kappa = (2/3 - 4/9) / (1 - 4/9) = 0.4 (hand calculation)
+printf 'case,model,grade\na,X,1\nb,X,2\nc,Y,1\nc,R1,1\nc,R2,2\nd,R1,2\nd,R2,2\ne,R1,1\ne,R2,1\n' >"$T/kl.csv"
+$P kappa "$T/kl.csv" --value grade --raters R1,R2 --format csv >"$T/out" 2>"$T/err"
+check_contains "long kappa with --raters: 3 subjects, none dropped" "$T/out" "R1,R2,none,3,0,"
+check_num "long kappa with --raters = 0.4 (hand)" "$(csv_get "$T/out" R1 kappa)" 0.4
+$P kappa "$T/kl.csv" --value grade --raters R1,R9 >"$T/out" 2>"$T/err"
+check_contains "a listed rater without rows is an error" "$T/err" "no rows with model 'R9'"
+
 # icc: the Shrout-Fleiss data pivoted
 awk -F, 'NR > 1 { for (j = 1; j <= NF; j++) printf "t%d,judge%d,%s\n", NR, j, $j }' "$G/agreement_data_shrout.csv" |
   { echo "case,model,vol_pred_ml"; cat; } >"$T/i_long.csv"
