@@ -77,44 +77,6 @@ static int load_one(const char *arg, ps_table **out)
     return rc;
 }
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t l)
-{
-    if (b->n + l + 1 > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 1 << 16;
-        while (cap < b->n + l + 1)
-            cap *= 2;
-        char *p = ps_realloc_array(b->s, cap, 1);
-        if (!p)
-            return PS_ERR_NOMEM;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, l);
-    b->n += l;
-    b->s[b->n] = 0;
-    return PS_OK;
-}
-
-/* One CSV cell (RFC 4180 quoting when needed) and its separator. */
-static int sb_cell(sbuf *b, const char *s, int last)
-{
-    int rc = PS_OK;
-    if (strpbrk(s, ",\"\n\r")) {
-        rc = sb_put(b, "\"", 1);
-        for (const char *c = s; *c && !rc; c++)
-            rc = *c == '"' ? sb_put(b, "\"\"", 2) : sb_put(b, c, 1);
-        rc = rc ? rc : sb_put(b, "\"", 1);
-    } else {
-        rc = sb_put(b, s, strlen(s));
-    }
-    return rc ? rc : sb_put(b, last ? "\n" : ",", 1);
-}
-
 int ps_report_load(const char *const *args, int n, ps_table **out)
 {
     *out = NULL;
@@ -123,7 +85,6 @@ int ps_report_load(const char *const *args, int n, ps_table **out)
     if (n == 1)
         return load_one(args[0], out);
     ps_table **ts = ps_calloc((size_t)n, sizeof *ts);
-    sbuf b = {0};
     int rc = ts ? PS_OK : PS_ERR_NOMEM;
     for (int i = 0; i < n && !rc; i++)
         rc = load_one(args[i], &ts[i]);
@@ -135,17 +96,33 @@ int ps_report_load(const char *const *args, int n, ps_table **out)
             rc = ps_error(PS_ERR_FORMAT, "%s and %s have different columns: tables are joined "
                           "only when their headers are equal", args[0], args[i]);
     }
-    for (int c = 0; c < (rc ? 0 : ts[0]->ncols) && !rc; c++)
-        rc = sb_cell(&b, ts[0]->colnames[c], c + 1 == ts[0]->ncols);
-    for (int i = 0; i < n && !rc; i++)
-        for (int64_t r = 0; r < ts[i]->nrows && !rc; r++)
-            for (int c = 0; c < ts[i]->ncols && !rc; c++)
-                rc = sb_cell(&b, ts[i]->cells[r][c], c + 1 == ts[i]->ncols);
+    /* the joined table as CSV in memory, through src/io's writer, read back */
+    char *csv = NULL;
+    size_t len = 0;
+    FILE *mem = rc ? NULL : open_memstream(&csv, &len);
+    ps_table_writer *w = NULL;
+    if (!rc && !mem)
+        rc = PS_ERR_NOMEM;
     if (!rc)
-        rc = ps_table_parse(b.s, b.n, "(joined tables)", out);
+        rc = ps_table_writer_create(mem, PS_TABLE_CSV, ts[0]->ncols,
+                                    (const char *const *)ts[0]->colnames, &w);
+    for (int i = 0; i < n && !rc; i++)
+        for (int64_t r = 0; r < ts[i]->nrows && !rc; r++) {
+            for (int c = 0; c < ts[i]->ncols && !rc; c++)
+                rc = ps_table_writer_str(w, ts[i]->cells[r][c]);
+            rc = rc ? rc : ps_table_writer_end_row(w);
+        }
+    if (w) {
+        int rc2 = ps_table_writer_finish(w);
+        rc = rc ? rc : rc2;
+    }
+    if (mem && fclose(mem) && !rc)
+        rc = PS_ERR_NOMEM;
+    if (!rc)
+        rc = ps_table_parse(csv, len, "(joined tables)", out);
     for (int i = 0; ts && i < n; i++)
         ps_table_free(ts[i]);
     free(ts);
-    free(b.s);
+    free(csv);
     return rc;
 }

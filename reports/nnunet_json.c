@@ -826,57 +826,20 @@ int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int6
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int fail;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s)
+/* The rows are written as CSV through src/io's writer into memory and read back with
+ * ps_table_parse, so quoting and number formats are those of every other table. */
+static void sb_cell(ps_table_writer *w, const char *s, int last)
 {
-    size_t l = strlen(s);
-    if (b->fail)
-        return;
-    if (b->n + l + 1 > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        while (cap < b->n + l + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->fail = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, l + 1);
-    b->n += l;
+    ps_table_writer_str(w, s);
+    if (last)
+        ps_table_writer_end_row(w);
 }
 
-/* A CSV cell: quoted when it holds a comma, quote or line break (RFC 4180). */
-static void sb_cell(sbuf *b, const char *s, int last)
+static void sb_num(ps_table_writer *w, double x, int last)
 {
-    if (strpbrk(s, ",\"\n\r")) {
-        sb_put(b, "\"");
-        for (const char *c = s; *c; c++) {
-            char one[2] = {*c, 0};
-            sb_put(b, *c == '"' ? "\"\"" : one);
-        }
-        sb_put(b, "\"");
-    } else {
-        sb_put(b, s);
-    }
-    sb_put(b, last ? "\n" : ",");
-}
-
-static void sb_num(sbuf *b, double x, int last)
-{
-    char buf[64];
-    if (isnan(x))
-        snprintf(buf, sizeof buf, "nan");
-    else
-        py_float(buf, sizeof buf, x);
-    sb_cell(b, buf, last);
+    ps_table_writer_num(w, x);
+    if (last)
+        ps_table_writer_end_row(w);
 }
 
 static char *case_of_path(const char *path)
@@ -934,7 +897,7 @@ static const char *status_of(double n_pred, double n_ref)
          : n_ref == 0 ? "ref_empty" : "ok";
 }
 
-static int read_case_v1(const jval *c, const char *model, sbuf *b, const char *name, int ci)
+static int read_case_v1(const jval *c, const char *model, ps_table_writer *b, const char *name, int ci)
 {
     if (c->type != J_OBJ)
         return ps_error(PS_ERR_FORMAT, "%s: results.all[%d] is not an object", name, ci);
@@ -966,7 +929,7 @@ static int read_case_v1(const jval *c, const char *model, sbuf *b, const char *n
         sb_num(b, tp, 0);
         sb_num(b, npred - tp, 0);
         sb_num(b, nref - tp, 0);
-        sb_cell(b, "", 0);
+        ps_table_writer_null(b);
         sb_num(b, dice, 0);
         sb_num(b, jnum(m, "Jaccard"), 0);
         sb_num(b, jnum(m, "Precision"), 0);
@@ -980,7 +943,7 @@ static int read_case_v1(const jval *c, const char *model, sbuf *b, const char *n
     return PS_OK;
 }
 
-static int read_case_v2(const jval *c, const char *model, sbuf *b, const char *name, int ci)
+static int read_case_v2(const jval *c, const char *model, ps_table_writer *b, const char *name, int ci)
 {
     if (c->type != J_OBJ || !jget(c, "metrics") || jget(c, "metrics")->type != J_OBJ)
         return ps_error(PS_ERR_FORMAT, "%s: metric_per_case[%d] has no object 'metrics'", name,
@@ -1048,24 +1011,36 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
     }
     const jval *all = jget(jget(&root, "results"), "all");
     const jval *per_case = jget(&root, "metric_per_case");
-    sbuf b = {0};
-    sb_put(&b, "case,model,label,status,tp,fp,fn,tn,dice,jaccard,precision,recall,n_pred,n_ref,"
-               "ref_path,pred_path\n");
-    if (all && all->type == J_ARR) {
+    static const char *const cols[] = {"case", "model", "label", "status", "tp", "fp",
+                                       "fn", "tn", "dice", "jaccard", "precision", "recall",
+                                       "n_pred", "n_ref", "ref_path", "pred_path"};
+    char *csv = NULL;
+    size_t csv_len = 0;
+    FILE *mem = open_memstream(&csv, &csv_len);
+    ps_table_writer *b = NULL;
+    if (!mem)
+        rc = PS_ERR_NOMEM;
+    else
+        rc = ps_table_writer_create(mem, PS_TABLE_CSV, 16, cols, &b);
+    if (!rc && all && all->type == J_ARR) {
         for (int i = 0; i < all->n && !rc; i++)
-            rc = read_case_v1(&all->items[i], model, &b, name, i);
-    } else if (per_case && per_case->type == J_ARR) {
+            rc = read_case_v1(&all->items[i], model, b, name, i);
+    } else if (!rc && per_case && per_case->type == J_ARR) {
         for (int i = 0; i < per_case->n && !rc; i++)
-            rc = read_case_v2(&per_case->items[i], model, &b, name, i);
-    } else {
+            rc = read_case_v2(&per_case->items[i], model, b, name, i);
+    } else if (!rc) {
         rc = ps_error(PS_ERR_FORMAT, "%s: not an nnU-Net summary.json (neither results.all of "
                       "v1 nor metric_per_case of v2)", name);
     }
-    if (!rc && b.fail)
+    if (b) {
+        int rc2 = ps_table_writer_finish(b);
+        rc = rc ? rc : rc2;
+    }
+    if (mem && fclose(mem) && !rc)
         rc = PS_ERR_NOMEM;
     if (!rc)
-        rc = ps_table_parse(b.s, b.n, name, out);
-    free(b.s);
+        rc = ps_table_parse(csv, csv_len, name, out);
+    free(csv);
     jfree(&root);
     free(copy);
     return rc;

@@ -307,7 +307,9 @@ int ps_report_icc(const ps_table *t, const ps_icc_options *o, ps_rtable **out);
  * in the same order). Each argument is a path ('-' = standard input) or MODEL=PATH. A CSV/TSV
  * file is read with ps_table_read's rules; a file whose first non-blank character is '{' is
  * read as an nnU-Net summary.json (v1 or v2, ps_nnunet_parse) with the model column set to
- * MODEL (default "nnunet"). A MODEL= prefix on a CSV/TSV table is PS_ERR_ARG. */
+ * MODEL (default "nnunet"). A MODEL= prefix on a CSV/TSV table is PS_ERR_ARG. Several tables
+ * are joined through CSV in memory: messages then name "(joined tables)" and its lines (the
+ * header, then the rows of args[0], args[1], ... in order). */
 int ps_report_load(const char *const *args, int n, ps_table **out);
 
 typedef enum ps_nnunet_layout {

@@ -192,9 +192,9 @@ START_TEST(test_read)
     /* c01 label 1: Total Positives Test 18, Reference 18, Dice 2/3 -> tp 12, fp 6, fn 6 */
     ck_assert_str_eq(t->cells[0][ps_table_col(t, "case")], "c01");
     ck_assert_str_eq(t->cells[0][ps_table_col(t, "model")], "nnunet");
-    ck_assert_str_eq(t->cells[0][ps_table_col(t, "tp")], "12.0");
-    ck_assert_str_eq(t->cells[0][ps_table_col(t, "fp")], "6.0");
-    ck_assert_str_eq(t->cells[0][ps_table_col(t, "fn")], "6.0");
+    ck_assert_str_eq(t->cells[0][ps_table_col(t, "tp")], "12");
+    ck_assert_str_eq(t->cells[0][ps_table_col(t, "fp")], "6");
+    ck_assert_str_eq(t->cells[0][ps_table_col(t, "fn")], "6");
     /* c02 label 2: not predicted; c03 label 2: in neither mask; c04 label 1: not in the ref */
     ck_assert_str_eq(t->cells[3][ps_table_col(t, "status")], "pred_empty");
     ck_assert_str_eq(t->cells[5][ps_table_col(t, "status")], "both_empty");
