@@ -39,7 +39,14 @@
  * label, status from the counts (ok, pred_empty, ref_empty, both_empty), dice, jaccard,
  * precision, recall (v1; v2 has dice and jaccard = IoU), tp, fp, fn (v1: tp recovered from
  * Dice and the two totals, exact for integer counts; fp, fn from the totals), tn (v2 only),
- * n_pred, n_ref, ref_path, pred_path.
+ * n_pred, n_ref, hd95 and assd (the PaNSegNet fork's "Hausdorff Distance 95" and "Avg.
+ * Symmetric Surface Distance"; NaN when the file has none), ref_path, pred_path.
+ *
+ * The PaNSegNet fork (github NUBagciLab/PaNSegNet, src/nnunet/evaluation) writes the v1 layout
+ * with two more metrics, MedPy's hd95 and assd (connectivity 1, the image spacing), NaN when
+ * either mask is empty or fills the image: layout PS_NNUNET_V1_PANSEGNET takes them from the
+ * hd95 (--hd95 medpy, the default) and assd columns, equal to MedPy 0.5.2's (MedPy <= 0.4.0's
+ * assd was the mean of the two directed means, panseval's masd).
  */
 #include "ps_reports.h"
 
@@ -359,6 +366,7 @@ static void indent(FILE *f, int level)
 /* ---- the per-case rows -------------------------------------------------------------------------- */
 typedef struct {
     int64_t tp, fp, fn, tn;
+    double hd95_mm, assd_mm; /* the PaNSegNet layout only */
 } counts;
 
 typedef struct {
@@ -439,6 +447,11 @@ static int collect_cases(const ps_table *t, const ps_nnunet_options *o, nsummary
         (rc = ps_table_require_col(t, "tp", &ctp)) || (rc = ps_table_require_col(t, "fp", &cfp)) ||
         (rc = ps_table_require_col(t, "fn", &cfn)) || (rc = ps_table_require_col(t, "tn", &ctn)))
         return rc;
+    int chd = -1, cassd = -1;
+    if (o->layout == PS_NNUNET_V1_PANSEGNET &&
+        ((rc = ps_table_require_col(t, "hd95", &chd)) ||
+         (rc = ps_table_require_col(t, "assd", &cassd))))
+        return rc;
     int cref = ps_table_col(t, "ref_path"), cpred = ps_table_col(t, "pred_path");
     if (cref < 0)
         cref = ps_table_col(t, "ref");
@@ -511,6 +524,11 @@ static int collect_cases(const ps_table *t, const ps_nnunet_options *o, nsummary
         if ((rc = get_count(t, r, ctp, &cc->tp)) || (rc = get_count(t, r, cfp, &cc->fp)) ||
             (rc = get_count(t, r, cfn, &cc->fn)) || (rc = get_count(t, r, ctn, &cc->tn)))
             goto done;
+        cc->hd95_mm = cc->assd_mm = NAN;
+        if (chd >= 0 && ((*t->cells[r][chd] && (rc = ps_table_get_double(t, r, chd, &cc->hd95_mm))) ||
+                         (*t->cells[r][cassd] &&
+                          (rc = ps_table_get_double(t, r, cassd, &cc->assd_mm)))))
+            goto done;
         nc->lab[nc->nlab++] = li;
     }
     if (s->ncases == 0) {
@@ -547,6 +565,14 @@ static const char *const v1_names[V1_NMETRICS] = {
     "False Positive Rate", "Jaccard", "Negative Predictive Value", "Precision", "Recall",
     "Total Positives Reference", "Total Positives Test", "True Negative Rate"};
 static const int v1_is_int[V1_NMETRICS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0};
+/* the PaNSegNet fork's Evaluator.default_metrics: v1's and two MedPy distances */
+enum { PSN_NMETRICS = 15 };
+static const char *const psn_names[PSN_NMETRICS] = {
+    "Accuracy", "Avg. Symmetric Surface Distance", "Dice", "False Discovery Rate",
+    "False Negative Rate", "False Omission Rate", "False Positive Rate", "Hausdorff Distance 95",
+    "Jaccard", "Negative Predictive Value", "Precision", "Recall", "Total Positives Reference",
+    "Total Positives Test", "True Negative Rate"};
+static const int psn_is_int[PSN_NMETRICS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0};
 static const char *const v2_names[V2_NMETRICS] = {"Dice", "FN", "FP", "IoU",
                                                   "TN", "TP", "n_pred", "n_ref"};
 static const int v2_is_int[V2_NMETRICS] = {0, 1, 1, 0, 1, 1, 1, 1};
@@ -573,6 +599,34 @@ static void v1_metrics(const counts *c, double *v)
     v[10] = tp + fn;
     v[11] = tp + fp;
     v[12] = specificity;
+}
+
+static void v2_metrics(const counts *c, double *v);
+
+/* The PaNSegNet fork (its metrics.py): HD95 and ASSD are MedPy's hd95 and assd with the
+ * image spacing and connectivity 1, NaN when either mask is empty or fills the image;
+ * otherwise panseval's hd95 (--hd95 medpy, the default) and assd, which equal them. */
+static void psn_metrics(const counts *c, double *v)
+{
+    double v1[V1_NMETRICS];
+    v1_metrics(c, v1);
+    int degenerate = c->tp + c->fp == 0 || c->tp + c->fn == 0 || c->tn + c->fn == 0 ||
+                     c->tn + c->fp == 0;
+    v[0] = v1[0];
+    v[1] = degenerate ? NAN : c->assd_mm;
+    memcpy(v + 2, v1 + 1, 5 * sizeof *v); /* Dice .. False Positive Rate */
+    v[7] = degenerate ? NAN : c->hd95_mm;
+    memcpy(v + 8, v1 + 6, 7 * sizeof *v); /* Jaccard .. True Negative Rate */
+}
+
+/* The metrics of one (case, label) in the layout's key order; returns how many. */
+static int layout_metrics(ps_nnunet_layout layout, const counts *c, double *v)
+{
+    switch (layout) {
+    case PS_NNUNET_V2: v2_metrics(c, v); return V2_NMETRICS;
+    case PS_NNUNET_V1_PANSEGNET: psn_metrics(c, v); return PSN_NMETRICS;
+    default: v1_metrics(c, v); return V1_NMETRICS;
+    }
 }
 
 static void v2_metrics(const counts *c, double *v)
@@ -617,22 +671,18 @@ static void put_metrics(FILE *f, const char *const *names, const int *is_int, in
 }
 
 /* means[label][metric] = nanmean over the cases that have the label */
-static int nan_means(const nsummary *s, int v2, double *means)
+static int nan_means(const nsummary *s, ps_nnunet_layout layout, int nm, double *means)
 {
-    int nm = v2 ? V2_NMETRICS : V1_NMETRICS;
     int64_t *cnt = ps_calloc((size_t)s->nlabels * (size_t)nm, sizeof *cnt);
     if (!cnt)
         return PS_ERR_NOMEM;
     for (size_t i = 0; i < (size_t)s->nlabels * (size_t)nm; i++)
         means[i] = 0;
-    double v[V1_NMETRICS];
+    double v[PSN_NMETRICS];
     for (int ci = 0; ci < s->ncases; ci++)
         for (int k = 0; k < s->cases[ci].nlab; k++) {
             int li = s->cases[ci].lab[k];
-            if (v2)
-                v2_metrics(&s->cases[ci].c[k], v);
-            else
-                v1_metrics(&s->cases[ci].c[k], v);
+            layout_metrics(layout, &s->cases[ci].c[k], v);
             for (int m = 0; m < nm; m++)
                 if (!isnan(v[m])) {
                     means[li * nm + m] += v[m];
@@ -645,9 +695,12 @@ static int nan_means(const nsummary *s, int v2, double *means)
     return PS_OK;
 }
 
-static void write_v1(const nsummary *s, const double *means, FILE *f)
+static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *means, FILE *f)
 {
-    double v[V1_NMETRICS];
+    double v[PSN_NMETRICS];
+    int psn = layout == PS_NNUNET_V1_PANSEGNET, nm = psn ? PSN_NMETRICS : V1_NMETRICS;
+    const char *const *names = psn ? psn_names : v1_names;
+    const int *is_int = psn ? psn_is_int : v1_is_int;
     fputs("{", f);
     static const char *const head[][2] = {{"author", "panseval"},
                                           {"description", ""}, {"id", ""}, {"name", ""}};
@@ -672,11 +725,11 @@ static void write_v1(const nsummary *s, const double *means, FILE *f)
                 k++;
             if (k == c->nlab)
                 continue;
-            v1_metrics(&c->c[k], v);
+            layout_metrics(layout, &c->c[k], v);
             indent(f, 4);
             json_str(f, s->label[li]);
             fputs(": ", f);
-            put_metrics(f, v1_names, v1_is_int, V1_NMETRICS, v, 1, 4);
+            put_metrics(f, names, is_int, nm, v, 1, 4);
             fputc(',', f);
         }
         indent(f, 4);
@@ -700,7 +753,7 @@ static void write_v1(const nsummary *s, const double *means, FILE *f)
         indent(f, 3);
         json_str(f, s->label[li]);
         fputs(": ", f);
-        put_metrics(f, v1_names, v1_is_int, V1_NMETRICS, means + li * V1_NMETRICS, 0, 3);
+        put_metrics(f, names, is_int, nm, means + li * nm, 0, 3);
         if (oi + 1 < s->nlabels)
             fputc(',', f);
     }
@@ -793,8 +846,11 @@ int ps_nnunet_layout_parse(const char *s, ps_nnunet_layout *out)
         *out = PS_NNUNET_V1;
     else if (!strcmp(s, "v2") || !strcmp(s, "nnunet-v2"))
         *out = PS_NNUNET_V2;
+    else if (!strcmp(s, "v1-pansegnet") || !strcmp(s, "nnunet-v1-pansegnet"))
+        *out = PS_NNUNET_V1_PANSEGNET;
     else
-        return ps_error(PS_ERR_ARG, "nnU-Net layout must be nnunet-v1 or nnunet-v2, got '%s'", s);
+        return ps_error(PS_ERR_ARG, "nnU-Net layout must be nnunet-v1, nnunet-v1-pansegnet or "
+                        "nnunet-v2, got '%s'", s);
     return PS_OK;
 }
 
@@ -807,16 +863,16 @@ int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int6
         *nskipped = rc ? 0 : skipped;
     if (rc)
         return rc;
-    int v2 = o->layout == PS_NNUNET_V2;
-    double *means = ps_malloc_array((size_t)s.nlabels * (v2 ? V2_NMETRICS : V1_NMETRICS),
-                                    sizeof *means);
+    int nm = o->layout == PS_NNUNET_V2 ? V2_NMETRICS
+           : o->layout == PS_NNUNET_V1_PANSEGNET ? PSN_NMETRICS : V1_NMETRICS;
+    double *means = ps_malloc_array((size_t)s.nlabels * (size_t)nm, sizeof *means);
     if (!means)
         rc = PS_ERR_NOMEM;
-    else if (!(rc = nan_means(&s, v2, means))) {
-        if (v2)
+    else if (!(rc = nan_means(&s, o->layout, nm, means))) {
+        if (o->layout == PS_NNUNET_V2)
             write_v2(&s, means, f);
         else
-            write_v1(&s, means, f);
+            write_v1(&s, o->layout, means, f);
         if (ferror(f))
             rc = ps_error(PS_ERR_IO, "error writing summary.json");
     }
@@ -936,6 +992,9 @@ static int read_case_v1(const jval *c, const char *model, ps_table_writer *b, co
         sb_num(b, jnum(m, "Recall"), 0);
         sb_num(b, npred, 0);
         sb_num(b, nref, 0);
+        /* the PaNSegNet fork's MedPy distances, when the file has them */
+        sb_num(b, jnum(m, "Hausdorff Distance 95"), 0);
+        sb_num(b, jnum(m, "Avg. Symmetric Surface Distance"), 0);
         sb_cell(b, rp, 0);
         sb_cell(b, pp, 1);
     }
@@ -979,6 +1038,8 @@ static int read_case_v2(const jval *c, const char *model, ps_table_writer *b, co
         sb_num(b, tp + fn > 0 ? tp / (tp + fn) : NAN, 0);
         sb_num(b, jnum(m, "n_pred"), 0);
         sb_num(b, jnum(m, "n_ref"), 0);
+        sb_num(b, NAN, 0);
+        sb_num(b, NAN, 0);
         sb_cell(b, rp, 0);
         sb_cell(b, pp, 1);
     }
@@ -1013,7 +1074,8 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
     const jval *per_case = jget(&root, "metric_per_case");
     static const char *const cols[] = {"case", "model", "label", "status", "tp", "fp",
                                        "fn", "tn", "dice", "jaccard", "precision", "recall",
-                                       "n_pred", "n_ref", "ref_path", "pred_path"};
+                                       "n_pred", "n_ref", "hd95", "assd", "ref_path",
+                                       "pred_path"};
     char *csv = NULL;
     size_t csv_len = 0;
     FILE *mem = open_memstream(&csv, &csv_len);
@@ -1021,7 +1083,7 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
     if (!mem)
         rc = PS_ERR_NOMEM;
     else
-        rc = ps_table_writer_create(mem, PS_TABLE_CSV, 16, cols, &b);
+        rc = ps_table_writer_create(mem, PS_TABLE_CSV, 18, cols, &b);
     if (!rc && all && all->type == J_ARR) {
         for (int i = 0; i < all->n && !rc; i++)
             rc = read_case_v1(&all->items[i], model, b, name, i);

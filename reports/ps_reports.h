@@ -315,8 +315,11 @@ int ps_report_load(const char *const *args, int n, ps_table **out);
 typedef enum ps_nnunet_layout {
     PS_NNUNET_V1 = 0, /* nnU-Net v1: results.all / results.mean, 13 confusion-matrix metrics */
     PS_NNUNET_V2,     /* nnU-Net v2: metric_per_case / mean / foreground_mean                */
+    PS_NNUNET_V1_PANSEGNET, /* v1 as the PaNSegNet fork writes it: the 13 metrics and
+                             * "Hausdorff Distance 95", "Avg. Symmetric Surface Distance"
+                             * (MedPy; from the hd95 and assd columns, --hd95 medpy)       */
 } ps_nnunet_layout;
-/* "nnunet-v1" (or "v1"), "nnunet-v2" (or "v2"). */
+/* "nnunet-v1" (or "v1"), "nnunet-v2" (or "v2"), "nnunet-v1-pansegnet" (or "v1-pansegnet"). */
 int ps_nnunet_layout_parse(const char *s, ps_nnunet_layout *out);
 
 typedef struct ps_nnunet_options {
@@ -333,7 +336,8 @@ int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int6
 
 /* Parse a summary.json of either layout into a per-case table with the columns case, model,
  * label, status, tp, fp, fn, tn (empty for v1), dice, jaccard, precision, recall, n_pred,
- * n_ref, ref_path, pred_path. `name` names the file in messages. */
+ * n_ref, hd95, assd (the PaNSegNet fork's; NaN otherwise), ref_path, pred_path. `name` names
+ * the file in messages. */
 int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *model,
                     ps_table **out);
 

@@ -11,7 +11,8 @@ static void usage(FILE *f)
 {
     fputs("Usage: panseval summary TABLE... [--by COLS] [--metrics COLS] [--fraction]\n"
           "                        [--format FMT] [-o FILE]\n"
-          "       panseval summary TABLE... --format nnunet-v1|nnunet-v2 [--model M] [-o FILE]\n"
+          "       panseval summary TABLE... --format nnunet-v1|nnunet-v1-pansegnet|nnunet-v2\n"
+          "                        [--model M] [-o FILE]\n"
           "\n"
           "Summarise the per-case table of `panseval metrics` (CSV or TSV, detected from the\n"
           "header; '-' reads standard input; several tables with the same columns are joined;\n"
@@ -33,10 +34,11 @@ static void usage(FILE *f)
           "                   (default: dice,hd95,assd,nsd,vol_diff_ml)\n"
           "  --fraction       show dice, jaccard and nsd as fractions, not percent (text, md,\n"
           "                   tex)\n"
-          "  nnunet-v1, nnunet-v2\n"
-          "                   two more values of --format (below): write the summary.json\n"
-          "                   nnU-Net v1 (results.all, results.mean) or\n"
-          "                   v2 (metric_per_case, mean, foreground_mean) would write for the\n"
+          "  nnunet-v1, nnunet-v1-pansegnet, nnunet-v2\n"
+          "                   more values of --format (below): write the summary.json nnU-Net\n"
+          "                   v1 (results.all, results.mean), its PaNSegNet fork (v1 plus\n"
+          "                   MedPy's HD95 and ASSD, from the hd95 and assd columns) or v2\n"
+          "                   (metric_per_case, mean, foreground_mean) would write for the\n"
           "                   same masks, from the tp, fp, fn, tn columns with nnU-Net's\n"
           "                   formulas (Dice NaN when both masks are empty); rows with status\n"
           "                   error or missing are left out and counted (docs/nnunet.md)\n"
@@ -100,8 +102,9 @@ int main_summary(int argc, char **argv)
         case CLI_OPT_FORMAT: /* the table formats, or nnU-Net's summary.json */
             nnunet = !ps_nnunet_layout_parse(optarg, &no.layout);
             if (!nnunet && ps_report_format_parse(optarg, &fmt))
-                return cli_usage_error(CMD, "--format must be %s, nnunet-v1 or nnunet-v2, got "
-                                       "'%s'", ps_report_format_names(), optarg);
+                return cli_usage_error(CMD, "--format must be %s, nnunet-v1, "
+                                       "nnunet-v1-pansegnet or nnunet-v2, got '%s'",
+                                       ps_report_format_names(), optarg);
             common.format_set = !nnunet;
             break;
         case OPT_MODEL: no.model = optarg; break;

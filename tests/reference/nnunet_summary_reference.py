@@ -4,6 +4,7 @@ they write, as goldens for panseval's nnU-Net writer and reader (reports/nnunet_
 tests/reports/test_nnunet_json.c).
 
     NNUNET_V1_SRC=/path/with/nnunet NNUNET_V2_SRC=/path/with/nnunetv2 \\
+    PANSEGNET_SRC=/path/with/PaNSegNet/nnunet MEDPY_SRC=/path/with/medpy \\
         /usr/bin/python3 tests/reference/nnunet_summary_reference.py
 
 NNUNET_V1_SRC is a folder holding the `nnunet` package of nnU-Net v1 (github MIC-DKFZ/nnUNet,
@@ -11,7 +12,13 @@ branch nnunetv1, commit db16c6cef5fdd5a180159184e46b58bcca670446), NNUNET_V2_SRC
 `nnunetv2` (master, commit 0e495086eb108ff79afe106291e8c15bd2f2bc3a), e.g.
     git --git-dir=nnUNet/.git archive nnunetv1 nnunet | tar -x -C /tmp/v1
     git --git-dir=nnUNet/.git archive master nnunetv2 | tar -x -C /tmp/v2
-No nnU-Net code is copied here: it is imported from those folders and run.
+PANSEGNET_SRC holds the `nnunet` package of the PaNSegNet fork (github NUBagciLab/PaNSegNet,
+src/, commit 384b65a5924677f88bc4c7d0e72ffcf3fd9de219), whose Evaluator adds "Hausdorff
+Distance 95" and "Avg. Symmetric Surface Distance" (MedPy) to nnU-Net v1's default metrics;
+MEDPY_SRC holds `medpy` (github loli/medpy, tag 0.5.2, commit
+3fbdf6c9608ebba9734e7a32a4d0642f022f0815), the real MedPy the fork calls. The fork runs in a
+child process of this script (it has the same package name as nnU-Net v1).
+No nnU-Net, PaNSegNet or MedPy code is copied here: it is imported from those folders and run.
 
 Called: v1 nnunet.evaluation.evaluator.evaluate_folder(ref, pred, labels=(1, 2)) (what
 `nnUNet_evaluate_folder -ref REF -pred PRED -l 1 2` runs; it writes PRED/summary.json), and v2
@@ -25,8 +32,9 @@ them computes a number that ends up in the goldens):
     with it; the array is transposed to SimpleITK's z, y, x order, spacing kept in x, y, z);
   * batchgenerators.utilities.file_and_folder_operations: subfiles, join, isfile, load_json,
     save_json (json.dump with indent=4, sort_keys=True, as batchgenerators does);
-  * medpy.metric: imported by v1's metrics.py but not called (evaluate_folder computes only
-    the confusion-matrix metrics; HD95 is an "advanced" metric it does not run);
+  * medpy.metric, for upstream v1 only: imported by its metrics.py but not called
+    (evaluate_folder computes only the confusion-matrix metrics there); the PaNSegNet run uses
+    the real MedPy 0.5.2;
   * nnunetv2.imageio.reader_writer_registry and nnunetv2.utilities.plans_handling.plans_handler:
     imported by evaluate_predictions.py, not used by compute_metrics_on_folder.
 
@@ -49,7 +57,7 @@ OUT = "tests/golden/reports/nnunet"
 
 
 # ---- shims ------------------------------------------------------------------------------------
-def _install_shims():
+def _install_shims(real_medpy):
     sitk = types.ModuleType("SimpleITK")
 
     class _Image:
@@ -87,9 +95,10 @@ def _install_shims():
         sys.modules[name] = types.ModuleType(name)
     sys.modules["batchgenerators.utilities.file_and_folder_operations"] = ffo
 
-    medpy = types.ModuleType("medpy")
-    medpy.metric = types.ModuleType("medpy.metric")
-    sys.modules["medpy"], sys.modules["medpy.metric"] = medpy, medpy.metric
+    if not real_medpy:
+        medpy = types.ModuleType("medpy")
+        medpy.metric = types.ModuleType("medpy.metric")
+        sys.modules["medpy"], sys.modules["medpy.metric"] = medpy, medpy.metric
 
     for name in ("nnunetv2.imageio.reader_writer_registry",
                  "nnunetv2.utilities.plans_handling.plans_handler"):
@@ -100,8 +109,9 @@ def _install_shims():
         sys.modules[name] = m
 
 
-_install_shims()
-for var in ("NNUNET_V1_SRC", "NNUNET_V2_SRC"):
+PANSEGNET_RUN = os.environ.get("PS_PANSEGNET_CHILD") == "1"
+_install_shims(PANSEGNET_RUN)
+for var in (("PANSEGNET_SRC", "MEDPY_SRC") if PANSEGNET_RUN else ("NNUNET_V1_SRC", "NNUNET_V2_SRC")):
     if var in os.environ:
         sys.path.insert(0, os.environ[var])
 
@@ -155,6 +165,14 @@ def write_cases():
 
 
 def main():
+    if PANSEGNET_RUN:
+        # the PaNSegNet fork: evaluate_folder with its default metrics (HD95 and ASSD by MedPy)
+        from nnunet.evaluation.evaluator import evaluate_folder
+        ref, pred = os.path.join(OUT, "ref"), os.path.join(OUT, "pred")
+        evaluate_folder(ref, pred, (1, 2))
+        os.replace(os.path.join(pred, "summary.json"),
+                   os.path.join(OUT, "summary_v1_pansegnet.json"))
+        return
     write_cases()
     ref, pred = os.path.join(OUT, "ref"), os.path.join(OUT, "pred")
     # v1: writes pred/summary.json
@@ -166,6 +184,10 @@ def main():
     from nnunetv2.imageio.nibabel_reader_writer import NibabelIO
     compute_metrics_on_folder(ref, pred, os.path.join(OUT, "summary_v2.json"), NibabelIO(),
                               ".nii.gz", [1, 2], None, 1)
+    if "PANSEGNET_SRC" in os.environ:
+        import subprocess
+        subprocess.run([sys.executable, os.path.abspath(__file__)], check=True,
+                       env=dict(os.environ, PS_PANSEGNET_CHILD="1"))
     print("wrote", OUT)
 
 

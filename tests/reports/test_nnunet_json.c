@@ -136,6 +136,14 @@ START_TEST(test_write_v1_v2)
     ck_assert_int_eq(run(args), 0);
     snprintf(golden, sizeof golden, "%s", ps_test_path("golden/reports/nnunet/summary_v2.json"));
     same_json(golden, ps_test_tmp("nnunet_v2.json"));
+    /* the PaNSegNet fork's v1 with MedPy 0.5.2's HD95 and ASSD (panseval's default --hd95
+     * medpy and its assd) */
+    snprintf(args, sizeof args, "summary '%s' --format nnunet-v1-pansegnet -o '%s'", cases,
+             ps_test_tmp("nnunet_psn.json"));
+    ck_assert_int_eq(run(args), 0);
+    snprintf(golden, sizeof golden, "%s",
+             ps_test_path("golden/reports/nnunet/summary_v1_pansegnet.json"));
+    same_json(golden, ps_test_tmp("nnunet_psn.json"));
 }
 END_TEST
 
@@ -227,6 +235,15 @@ START_TEST(test_read)
     char *err = slurp(ps_test_tmp("nnunet.err"));
     ck_assert_ptr_nonnull(strstr(err, "label=1, column 'dice'"));
     free(err);
+    /* the PaNSegNet fork's HD95 are read back: their mean per label = the file's mean
+     * (c01 3.724099870362652 and c04 2.0 for label 2; the NaN of c02, c03 left out) */
+    snprintf(args, sizeof args, "describe P=summary_v1_pansegnet.json --metric hd95 --by label "
+             "--format csv -o '%s'", ps_test_tmp("nnunet_psn.csv"));
+    ck_assert_int_eq(run(args), 0);
+    ck_assert_int_eq(ps_table_read(ps_test_tmp("nnunet_psn.csv"), &t), PS_OK);
+    ck_assert_int_eq(ps_table_get_double(t, 1, ps_table_col(t, "mean"), &v), PS_OK);
+    ck_assert_close(v, 2.862049935181326, PS_TOL_REF); /* results.mean."2"."Hausdorff Distance 95" */
+    ps_table_free(t);
     /* summary of a v1 file */
     ck_assert_int_eq(run("summary v1=summary_v1.json --by label --metrics dice,recall --format csv "
                          "-o /dev/null"), 0);
