@@ -87,7 +87,7 @@ typedef struct cli_common {
     unsigned uses;           /* CLI_USE_* (default CLI_USE_ALL)                 */
     const char *cmd;         /* for messages; set by cli_getopt                  */
     char shortopts_[64];     /* private                                          */
-    char last_opt_[64];      /* private: the option cli_getopt returned last     */
+    char last_opt[64];       /* the option cli_getopt returned last: "--labels" */
 } cli_common;
 
 void cli_common_init(cli_common *c, ps_table_format default_format);

@@ -238,11 +238,11 @@ int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char
         int code = getopt_long(argc, argv, c->shortopts_, longopts, &longindex);
         char buf[128];
         if (longindex >= 0)
-            snprintf(c->last_opt_, sizeof c->last_opt_, "--%s", longopts[longindex].name);
+            snprintf(c->last_opt, sizeof c->last_opt, "--%s", longopts[longindex].name);
         else if (code > 0 && code < 256)
-            snprintf(c->last_opt_, sizeof c->last_opt_, "-%c", code);
+            snprintf(c->last_opt, sizeof c->last_opt, "-%c", code);
         else
-            snprintf(c->last_opt_, sizeof c->last_opt_, "?");
+            snprintf(c->last_opt, sizeof c->last_opt, "?");
         if (code == -1) {
             if (resolve_format(c))
                 return CLI_GETOPT_ERROR;
@@ -275,7 +275,7 @@ int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char
 
 int cli_unknown_option(const cli_common *c)
 {
-    return cli_usage_error(c->cmd, "unknown option '%s'", c->last_opt_);
+    return cli_usage_error(c->cmd, "unknown option '%s'", c->last_opt);
 }
 
 /* Same file: same device and inode, or (for files that do not exist yet) the same path. */
