@@ -4,6 +4,7 @@
 #define PS_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ps_core.h"
@@ -139,6 +140,12 @@ int cli_parse_level(const char *cmd, const char *s, double *out);
  * half-written is left) and returns rc. */
 int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f);
 int cli_output_close(ps_atomic_file *af, int rc);
+
+/* SIGINT / SIGTERM: the first one sets the returned flag (to the signal number) so that a
+ * long run can stop taking work and keep what is done; a second one ends the process. Release
+ * restores the previous handlers. */
+volatile sig_atomic_t *cli_catch_stop_signals(void);
+void cli_release_stop_signals(void);
 
 /* The subcommand entry points (one file each). */
 #define PS_CMD(name, fn, summary) int fn(int argc, char **argv);

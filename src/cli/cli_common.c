@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 void cli_common_init(cli_common *c, ps_table_format default_format)
@@ -306,4 +307,32 @@ int cli_output_check(const cli_common *c, const char *const *inputs, int n)
     if (ps_atomic_check(out))
         return cli_usage_error(c->cmd, "%s", ps_error_message());
     return 0;
+}
+
+/* The one flag a signal handler may set (the only global of the CLI, as signals require). */
+static volatile sig_atomic_t stop_signal;
+static struct sigaction old_int, old_term;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+volatile sig_atomic_t *cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    return &stop_signal;
+}
+
+void cli_release_stop_signals(void)
+{
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
 }

@@ -1,9 +1,7 @@
 /* cmd_metrics.c - `panseval metrics`: per-case segmentation metrics into the per-case table.
  * Parsing and printing only: the plan, the run and the table are src/eval (ps_eval.h). */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "ps_eval.h"
@@ -14,14 +12,12 @@ static void usage(FILE *f)
 {
     fputs("Usage: panseval metrics --ref REF.nii.gz --pred PRED.nii.gz [options]\n"
           "       panseval metrics --ref REF_DIR --pred PRED_DIR [options]\n"
-          "       panseval metrics --manifest M.tsv [--model NAME ...] [options]\n"
-          "\n"
+          "       panseval metrics --manifest M.tsv [--model NAME ...] [options]\n\n"
           "Segmentation metrics per case x model x label: overlap (Dice, Jaccard, ...), volumes,\n"
           "voxel-wise kappa, and boundary distances in mm (HD, HD95, ASSD, MASD, NSD) from an\n"
           "exact Euclidean distance transform with the header spacing. One row per case x\n"
           "model x label, in manifest order, then model, then label, whatever -j; rows are\n"
-          "written as cases finish.\n"
-          "\n"
+          "written as cases finish.\n\n"
           "Input:\n"
           "  --ref FILE|DIR      reference label map (.nii or .nii.gz), or a folder of them\n"
           "  --pred FILE|DIR     prediction on the same voxel grid, or a folder: files are\n"
@@ -34,37 +30,49 @@ static void usage(FILE *f)
           "                      pred:MODEL columns against ref; an empty cell is status=missing\n"
           "  --model NAME        only this model (repeatable; default: every pred:MODEL column).\n"
           "                      A rater column, e.g. --model rater:B or rater:A:2, is evaluated\n"
-          "                      against ref like a model: inter- and intra-rater agreement\n"
-          "\n", f);
+          "                      against ref like a model: inter- and intra-rater agreement\n\n",
+          f);
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_FORMAT CLI_HELP_THREADS
-                                  CLI_HELP_PROGRESS)
-          "\n"
-          "Output columns: case, model, subject, modality, center, label, status, geometry,\n"
-          "the metrics (tp ... nsd), message, then each meta:KEY column of the manifest.\n"
-          "status: ok, pred_empty, ref_empty, both_empty, missing (not available: counted, not\n"
-          "a failure) or error. geometry: ok, ref_grid or mismatch. Distances in mm, volumes in\n"
-          "ml. With -o FILE, FILE.meta.json records the version, the settings and every ref\n"
-          "and pred path (docs/metrics.md). On SIGINT/SIGTERM no new case starts, running ones\n"
-          "finish, and the finished prefix is written as a complete table (exit 130/143).\n"
-          "Exit status: 0, also with missing rows; 1 when a case failed; 2 usage error.\n"
-          "\n"
-          "Examples:\n"
+                                  CLI_HELP_PROGRESS) "\n", f);
+    fputs(ps_eval_table_help, f);
+    fputs("\nExamples:\n"
           "  panseval metrics --ref case01_gt.nii.gz --pred case01_pred.nii.gz\n"
           "  panseval metrics --manifest demo/manifest.tsv -j 2 -o metrics.csv\n"
           "  panseval metrics --ref labelsTs --pred predsTs --name nnunet -o folder.json\n", f);
 }
 
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig)
+/* Run the plan into the output; status counts and the interruption note on stderr. */
+static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval_settings *s)
 {
-    stop_signal = sig;
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return !stat(p, &st) && S_ISDIR(st.st_mode);
+    ps_atomic_file *af;
+    FILE *f;
+    ps_eval_writer *w;
+    ps_eval_summary sum;
+    int rc = cli_output_open(common, &af, &f);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    if ((rc = ps_eval_writer_create(f, common->format, plan, &w)))
+        return cli_report_error(CMD, cli_output_close(af, rc));
+    ps_eval_control ctl = {NULL, cli_catch_stop_signals()};
+    ps_eval_sink sink = ps_eval_writer_sink(w);
+    rc = ps_eval_run(plan, s, &common->ctx, &ctl, &sink, &sum);
+    int rc2 = ps_eval_writer_finish(w);
+    rc = cli_output_close(af, rc ? rc : rc2); /* an interrupted run keeps its prefix */
+    cli_release_stop_signals();
+    if (!rc && common->output && strcmp(common->output, "-"))
+        rc = ps_eval_sidecar_write(common->output, common->format, plan, s, &sum);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    ps_eval_summary_log(&sum, &common->ctx); /* failed cases also under -q */
+    int sig = *ctl.stop;
+    if (sig)
+        fprintf(stderr, "panseval metrics: interrupted (%s): kept the %lld of %lld case(s) "
+                "(%lld of %lld evaluations) finished in order, as a complete table in %s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)sum.cases_emitted,
+                (long long)plan->ncases, (long long)sum.jobs_emitted, (long long)sum.jobs,
+                common->output ? common->output : "standard output");
+    return sig ? 128 + sig : sum.failed ? 1 : 0;
 }
 
 enum { OPT_REF = CLI_OPT_FIRST_PRIVATE, OPT_PRED, OPT_CASE, OPT_NAME, OPT_MANIFEST, OPT_MODEL,
@@ -91,11 +99,8 @@ int main_metrics(int argc, char **argv)
     ps_eval_settings_init(&s);
     const char *ref = NULL, *pred = NULL, *case_id = NULL, *name = "pred", *manifest = NULL;
     const char **models = calloc((size_t)argc, sizeof *models);
-    int nmodels = 0, c, status = 0, rc = PS_OK;
-    ps_eval_plan *plan = NULL;
-    if (!models)
-        return cli_report_error(CMD, PS_ERR_NOMEM);
-    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1 && !status) {
+    int nmodels = 0, c, status = models ? 0 : cli_report_error(CMD, PS_ERR_NOMEM), rc;
+    while (!status && (c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case CLI_GETOPT_ERROR: status = 2; break;
         case OPT_REF: ref = optarg; break;
@@ -104,7 +109,7 @@ int main_metrics(int argc, char **argv)
         case OPT_NAME: name = optarg; break;
         case OPT_MANIFEST: manifest = optarg; break;
         case OPT_MODEL: models[nmodels++] = optarg; break;
-        case OPT_SETTING:
+        case OPT_SETTING: /* the option name without "--" */
             if (ps_eval_settings_set(&s, common.last_opt + 2, optarg))
                 status = cli_usage_error(CMD, "%s", ps_error_message());
             break;
@@ -112,83 +117,24 @@ int main_metrics(int argc, char **argv)
         }
     }
     const char *inputs[] = {manifest, ref, pred};
-    if (status || common.help) {
-        if (common.help)
-            usage(stdout);
-    } else if (optind < argc) {
+    ps_eval_plan *plan = NULL;
+    if (status || common.help)
+        status = common.help ? (usage(stdout), 0) : status;
+    else if (optind < argc)
         status = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    } else if (!!manifest == !!(ref || pred)) {
+    else if (!!manifest == !!(ref || pred))
         status = cli_usage_error(CMD, "give either --manifest, or --ref and --pred");
-    } else if (!manifest && (!ref || !pred)) {
+    else if (!manifest && (!ref || !pred))
         status = cli_usage_error(CMD, "--ref and --pred go together");
-    } else if (nmodels && !manifest) {
+    else if (nmodels && !manifest)
         status = cli_usage_error(CMD, "--model selects pred:MODEL columns of a --manifest");
-    } else if (!manifest && is_dir(ref) != is_dir(pred)) {
-        status = cli_usage_error(CMD, "--ref and --pred must both be files or both folders");
-    } else if (!(status = cli_output_check(&common, inputs, 3))) {
-        char *auto_case = NULL;
-        if (manifest)
-            rc = ps_eval_plan_from_manifest(manifest, models, nmodels, &common.ctx, &plan);
-        else if (is_dir(ref))
-            rc = ps_eval_plan_folders(ref, pred, name, &plan);
-        else if (case_id || (auto_case = ps_eval_case_name(pred)))
-            rc = ps_eval_plan_pair(ref, pred, case_id ? case_id : auto_case, name, &plan);
-        else
-            rc = PS_ERR_NOMEM;
-        free(auto_case);
+    else if (!(status = cli_output_check(&common, inputs, 3))) {
+        rc = manifest ? ps_eval_plan_from_manifest(manifest, models, nmodels, &common.ctx, &plan)
+                      : ps_eval_plan_files(ref, pred, case_id, name, &plan);
         for (int i = 0; !rc && i < plan->nunmatched; i++)
             ps_log(&common.ctx, PS_LOG_WARN, "%s: no reference of this name in %s; not "
                    "evaluated", plan->unmatched[i], ref);
-        ps_atomic_file *af = NULL;
-        FILE *f = NULL;
-        ps_eval_writer *w = NULL;
-        ps_eval_summary sum;
-        if (!rc && !(rc = cli_output_open(&common, &af, &f)) &&
-            !(rc = ps_eval_writer_create(f, common.format, plan, &w))) {
-            struct sigaction sa, old_int, old_term;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_signal;
-            sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
-            sigaction(SIGINT, &sa, &old_int);
-            sigaction(SIGTERM, &sa, &old_term);
-            ps_eval_control ctl = {NULL, &stop_signal};
-            ps_eval_sink sink = ps_eval_writer_sink(w);
-            rc = ps_eval_run(plan, &s, &common.ctx, &ctl, &sink, &sum);
-            int rc2 = ps_eval_writer_finish(w);
-            rc = cli_output_close(af, rc ? rc : rc2);
-            af = NULL;
-            sigaction(SIGINT, &old_int, NULL);
-            sigaction(SIGTERM, &old_term, NULL);
-            if (!rc && common.output && strcmp(common.output, "-"))
-                rc = ps_eval_sidecar_write(common.output, common.format, plan, &s, &sum);
-            if (!rc) {
-                status = sum.failed ? 1 : 0;
-                if (sum.failed) /* also under -q */
-                    fprintf(stderr, "panseval metrics: %lld of %lld evaluation(s) failed "
-                            "(status=error rows)%s\n", (long long)sum.failed,
-                            (long long)sum.jobs, sum.stopped == 2 ? "; stopped early "
-                            "(--fail-fast)" : "");
-                if (sum.missing)
-                    ps_log(&common.ctx, PS_LOG_WARN, "%lld evaluation(s) without a prediction "
-                           "or reference: status=missing rows", (long long)sum.missing);
-                if (sum.ref_grid)
-                    ps_log(&common.ctx, PS_LOG_WARN, "%lld evaluation(s) on the reference grid "
-                           "although the headers differ (geometry=ref_grid)",
-                           (long long)sum.ref_grid);
-                if (stop_signal) {
-                    fprintf(stderr, "panseval metrics: interrupted (%s): kept the %lld of %lld "
-                            "case(s) (%lld of %lld evaluations) finished in order, as a "
-                            "complete table in %s\n", stop_signal == SIGINT ? "SIGINT" :
-                            "SIGTERM", (long long)sum.cases_emitted, (long long)plan->ncases,
-                            (long long)sum.jobs_emitted, (long long)sum.jobs,
-                            common.output ? common.output : "standard output");
-                    status = 128 + (int)stop_signal;
-                }
-            }
-        }
-        ps_atomic_abort(af);
-        if (rc)
-            status = cli_report_error(CMD, rc);
+        status = rc ? cli_report_error(CMD, rc) : run(&common, plan, &s);
     }
     ps_eval_plan_free(plan);
     ps_eval_settings_clear(&s);

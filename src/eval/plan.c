@@ -323,3 +323,27 @@ done:
     *out = p;
     return PS_OK;
 }
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+int ps_eval_plan_files(const char *ref, const char *pred, const char *case_id,
+                       const char *model, ps_eval_plan **out)
+{
+    *out = NULL;
+    int dr = is_dir(ref), dp = is_dir(pred);
+    if (dr != dp)
+        return ps_error(PS_ERR_ARG, "--ref %s and --pred %s: give two files or two folders",
+                        ref, pred);
+    if (dr)
+        return ps_eval_plan_folders(ref, pred, model, out);
+    char *auto_case = case_id ? NULL : ps_eval_case_name(pred);
+    if (!case_id && !auto_case)
+        return PS_ERR_NOMEM;
+    int rc = ps_eval_plan_pair(ref, pred, case_id ? case_id : auto_case, model, out);
+    free(auto_case);
+    return rc;
+}

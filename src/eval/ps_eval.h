@@ -137,6 +137,11 @@ int ps_eval_plan_pair(const char *ref, const char *pred, const char *case_id, co
  * without a reference is listed in plan->unmatched and not evaluated. */
 int ps_eval_plan_folders(const char *ref_dir, const char *pred_dir, const char *model,
                          ps_eval_plan **out);
+/* --ref/--pred as given by a user: two folders (ps_eval_plan_folders) or two files
+ * (ps_eval_plan_pair; case_id NULL = ps_eval_case_name(pred)); a file and a folder is
+ * PS_ERR_ARG. */
+int ps_eval_plan_files(const char *ref, const char *pred, const char *case_id,
+                       const char *model, ps_eval_plan **out);
 void ps_eval_plan_free(ps_eval_plan *p);
 /* The case id of a file: its name without the folder and a .nii / .nii.gz suffix (caller
  * frees; NULL when out of memory). */
@@ -182,6 +187,10 @@ typedef struct ps_eval_summary {
 int ps_eval_run(const ps_eval_plan *plan, const ps_eval_settings *s, const ps_context *ctx,
                 const ps_eval_control *ctl, const ps_eval_sink *sink, ps_eval_summary *summary);
 
+/* Log the counts of a run: failed evaluations at error level (shown under -q too, with
+ * "stopped early (--fail-fast)" when so), missing rows and ref_grid evaluations as warnings. */
+void ps_eval_summary_log(const ps_eval_summary *sum, const ps_context *ctx);
+
 /* ---- the table writer (a sink) -------------------------------------------------------------- */
 typedef struct ps_eval_writer ps_eval_writer;
 /* Header now, rows as they come (flushed after each job). f is not owned. */
@@ -196,6 +205,9 @@ int ps_eval_writer_finish(ps_eval_writer *w); /* ends the table; frees w (NULL a
  * be NULL (not run yet). */
 int ps_eval_sidecar_write(const char *table_path, ps_table_format fmt, const ps_eval_plan *plan,
                           const ps_eval_settings *s, const ps_eval_summary *run);
+
+/* The --help text of the per-case table's columns, statuses, sidecar and exit status. */
+extern const char ps_eval_table_help[];
 
 /* ---- the table reader ------------------------------------------------------------------------ */
 /* Read a per-case table (CSV, TSV or JSON) and check it: the columns case, model, label and

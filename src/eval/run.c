@@ -368,3 +368,17 @@ int ps_eval_run(const ps_eval_plan *plan, const ps_eval_settings *s, const ps_co
         sum->stopped = 1;
     return st.sink_rc;
 }
+
+void ps_eval_summary_log(const ps_eval_summary *sum, const ps_context *ctx)
+{
+    if (sum->failed)
+        ps_log(ctx, PS_LOG_ERROR, "%lld of %lld evaluation(s) failed (status=error rows)%s",
+               (long long)sum->failed, (long long)sum->jobs,
+               sum->stopped == 2 ? "; stopped early (--fail-fast)" : "");
+    if (sum->missing)
+        ps_log(ctx, PS_LOG_WARN, "%lld evaluation(s) without a prediction or reference: "
+               "status=missing rows", (long long)sum->missing);
+    if (sum->ref_grid)
+        ps_log(ctx, PS_LOG_WARN, "%lld evaluation(s) on the reference grid although the headers "
+               "differ (geometry=ref_grid)", (long long)sum->ref_grid);
+}

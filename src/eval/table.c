@@ -107,6 +107,16 @@ int ps_eval_writer_finish(ps_eval_writer *w)
     return rc;
 }
 
+const char ps_eval_table_help[] =
+    "Output columns: case, model, subject, modality, center, label, status, geometry,\n"
+    "the metrics (tp ... nsd), message, then each meta:KEY column of the manifest.\n"
+    "status: ok, pred_empty, ref_empty, both_empty, missing (not available: counted, not\n"
+    "a failure) or error. geometry: ok, ref_grid or mismatch. Distances in mm, volumes in\n"
+    "ml. With -o FILE, FILE.meta.json records the version, the settings and every ref\n"
+    "and pred path (docs/metrics.md). On SIGINT/SIGTERM no new case starts, running ones\n"
+    "finish, and the finished prefix is written as a complete table (exit 130/143).\n"
+    "Exit status: 0, also with missing rows; 1 when a case failed; 2 usage error.\n";
+
 /* ---- the sidecar ------------------------------------------------------------------------- */
 static const char *nsd_name(ps_nsd_method m)
 {
