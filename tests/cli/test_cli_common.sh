@@ -17,6 +17,8 @@ P=$G/case_00_pred.nii.gz
 check_status "output in a missing folder: usage error" 2 $?
 check_contains "missing folder is named" "$T/err" "$T/missing/dir"
 check_contains "missing folder: says it does not exist" "$T/err" "does not exist"
+"$PANSEVAL" metrics --ref "$R" --pred "$P" -o "" >"$T/out" 2>"$T/err"
+check_status "an empty -o is a usage error" 2 $?
 mkdir -p "$T/adir"
 "$PANSEVAL" metrics --ref "$R" --pred "$P" -o "$T/adir" >"$T/out" 2>"$T/err"
 check_status "output is a folder: usage error" 2 $?
