@@ -197,6 +197,7 @@ typedef struct ps_summary_options {
     int nmetrics;
     int percent;                /* show dice, jaccard, nsd in percent in text/md (1)    */
     double level;               /* CI level (0.95)                                      */
+    const char *model;          /* NULL: every row; else the rows of that model         */
 } ps_summary_options;
 void ps_summary_options_init(ps_summary_options *o);
 

@@ -103,7 +103,7 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
     if (o->nmetrics < 1)
         return ps_error(PS_ERR_ARG, "summary: no metric column given");
     ps_rowfilter f;
-    int rc = ps_rowfilter_init(&f, t, NULL, 0);
+    int rc = ps_rowfilter_init(&f, t, o->model, 0);
     if (rc)
         return rc;
     ps_groups g = {0};
@@ -116,7 +116,7 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         goto done;
     }
     int cgeom = ps_table_col(t, "geometry");
-    if ((rc = ps_groups_build(t, o->by, o->nby, NULL, &g)))
+    if ((rc = ps_groups_build(t, o->by, o->nby, f.use, &g)))
         goto done;
     for (int m = 0; m < o->nmetrics; m++)
         if ((rc = ps_table_require_col(t, o->metrics[m], &mcol[m])))

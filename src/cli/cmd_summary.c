@@ -42,8 +42,8 @@ static void usage(FILE *f)
           "                   same masks, from the tp, fp, fn, tn columns with nnU-Net's\n"
           "                   formulas (Dice NaN when both masks are empty); rows with status\n"
           "                   error or missing are left out and counted (docs/nnunet.md)\n"
-          "  --model M        with nnunet-v1/v2: the model to write (needed when the table\n"
-          "                   holds several)\n"
+          "  --model M        use only the rows of model M (default: every row; the nnU-Net\n"
+          "                   formats need one model when the table holds several)\n"
           "\n"
           CLI_REPORT_HELP
           "\n"
@@ -107,7 +107,7 @@ int main_summary(int argc, char **argv)
                                        ps_report_format_names(), optarg);
             common.format_set = !nnunet;
             break;
-        case OPT_MODEL: no.model = optarg; break;
+        case OPT_MODEL: no.model = o.model = optarg; break;
         case OPT_BY: by = optarg; break;
         case OPT_METRICS: metrics = optarg; break;
         case OPT_FRACTION: o.percent = 0; break;

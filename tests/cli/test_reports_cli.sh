@@ -76,6 +76,11 @@ check_contains "summary header" "$T/sum.csv" "meta:site,n_rows,n_ok,n_pred_empty
 check_contains "summary Y: 4 rows, 1 ok, 1 pred_empty, 1 error, 1 missing; dice n 2, 2 left out" \
   "$T/sum.csv" "Y,4,1,1,0,0,1,1,2,2,0,0,0.45"
 
+$P summary "$G/cli_table.csv" --model B --by modality --metrics dice --format csv >"$T/sm.csv" 2>"$T/err"
+check_contains "summary --model B: MRI has B's 10 rows (8 ok, 1 pred_empty, 1 error)" "$T/sm.csv" "MRI,10,8,1,0,0,1,0,"
+$P summary "$G/cli_table.csv" --model C --metrics dice >"$T/out" 2>"$T/err"
+check_status "summary --model with an unknown model is a usage error" 2 $?
+
 # A9 downstream: rows flagged in a geometry column are counted by summary
 cat >"$T/geom.csv" <<'X'
 case,model,label,status,geometry,dice
