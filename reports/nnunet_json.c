@@ -243,13 +243,17 @@ static int jvalue(jparser *p, const char **cur, jval *out)
                 return rc;
             if (obj) {
                 skip_ws(&c);
-                if (*c != '"')
-                    return p->end = c, jerr(p, "expected a key");
+                if (*c != '"') {
+                    p->end = c;
+                    return jerr(p, "expected a key");
+                }
                 if ((rc = jstring(p, &c, &out->keys[out->n - 1])))
                     return rc;
                 skip_ws(&c);
-                if (*c != ':')
-                    return p->end = c, jerr(p, "expected ':'");
+                if (*c != ':') {
+                    p->end = c;
+                    return jerr(p, "expected ':'");
+                }
                 c++;
             }
             if ((rc = jvalue(p, &c, &out->items[out->n - 1])))
