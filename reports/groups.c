@@ -278,12 +278,15 @@ ps_excl ps_report_status_excl(const ps_rowfilter *f, int64_t r)
 {
     if (f->status_col < 0)
         return PS_EXCL_NONE;
-    const char *st = f->t->cells[r][f->status_col];
-    if (!strcmp(st, "error"))
+    /* the status names of the per-case table's owner (src/eval); an unknown status is not
+     * error or missing, so it enters unless ok_only */
+    ps_eval_status st;
+    int known = ps_eval_status_parse(f->t->cells[r][f->status_col], &st) == PS_OK;
+    if (known && st == PS_EVAL_ERROR)
         return PS_EXCL_ERROR;
-    if (!strcmp(st, "missing"))
+    if (known && st == PS_EVAL_MISSING)
         return PS_EXCL_MISSING;
-    if (f->ok_only && strcmp(st, "ok"))
+    if (f->ok_only && !(known && st == PS_EVAL_OK))
         return PS_EXCL_NOT_OK;
     return PS_EXCL_NONE;
 }

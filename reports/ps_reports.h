@@ -43,6 +43,7 @@
 #include <stdio.h>
 
 #include "ps_core.h"
+#include "ps_eval.h"
 #include "ps_io.h"
 #include "ps_stats.h"
 
@@ -186,9 +187,9 @@ ps_excl ps_report_status_excl(const ps_rowfilter *f, int64_t r);
 int ps_report_require_rows(const ps_table *t);
 
 /* ---- summary ---------------------------------------------------------------------------------- */
-/* Statuses counted per group, in column order. */
-#define PS_REPORT_NSTATUS 6
-extern const char *const ps_report_status_names[PS_REPORT_NSTATUS];
+/* The statuses counted per group are those of the per-case table's owner, src/eval
+ * (ps_eval_status, ps_eval_status_name), in its order: ok, pred_empty, ref_empty, both_empty,
+ * missing, error. */
 
 typedef struct ps_summary_options {
     const char *const *by;      /* default model,modality,label                        */

@@ -7,10 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ps_report_status_names[PS_REPORT_NSTATUS] = {
-    "ok", "pred_empty", "ref_empty", "both_empty", "error", "missing",
-};
-
 static const char *const default_by[] = {"model", "modality", "label"};
 static const char *const default_metrics[] = {"dice", "hd95", "assd", "nsd", "vol_diff_ml"};
 
@@ -42,10 +38,11 @@ static int add_cols(ps_rtable *data, ps_rtable *disp, const ps_groups *g,
     rc = rc ? rc : ps_rtable_add_col(data, "n_rows", PS_CELL_INT, 0, 0, 0);
     rc = rc ? rc : ps_rtable_add_col(disp, "rows", PS_CELL_INT, 0, 0, 0);
     char name[512];
-    for (int s = 0; s < PS_REPORT_NSTATUS && !rc; s++) {
-        snprintf(name, sizeof name, "n_%s", ps_report_status_names[s]);
+    for (int s = 0; s < PS_EVAL_NSTATUS && !rc; s++) {
+        const char *st = ps_eval_status_name((ps_eval_status)s);
+        snprintf(name, sizeof name, "n_%s", st);
         rc = ps_rtable_add_col(data, name, PS_CELL_INT, 0, 0, 0);
-        rc = rc ? rc : ps_rtable_add_col(disp, ps_report_status_names[s], PS_CELL_INT, 0, 0, 0);
+        rc = rc ? rc : ps_rtable_add_col(disp, st, PS_CELL_INT, 0, 0, 0);
     }
     /* issue 12 A9: rows evaluated although their headers disagree are counted, never silent */
     if (geometry && !rc) {
@@ -126,17 +123,15 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         goto done;
 
     for (int k = 0; k < g.ngroups; k++) {
-        int64_t nrows = 0, nstatus[PS_REPORT_NSTATUS] = {0}, other = 0, ngeom = 0;
+        int64_t nrows = 0, nstatus[PS_EVAL_NSTATUS] = {0}, other = 0, ngeom = 0;
         for (int64_t i = g.start[k]; i < g.start[k + 1]; i++) {
             int64_t r = g.rows[i];
             nrows++;
             if (cgeom >= 0 && *t->cells[r][cgeom] && strcmp(t->cells[r][cgeom], "ok"))
                 ngeom++;
             const char *st = f.status_col >= 0 ? t->cells[r][f.status_col] : "ok";
-            int s = 0;
-            while (s < PS_REPORT_NSTATUS && strcmp(st, ps_report_status_names[s]))
-                s++;
-            if (s < PS_REPORT_NSTATUS)
+            ps_eval_status s;
+            if (ps_eval_status_parse(st, &s) == PS_OK)
                 nstatus[s]++;
             else
                 other++;
@@ -153,7 +148,7 @@ int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable 
         }
         rc = rc ? rc : ps_rtable_int(data, nrows);
         rc = rc ? rc : ps_rtable_int(disp, nrows);
-        for (int s = 0; s < PS_REPORT_NSTATUS && !rc; s++) {
+        for (int s = 0; s < PS_EVAL_NSTATUS && !rc; s++) {
             rc = ps_rtable_int(data, nstatus[s]);
             rc = rc ? rc : ps_rtable_int(disp, nstatus[s]);
         }

@@ -18,7 +18,7 @@ static void usage(FILE *f)
           "header; '-' reads standard input; several tables with the same columns are joined;\n"
           "an nnU-Net summary.json, v1 or v2, is read as a per-case table, named MODEL=FILE to\n"
           "set its model, see docs/nnunet.md) per group: how many rows of each status\n"
-          "(ok, pred_empty, ref_empty, both_empty, error, missing), and mean \xc2\xb1 SD of each\n"
+          "(ok, pred_empty, ref_empty, both_empty, missing, error), and mean \xc2\xb1 SD of each\n"
           "metric.\n"
           "\n"
           "Which rows enter (the rule of every table command, docs/stats.md): a row enters a\n"

@@ -72,12 +72,12 @@ check_contains "volume Y: 2 pairs used (the pred_empty row with 0 ml counts), 2 
 # summary counts every status, missing included, and the exclusions per metric
 $P summary "$T/meta.csv" --by meta:site --metrics dice --format csv >"$T/sum.csv" 2>"$T/err"
 check_status "summary exits 0" 0 $?
-check_contains "summary header" "$T/sum.csv" "meta:site,n_rows,n_ok,n_pred_empty,n_ref_empty,n_both_empty,n_error,n_missing,dice_n,dice_excluded,dice_nan,dice_inf,dice_mean"
-check_contains "summary Y: 4 rows, 1 ok, 1 pred_empty, 1 error, 1 missing; dice n 2, 2 left out" \
+check_contains "summary header" "$T/sum.csv" "meta:site,n_rows,n_ok,n_pred_empty,n_ref_empty,n_both_empty,n_missing,n_error,dice_n,dice_excluded,dice_nan,dice_inf,dice_mean"
+check_contains "summary Y: 4 rows, 1 ok, 1 pred_empty, 1 missing, 1 error; dice n 2, 2 left out" \
   "$T/sum.csv" "Y,4,1,1,0,0,1,1,2,2,0,0,0.45"
 
 $P summary "$G/cli_table.csv" --model B --by modality --metrics dice --format csv >"$T/sm.csv" 2>"$T/err"
-check_contains "summary --model B: MRI has B's 10 rows (8 ok, 1 pred_empty, 1 error)" "$T/sm.csv" "MRI,10,8,1,0,0,1,0,"
+check_contains "summary --model B: MRI has B's 10 rows (8 ok, 1 pred_empty, 1 error)" "$T/sm.csv" "MRI,10,8,1,0,0,0,1,"
 $P summary "$G/cli_table.csv" --model C --metrics dice >"$T/out" 2>"$T/err"
 check_status "summary --model with an unknown model is a usage error" 2 $?
 
@@ -90,7 +90,7 @@ g3,A,1,ok,ref_grid,0.7
 g4,A,1,error,mismatch,
 X
 $P summary "$T/geom.csv" --by model --metrics dice --format csv >"$T/g.csv" 2>"$T/err"
-check_contains "summary counts the 3 rows flagged in the geometry column" "$T/g.csv" "A,4,3,0,0,0,1,0,3,3,1,"
+check_contains "summary counts the 3 rows flagged in the geometry column" "$T/g.csv" "A,4,3,0,0,0,0,1,3,3,1,"
 $P summary "$G/cli_table.csv" --by model --metrics dice --format csv >"$T/g2.csv" 2>"$T/err"
 check_not_contains "no geometry column, no geometry count" "$T/g2.csv" "geometry"
 
