@@ -26,6 +26,9 @@
  *    ps_table_writer as CSV, TSV, JSON (every column, exact numbers), Markdown or LaTeX
  *    booktabs (the columns shown in text, each cell as its display text).
  *
+ * Tables come from ps_report_load (CSV/TSV/JSON tables, nnU-Net summary.json files, several
+ * joined); ps_nnunet_write writes a per-case table as nnU-Net's summary.json (docs/nnunet.md).
+ *
  * A header-only table (no rows) is PS_ERR_FORMAT "<file>: the table has no rows" in every
  * analysis. Unknown columns are PS_ERR_ARG naming the column and the columns there are; a cell
  * that is neither a number, nan/inf nor empty is PS_ERR_FORMAT naming file, line and column.
