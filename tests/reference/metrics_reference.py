@@ -10,8 +10,9 @@ Sources of each value:
     border_value=0) (MedPy's __surface_distances); distances: scipy.ndimage.
     distance_transform_edt(~boundary_of_other, sampling=spacing) read at the boundary voxels.
   * medpy: hd95 = np.percentile(np.hstack((d_ab, d_ba)), q) (medpy.metric.binary.hd95);
-    assd here is the pooled mean (MONAI's symmetric average surface distance); masd is the mean
-    of the two directed means (medpy.metric.binary.assd).
+    assd here is the pooled mean (MONAI's symmetric average surface distance; medpy.metric.
+    binary.assd from MedPy 0.5.2 on); masd is the mean of the two directed means
+    (medpy.metric.binary.assd up to MedPy 0.4.0).
   * monai: max(np.percentile(d_ab, q), np.percentile(d_ba, q))
     (monai.metrics.compute_hausdorff_distance(percentile=q), directed=False).
   * deepmind: numpy re-implementation of surface-distance's compute_surface_distances
