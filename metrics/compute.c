@@ -29,7 +29,7 @@
 enum { MB_U8_RANGE, MB_U8_LUT, MB_I32_RANGE, MB_I32_LIST };
 
 
-void ps_member_init(ps_member *m, const ps_volume *v, const ps_region *r)
+void ps_member_init_(ps_member *m, const ps_volume *v, const ps_region *r)
 {
     memset(m, 0, sizeof *m);
     m->data = v->data;
@@ -108,7 +108,7 @@ static int row_any_nonzero(const ps_volume *v, int64_t off, int64_t n)
 /* ---- pass 1: counts and the union bounding box ------------------------------------------------ */
 
 /* Rows outside [jlo, jhi) x [klo, khi) are known to be zero in both volumes. */
-int ps_scan_counts(const ps_volume *va, const ps_volume *vb, const ps_member *ma,
+int ps_scan_counts_(const ps_volume *va, const ps_volume *vb, const ps_member *ma,
                        const ps_member *mb, const int64_t dim[3], const int64_t box_lo[3],
                        const int64_t box_hi[3], int nt, ps_scan_result *res)
 {
@@ -190,7 +190,7 @@ static double ratio(double num, double den)
     return den > 0 ? num / den : NAN;
 }
 
-void ps_overlap_metrics(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
+void ps_overlap_metrics_(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
                             const ps_metrics_options *opt, ps_case_metrics *out)
 {
     double TP = (double)tp, FP = (double)fp, FN = (double)fn, TN = (double)tn;
@@ -225,7 +225,7 @@ double ps_kappa_2x2(int64_t tp, int64_t fp, int64_t fn, int64_t tn)
     return kden > 0 ? 2.0 * (TP * TN - FN * FP) / kden : NAN;
 }
 
-void ps_set_distances(ps_case_metrics *out, double v, double nsd)
+void ps_set_distances_(ps_case_metrics *out, double v, double nsd)
 {
     out->hd = out->hd95 = out->hd95_pred_to_ref = out->hd95_ref_to_pred = v;
     out->assd = out->masd = v;
@@ -235,9 +235,9 @@ void ps_set_distances(ps_case_metrics *out, double v, double nsd)
 /* ---- crop, boundary, gathering ------------------------------------------------------------------ */
 
 /* The box [lo, hi) of mask voxels grown by one voxel and clipped to the image. */
-void ps_crop_init(ps_crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3])
+void ps_crop_init_(ps_crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3])
 {
-    c->flat = ps_flat_axis(dim);
+    c->flat = ps_flat_axis_(dim);
     for (int a = 0; a < 3; a++) {
         c->lo[a] = lo[a] > 0 ? lo[a] - 1 : 0;
         int64_t h = hi[a] < dim[a] ? hi[a] + 1 : dim[a];
@@ -283,7 +283,7 @@ static void boundary_6(const uint8_t *m, const int64_t d[3], uint8_t *b, int nt)
         }
 }
 
-/* 2D images (one axis of length 1, see ps_flat_axis): b = mask voxels with an in-plane
+/* 2D images (one axis of length 1, see ps_flat_axis_): b = mask voxels with an in-plane
  * 4-neighbour outside the mask (MedPy's and MONAI's erosion with the 2D cross). The flat axis
  * has no neighbours, so it never makes a voxel boundary. */
 static void boundary_plane(const uint8_t *m, const int64_t d[3], int flat, uint8_t *b, int nt)
@@ -348,7 +348,7 @@ static void gather(const uint8_t *sel, const int64_t d[3], const int64_t *cnt,
 
 /* ---- surface-distance lists ------------------------------------------------------------------ */
 
-void ps_dirlist_free(ps_dirlist *l)
+void ps_dirlist_free_(ps_dirlist *l)
 {
     free(l->d);
     free(l->w);
@@ -425,7 +425,7 @@ static void voxel_percentiles(const ps_dirlist *ab, const ps_dirlist *ba, const 
  * distance transforms of the boundary (and surfel) flags are computed from these once per
  * mask; a directed list A -> B reads B's transform at A's flags. */
 
-void ps_piece_free(ps_piece *p)
+void ps_piece_free_(ps_piece *p)
 {
     free(p->mask);
     free(p->bnd);
@@ -434,7 +434,7 @@ void ps_piece_free(ps_piece *p)
     memset(p, 0, sizeof *p);
 }
 
-int ps_piece_build(const ps_member *m, const int64_t dim[3], const ps_crop *c, int surfels, int nt,
+int ps_piece_build_(const ps_member *m, const int64_t dim[3], const ps_crop *c, int surfels, int nt,
                        ps_piece *p)
 {
     memset(p, 0, sizeof *p);
@@ -445,7 +445,7 @@ int ps_piece_build(const ps_member *m, const int64_t dim[3], const ps_crop *c, i
         p->code = ps_malloc((size_t)c->gn);
     }
     if (!p->mask || !p->bnd || (surfels && (!p->surf || !p->code))) {
-        ps_piece_free(p);
+        ps_piece_free_(p);
         return PS_ERR_NOMEM;
     }
     fill_crop_mask(m, dim, c, p->mask, nt);
@@ -455,7 +455,7 @@ int ps_piece_build(const ps_member *m, const int64_t dim[3], const ps_crop *c, i
         boundary_6(p->mask, c->d, p->bnd, nt);
     if (surfels) {
         if (c->flat >= 0)
-            ps_surfel_grid_plane(p->mask, c->d, c->flat, p->surf, p->code, nt);
+            ps_surfel_grid_plane_(p->mask, c->d, c->flat, p->surf, p->code, nt);
         else
             ps_surfel_grid(p->mask, c->d, p->surf, p->code, nt);
     }
@@ -463,7 +463,7 @@ int ps_piece_build(const ps_member *m, const int64_t dim[3], const ps_crop *c, i
 }
 
 /* Surfel weight of each code: marching-cubes area (3D) or contour length (2D), in mm^2 / mm. */
-void ps_code_weights(const ps_crop *c, const double sp[3], double w[256])
+void ps_code_weights_(const ps_crop *c, const double sp[3], double w[256])
 {
     for (int code = 0; code < 256; code++)
         w[code] = 0;
@@ -473,12 +473,12 @@ void ps_code_weights(const ps_crop *c, const double sp[3], double w[256])
     } else {
         int p = c->flat == 0 ? 1 : 0, q = c->flat == 2 ? 1 : 2;
         for (int code = 0; code < 16; code++)
-            w[code] = ps_surfel_code_length(code, sp[p], sp[q]);
+            w[code] = ps_surfel_code_length_(code, sp[p], sp[q]);
     }
 }
 
 /* The EDT of a piece's boundary flags (crop grid) or surfel flags (corner grid). */
-int ps_piece_edt(const ps_piece *p, const ps_crop *c, const double sp[3], int surfels,
+int ps_piece_edt_(const ps_piece *p, const ps_crop *c, const double sp[3], int surfels,
                      double *edt, const ps_context *tctx)
 {
     if (surfels)
@@ -487,7 +487,7 @@ int ps_piece_edt(const ps_piece *p, const ps_crop *c, const double sp[3], int su
 }
 
 /* d(src -> other): `edt_other` read at the flags of src, in voxel order. */
-int ps_dir_gather(const ps_piece *src, const ps_crop *c, int surfels, const double *edt_other,
+int ps_dir_gather_(const ps_piece *src, const ps_crop *c, int surfels, const double *edt_other,
                       const double *code_w, int64_t *cnt, int nt, ps_dirlist *l)
 {
     const uint8_t *sel = surfels ? src->surf : src->bnd;
@@ -504,7 +504,7 @@ int ps_dir_gather(const ps_piece *src, const ps_crop *c, int surfels, const doub
 
 /* Every distance metric of a pair from its directed lists: voxel lists vab (A -> B) and vba,
  * and the surfel lists sab, sba when the options need surfels (else NULL). */
-int ps_lists_metrics(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlist *sab,
+int ps_lists_metrics_(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlist *sab,
                          const ps_dirlist *sba, const ps_metrics_options *o, ps_case_metrics *out)
 {
     double s_ab = sum_list(ab->d, ab->n), s_ba = sum_list(ba->d, ba->n);
@@ -550,8 +550,8 @@ int ps_lists_metrics(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlis
             rc = ps_percentile_weighted_first(c[0].d, c[0].w, sab->n, o->percentile, &r2p);
         if (!rc)
             rc = ps_percentile_weighted_first(c[1].d, c[1].w, sba->n, o->percentile, &p2r);
-        ps_dirlist_free(&c[0]);
-        ps_dirlist_free(&c[1]);
+        ps_dirlist_free_(&c[0]);
+        ps_dirlist_free_(&c[1]);
         if (rc)
             return rc;
         out->hd95_ref_to_pred = r2p;
@@ -561,7 +561,7 @@ int ps_lists_metrics(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlis
     return 0;
 }
 
-int ps_need_surfels(const ps_metrics_options *o)
+int ps_need_surfels_(const ps_metrics_options *o)
 {
     return o->hd_method == PS_HD_DEEPMIND || o->nsd_method == PS_NSD_SURFEL;
 }
@@ -573,8 +573,8 @@ static int distance_metrics(const ps_member *ma, const ps_member *mb, const ps_g
                             ps_case_metrics *out)
 {
     ps_crop c;
-    ps_crop_init(&c, s->lo, s->hi, geom->dim);
-    const int surf = ps_need_surfels(o);
+    ps_crop_init_(&c, s->lo, s->hi, geom->dim);
+    const int surf = ps_need_surfels_(o);
     const double *sp = geom->spacing_mm;
     ps_context tctx;
     ps_context_init(&tctx);
@@ -583,36 +583,36 @@ static int distance_metrics(const ps_member *ma, const ps_member *mb, const ps_g
     ps_piece pa = {0}, pb = {0};
     ps_dirlist l[4] = {{0}}; /* vab, vba, sab, sba */
     double code_w[256];
-    ps_code_weights(&c, sp, code_w);
+    ps_code_weights_(&c, sp, code_w);
     int64_t cmax = c.g[2] > c.d[2] ? c.g[2] : c.d[2];
     double *edt = ps_malloc_array((size_t)(surf && c.gn > c.n ? c.gn : c.n), sizeof(double));
     int64_t *cnt = ps_malloc_array((size_t)cmax, sizeof(int64_t));
     int rc = PS_ERR_NOMEM;
     if (!edt || !cnt)
         goto done;
-    if ((rc = ps_piece_build(ma, geom->dim, &c, surf, nt, &pa)) ||
-        (rc = ps_piece_build(mb, geom->dim, &c, surf, nt, &pb)))
+    if ((rc = ps_piece_build_(ma, geom->dim, &c, surf, nt, &pa)) ||
+        (rc = ps_piece_build_(mb, geom->dim, &c, surf, nt, &pb)))
         goto done;
     for (int sf = 0; sf <= surf; sf++) {
-        if ((rc = ps_piece_edt(&pb, &c, sp, sf, edt, &tctx)) ||
-            (rc = ps_dir_gather(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
-            (rc = ps_piece_edt(&pa, &c, sp, sf, edt, &tctx)) ||
-            (rc = ps_dir_gather(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
+        if ((rc = ps_piece_edt_(&pb, &c, sp, sf, edt, &tctx)) ||
+            (rc = ps_dir_gather_(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
+            (rc = ps_piece_edt_(&pa, &c, sp, sf, edt, &tctx)) ||
+            (rc = ps_dir_gather_(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
             goto done;
     }
-    rc = ps_lists_metrics(&l[0], &l[1], surf ? &l[2] : NULL, surf ? &l[3] : NULL, o, out);
+    rc = ps_lists_metrics_(&l[0], &l[1], surf ? &l[2] : NULL, surf ? &l[3] : NULL, o, out);
 done:
     free(edt);
     free(cnt);
-    ps_piece_free(&pa);
-    ps_piece_free(&pb);
+    ps_piece_free_(&pa);
+    ps_piece_free_(&pb);
     for (int k = 0; k < 4; k++)
-        ps_dirlist_free(&l[k]);
+        ps_dirlist_free_(&l[k]);
     return rc;
 }
 
 /* ---- entry point -------------------------------------------------------------------------------- */
-int ps_check_label_volume(const ps_volume *v, const char *role)
+int ps_check_label_volume_(const ps_volume *v, const char *role)
 {
     const char *name = v->path ? v->path : role;
     if (v->dtype != PS_DT_UINT8 && v->dtype != PS_DT_INT32)
@@ -635,7 +635,7 @@ int ps_check_label_volume(const ps_volume *v, const char *role)
     return 0;
 }
 
-int ps_flat_axis(const int64_t dim[3])
+int ps_flat_axis_(const int64_t dim[3])
 {
     int flat = -1, n = 0;
     for (int a = 0; a < 3; a++)
@@ -649,7 +649,7 @@ int ps_flat_axis(const int64_t dim[3])
 /* Region and option ranges, shared with the rater set (raters.c). */
 /* Status from the two mask sizes; for an empty mask (or distances off) the distance columns
  * by the empty policy. Returns 1 when the distances are settled, 0 when they must be computed. */
-int ps_status_and_empty(int64_t na, int64_t nb, const ps_metrics_options *opt,
+int ps_status_and_empty_(int64_t na, int64_t nb, const ps_metrics_options *opt,
                         const ps_geometry *geom, ps_case_metrics *out)
 {
     if (na == 0 && nb == 0)
@@ -666,10 +666,10 @@ int ps_status_and_empty(int64_t na, int64_t nb, const ps_metrics_options *opt,
     if (out->status != PS_CASE_OK) {
         switch (opt->empty) {
         case PS_EMPTY_INF:
-            ps_set_distances(out, INFINITY, 0.0);
+            ps_set_distances_(out, INFINITY, 0.0);
             break;
         case PS_EMPTY_WORST:
-            ps_set_distances(out, ps_geometry_diagonal_mm(geom), 0.0);
+            ps_set_distances_(out, ps_geometry_diagonal_mm(geom), 0.0);
             break;
         default:
             break; /* NaN */
@@ -679,7 +679,7 @@ int ps_status_and_empty(int64_t na, int64_t nb, const ps_metrics_options *opt,
     return 0;
 }
 
-int ps_metrics_args_check(const ps_region *region, const ps_metrics_options *opt)
+int ps_metrics_args_check_(const ps_region *region, const ps_metrics_options *opt)
 {
     if (region->n < 1 || region->n > PS_REGION_MAX)
         return ps_error(PS_ERR_ARG, "region has %d labels (must be 1..%d)", region->n,
@@ -715,15 +715,15 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
         return ps_error(PS_ERR_ARG, "ps_metrics_compute: NULL argument");
     memset(out, 0, sizeof *out);
     out->status = PS_CASE_ERROR;
-    ps_set_distances(out, NAN, NAN);
+    ps_set_distances_(out, NAN, NAN);
     ps_metrics_options defaults;
     if (!opt) {
         ps_metrics_options_init(&defaults);
         opt = &defaults;
     }
-    if ((rc = ps_metrics_args_check(region, opt)))
+    if ((rc = ps_metrics_args_check_(region, opt)))
         return rc;
-    if ((rc = ps_check_label_volume(ref, "reference")) || (rc = ps_check_label_volume(pred, "prediction")))
+    if ((rc = ps_check_label_volume_(ref, "reference")) || (rc = ps_check_label_volume_(pred, "prediction")))
         return rc;
     if ((rc = ps_geometry_check_same(&ref->geom, ref->path ? ref->path : "reference",
                                      &pred->geom, pred->path ? pred->path : "prediction")))
@@ -731,8 +731,8 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
 
     int nt = ps_context_threads(ctx);
     ps_member ma, mb;
-    ps_member_init(&ma, ref, region);
-    ps_member_init(&mb, pred, region);
+    ps_member_init_(&ma, ref, region);
+    ps_member_init_(&mb, pred, region);
     /* the count pass visits the caller's box, clipped to the image, or the whole image */
     int64_t box_lo[3] = {0, 0, 0}, box_hi[3];
     for (int a = 0; a < 3; a++) {
@@ -743,16 +743,16 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
         }
     }
     ps_scan_result s;
-    if ((rc = ps_scan_counts(ref, pred, &ma, &mb, ref->geom.dim, box_lo, box_hi, nt, &s)))
+    if ((rc = ps_scan_counts_(ref, pred, &ma, &mb, ref->geom.dim, box_lo, box_hi, nt, &s)))
         return ps_error_context(rc, "counting voxels");
 
     const double *sp = ref->geom.spacing_mm;
     const double voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
     const int64_t nvox = ps_volume_nvox(ref);
     int64_t tp = s.nab, fn = s.na - s.nab, fp = s.nb - s.nab;
-    ps_overlap_metrics(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, opt, out);
+    ps_overlap_metrics_(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, opt, out);
 
-    if (ps_status_and_empty(s.na, s.nb, opt, &ref->geom, out))
+    if (ps_status_and_empty_(s.na, s.nb, opt, &ref->geom, out))
         return 0;
     if ((rc = distance_metrics(&ma, &mb, &ref->geom, &s, opt, nt, out))) {
         out->status = PS_CASE_ERROR;

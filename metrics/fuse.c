@@ -26,7 +26,7 @@ static int check_raters(const ps_volume *const *vols, int k, const ps_volume *ou
     for (int r = 0; r < k; r++) {
         if (!vols[r])
             return ps_error(PS_ERR_ARG, "label fusion: rater %d has no volume", r + 1);
-        if ((rc = ps_check_label_volume(vols[r], "rater")))
+        if ((rc = ps_check_label_volume_(vols[r], "rater")))
             return rc;
         if (r && (rc = ps_geometry_check_same(&vols[0]->geom,
                                               vols[0]->path ? vols[0]->path : "rater 1",

@@ -1,7 +1,7 @@
 /* raters.c - k raters of one case: per-mask pieces computed once, shared by every pair.
  *
  * Outline (one case, one region, k label maps on one grid):
- *  1. One counting pass per rater (ps_scan_counts of the map with itself): its region voxel
+ *  1. One counting pass per rater (ps_scan_counts_ of the map with itself): its region voxel
  *     count and bounding box. The union of the boxes, grown by one voxel, is the shared crop.
  *  2. Per rater on that crop: region mask, boundary flags (and for the surfel methods corner
  *     codes and surfel flags), and the EDT of the boundary (and surfel) flags - once per rater,
@@ -44,7 +44,7 @@ void ps_rater_set_free(ps_rater_set *s)
         return;
     for (int r = 0; r < s->k; r++) {
         if (s->p)
-            ps_piece_free(&s->p[r]);
+            ps_piece_free_(&s->p[r]);
         if (s->edt_b)
             free(s->edt_b[r]);
         if (s->edt_s)
@@ -70,12 +70,12 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
         ps_metrics_options_init(&defaults);
         opt = &defaults;
     }
-    if ((rc = ps_metrics_args_check(region, opt)))
+    if ((rc = ps_metrics_args_check_(region, opt)))
         return rc;
     for (int r = 0; r < k; r++) {
         if (!vols[r])
             return ps_error(PS_ERR_ARG, "ps_rater_set_create: rater %d has no volume", r);
-        if ((rc = ps_check_label_volume(vols[r], "rater")))
+        if ((rc = ps_check_label_volume_(vols[r], "rater")))
             return rc;
         if (r && (rc = ps_geometry_check_same(&vols[0]->geom,
                                               vols[0]->path ? vols[0]->path : "rater 1",
@@ -90,7 +90,7 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
     s->nt = ps_context_threads(ctx);
     s->geom = vols[0]->geom;
     s->opt = *opt;
-    s->surf = ps_need_surfels(opt);
+    s->surf = ps_need_surfels_(opt);
     ps_context_init(&s->tctx);
     s->tctx.threads = s->nt;
     s->tctx.progress = 0;
@@ -111,9 +111,9 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
         s->hi[a] = 0;
     }
     for (int r = 0; r < k; r++) {
-        ps_member_init(&m[r], vols[r], region);
+        ps_member_init_(&m[r], vols[r], region);
         ps_scan_result sr;
-        if ((rc = ps_scan_counts(vols[r], vols[r], &m[r], &m[r], dim, zero, dim, s->nt, &sr))) {
+        if ((rc = ps_scan_counts_(vols[r], vols[r], &m[r], &m[r], dim, zero, dim, s->nt, &sr))) {
             free(m);
             goto fail;
         }
@@ -126,24 +126,24 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
         s->any |= sr.na > 0;
     }
     if (s->any) {
-        ps_crop_init(&s->c, s->lo, s->hi, dim);
-        ps_code_weights(&s->c, s->geom.spacing_mm, s->code_w);
+        ps_crop_init_(&s->c, s->lo, s->hi, dim);
+        ps_code_weights_(&s->c, s->geom.spacing_mm, s->code_w);
         for (int r = 0; r < k && !rc; r++) {
-            if ((rc = ps_piece_build(&m[r], dim, &s->c, s->surf, s->nt, &s->p[r])))
+            if ((rc = ps_piece_build_(&m[r], dim, &s->c, s->surf, s->nt, &s->p[r])))
                 break;
             if (!s->opt.distances || !s->count[r])
                 continue; /* an empty mask is never in a distance pair */
             rc = PS_ERR_NOMEM;
             if (!(s->edt_b[r] = ps_malloc_array((size_t)s->c.n, sizeof(double))))
                 break;
-            if ((rc = ps_piece_edt(&s->p[r], &s->c, s->geom.spacing_mm, 0, s->edt_b[r],
+            if ((rc = ps_piece_edt_(&s->p[r], &s->c, s->geom.spacing_mm, 0, s->edt_b[r],
                                    &s->tctx)))
                 break;
             if (s->surf) {
                 rc = PS_ERR_NOMEM;
                 if (!(s->edt_s[r] = ps_malloc_array((size_t)s->c.gn, sizeof(double))))
                     break;
-                if ((rc = ps_piece_edt(&s->p[r], &s->c, s->geom.spacing_mm, 1, s->edt_s[r],
+                if ((rc = ps_piece_edt_(&s->p[r], &s->c, s->geom.spacing_mm, 1, s->edt_s[r],
                                        &s->tctx)))
                     break;
             }
@@ -198,15 +198,15 @@ int ps_rater_set_pair(const ps_rater_set *s, int a, int b, ps_case_metrics *out)
         return ps_error(PS_ERR_ARG, "ps_rater_set_pair: invalid rater index");
     memset(out, 0, sizeof *out);
     out->status = PS_CASE_ERROR;
-    ps_set_distances(out, NAN, NAN);
+    ps_set_distances_(out, NAN, NAN);
     const int64_t na = s->count[a], nb = s->count[b];
     const int64_t nab = na && nb ? crop_and(s, a, b) : 0;
     const double *sp = s->geom.spacing_mm;
     const double voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
     const int64_t nvox = s->geom.dim[0] * s->geom.dim[1] * s->geom.dim[2];
     const int64_t tp = nab, fn = na - nab, fp = nb - nab;
-    ps_overlap_metrics(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, &s->opt, out);
-    if (ps_status_and_empty(na, nb, &s->opt, &s->geom, out))
+    ps_overlap_metrics_(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, &s->opt, out);
+    if (ps_status_and_empty_(na, nb, &s->opt, &s->geom, out))
         return 0;
     int rc = 0;
     ps_dirlist l[4] = {{0}};
@@ -216,16 +216,16 @@ int ps_rater_set_pair(const ps_rater_set *s, int a, int b, ps_case_metrics *out)
         rc = PS_ERR_NOMEM;
     for (int sf = 0; sf <= s->surf && !rc; sf++) {
         double *const *edt = sf ? s->edt_s : s->edt_b;
-        if ((rc = ps_dir_gather(&s->p[a], &s->c, sf, edt[b], s->code_w, cnt, s->nt, &l[2 * sf])))
+        if ((rc = ps_dir_gather_(&s->p[a], &s->c, sf, edt[b], s->code_w, cnt, s->nt, &l[2 * sf])))
             break;
-        rc = ps_dir_gather(&s->p[b], &s->c, sf, edt[a], s->code_w, cnt, s->nt, &l[2 * sf + 1]);
+        rc = ps_dir_gather_(&s->p[b], &s->c, sf, edt[a], s->code_w, cnt, s->nt, &l[2 * sf + 1]);
     }
     if (!rc)
-        rc = ps_lists_metrics(&l[0], &l[1], s->surf ? &l[2] : NULL, s->surf ? &l[3] : NULL,
+        rc = ps_lists_metrics_(&l[0], &l[1], s->surf ? &l[2] : NULL, s->surf ? &l[3] : NULL,
                               &s->opt, out);
     free(cnt);
     for (int i = 0; i < 4; i++)
-        ps_dirlist_free(&l[i]);
+        ps_dirlist_free_(&l[i]);
     if (rc) {
         out->status = PS_CASE_ERROR;
         return ps_error_context(rc, "surface distances of raters %d and %d", a + 1, b + 1);
