@@ -23,6 +23,7 @@
 #include "ps_metrics.h"
 #include "ps_stats.h"
 #include "ps_reports.h"
+#include "ps_agree.h"
 #include "ps_infer.h"
 
 #endif /* PANSEVAL_H */
