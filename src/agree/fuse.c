@@ -161,7 +161,26 @@ static int staple_case(const ps_manifest *m, int64_t ci, const ps_volume *const 
     return rc;
 }
 
-/* The manifest again with a rater:consensus column (paths[i] NULL = empty cell). */
+/* The absolute path the manifest holds for 1-based column `col` of case i, or NULL when the
+ * column is not a path column. */
+static const char *abs_cell(const ps_manifest *m, int64_t i, int col)
+{
+    const ps_manifest_case *c = &m->cases[i];
+    if (col == m->col_image)
+        return c->image;
+    if (col == m->col_ref)
+        return c->ref;
+    for (int r = 0; r < m->nraters; r++)
+        if (col == m->raters[r].col)
+            return c->rater[r];
+    for (int k = 0; k < m->nmodels; k++)
+        if (col == m->model_cols[k])
+            return c->pred[k];
+    return NULL;
+}
+
+/* The manifest again with a rater:consensus column (paths[i] NULL = empty cell). Path cells
+ * become absolute, so the new manifest works from any folder; other cells are copied. */
 static int write_manifest(const ps_manifest *m, char **paths, const char *out)
 {
     FILE *f = fopen(m->path, "rb");
@@ -178,20 +197,33 @@ static int write_manifest(const ps_manifest *m, char **paths, const char *out)
     size_t cap = 0;
     ssize_t len;
     int64_t ln = 0, next = 0;
+    int ncols = 1;
     while ((len = getline(&line, &cap, f)) >= 0) {
         ln++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
-        fputs(line, o);
         if (ln == m->header_line) {
-            fputs("\trater:consensus", o);
+            for (const char *p = line; *p; p++)
+                ncols += *p == '\t';
+            fprintf(o, "%s\trater:consensus\n", line);
         } else if (next < m->ncases && ln == m->cases[next].line) {
-            fputc('\t', o);
-            if (paths[next])
-                fputs(paths[next], o);
+            int col = 1;
+            for (char *cell = line, *tab;; cell = tab + 1, col++) {
+                tab = strchr(cell, '\t');
+                if (tab)
+                    *tab = 0;
+                const char *a = abs_cell(m, next, col);
+                fprintf(o, "%s%s", col > 1 ? "\t" : "", a && *cell ? a : cell);
+                if (!tab)
+                    break;
+            }
+            for (; col < ncols; col++) /* a short row: its missing cells are empty */
+                fputc('\t', o);
+            fprintf(o, "\t%s\n", paths[next] ? paths[next] : "");
             next++;
+        } else {
+            fprintf(o, "%s\n", line);
         }
-        fputc('\n', o);
     }
     free(line);
     fclose(f);

@@ -168,8 +168,8 @@ START_TEST(test_voxel_tables)
                          0);
         for (int bi = 0; bi < 3; bi++) {
             int64_t hist[K + 1], pat[1 << K], bh[K + 1] = {0}, bp[1 << K] = {0};
-            ck_assert_int_eq(ps_rater_set_histogram(s, boxes[bi][0], boxes[bi][1], hist), 0);
-            ck_assert_int_eq(ps_rater_set_patterns(s, boxes[bi][0], boxes[bi][1], pat), 0);
+            ck_assert_int_eq(ps_rater_set_histogram(s, NULL, 0, boxes[bi][0], boxes[bi][1], hist), 0);
+            ck_assert_int_eq(ps_rater_set_patterns(s, NULL, 0, boxes[bi][0], boxes[bi][1], pat), 0);
             for (int64_t k = 0; k < d[2]; k++)
                 for (int64_t j = 0; j < d[1]; j++)
                     for (int64_t i = 0; i < d[0]; i++) {
