@@ -190,18 +190,21 @@ int64_t ps_rater_set_count(const ps_rater_set *s, int r);
 /* The union box of every rater's region voxels, hi exclusive; returns 0 (and an empty box)
  * when every mask is empty. */
 int ps_rater_set_box(const ps_rater_set *s, int64_t lo[3], int64_t hi[3]);
+/* The same for rater r alone. */
+int ps_rater_set_rater_box(const ps_rater_set *s, int r, int64_t lo[3], int64_t hi[3]);
 /* Every column for rater a as reference and rater b as prediction: bit-identical to
  * ps_metrics_compute(vols[a], vols[b], region, opt). */
 int ps_rater_set_pair(const ps_rater_set *s, int a, int b, ps_case_metrics *out);
-/* Voxel agreement over the box [lo, hi) clipped to the image (NULL, NULL = the whole image):
- * hist[m] (m = 0..k) = number of voxels that exactly m raters put in the region. */
-int ps_rater_set_histogram(const ps_rater_set *s, const int64_t lo[3], const int64_t hi[3],
-                           int64_t *hist);
-/* Rating patterns over the box: counts[p] (p = 0 .. 2^k - 1) = voxels whose set of raters
- * having them is p (bit r = rater r). k <= PS_RATERS_PATTERN_MAX. */
+/* Voxel agreement of the raters sub[0..nsub) (sub NULL = all k) over the box [lo, hi) clipped
+ * to the image (NULL, NULL = the whole image): hist[m] (m = 0..nsub) = number of voxels that
+ * exactly m of them put in the region. */
+int ps_rater_set_histogram(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                           const int64_t hi[3], int64_t *hist);
+/* Rating patterns of the same raters over the box: counts[p] (p = 0 .. 2^nsub - 1) = voxels
+ * whose set of raters having them is p (bit i = rater sub[i]). nsub <= PS_RATERS_PATTERN_MAX. */
 #define PS_RATERS_PATTERN_MAX 16
-int ps_rater_set_patterns(const ps_rater_set *s, const int64_t lo[3], const int64_t hi[3],
-                          int64_t *counts);
+int ps_rater_set_patterns(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                          const int64_t hi[3], int64_t *counts);
 /* Set out[v] = label (int32 volume on the raters' grid) for every voxel whose rating pattern p
  * has in_of_pattern[p] != 0; other voxels are left alone. in_of_pattern[0] must be 0. */
 int ps_rater_set_paint(const ps_rater_set *s, const uint8_t *in_of_pattern, int32_t label,

@@ -30,6 +30,7 @@ struct ps_rater_set {
     ps_geometry geom;
     ps_metrics_options opt;
     int64_t *count;          /* region voxels per rater                                   */
+    int64_t (*rlo)[3], (*rhi)[3]; /* box of each rater's region voxels                     */
     int64_t lo[3], hi[3];    /* union box of region voxels (hi exclusive), when `any`     */
     ps_crop c;
     ps_piece *p;             /* k pieces on the crop                                      */
@@ -54,6 +55,8 @@ void ps_rater_set_free(ps_rater_set *s)
     free(s->edt_b);
     free(s->edt_s);
     free(s->count);
+    free(s->rlo);
+    free(s->rhi);
     free(s);
 }
 
@@ -96,10 +99,12 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
     s->tctx.progress = 0;
     rc = PS_ERR_NOMEM;
     s->count = calloc((size_t)k, sizeof *s->count);
+    s->rlo = calloc((size_t)k, sizeof *s->rlo);
+    s->rhi = calloc((size_t)k, sizeof *s->rhi);
     s->p = calloc((size_t)k, sizeof *s->p);
     s->edt_b = calloc((size_t)k, sizeof *s->edt_b);
     s->edt_s = calloc((size_t)k, sizeof *s->edt_s);
-    if (!s->count || !s->p || !s->edt_b || !s->edt_s)
+    if (!s->count || !s->rlo || !s->rhi || !s->p || !s->edt_b || !s->edt_s)
         goto fail;
 
     const int64_t *dim = s->geom.dim, zero[3] = {0, 0, 0};
@@ -118,6 +123,8 @@ int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *re
             goto fail;
         }
         s->count[r] = sr.na;
+        memcpy(s->rlo[r], sr.lo, sizeof sr.lo);
+        memcpy(s->rhi[r], sr.hi, sizeof sr.hi);
         if (sr.na)
             for (int a = 0; a < 3; a++) {
                 if (sr.lo[a] < s->lo[a]) s->lo[a] = sr.lo[a];
@@ -178,6 +185,16 @@ int ps_rater_set_box(const ps_rater_set *s, int64_t lo[3], int64_t hi[3])
         hi[a] = s->any ? s->hi[a] : 0;
     }
     return s->any;
+}
+
+int ps_rater_set_rater_box(const ps_rater_set *s, int r, int64_t lo[3], int64_t hi[3])
+{
+    int has = s && r >= 0 && r < s->k && s->count[r] > 0;
+    for (int a = 0; a < 3; a++) {
+        lo[a] = has ? s->rlo[r][a] : 0;
+        hi[a] = has ? s->rhi[r][a] : 0;
+    }
+    return has;
 }
 
 /* |A n B| over the crop (parallel over slices, integer partials). */
@@ -250,10 +267,10 @@ static int64_t clip_box(const ps_rater_set *s, const int64_t *lo, const int64_t 
 
 /* Per voxel of crop n box, bins[key] += 1 where key is the count of raters (patterns = 0) or
  * their bit pattern (patterns = 1); the rest of the box adds to bin 0. */
-static int voxel_table(const ps_rater_set *s, const int64_t *lo, const int64_t *hi, int patterns,
-                       int64_t *bins)
+static int voxel_table(const ps_rater_set *s, const int *sub, int nsub, const int64_t *lo,
+                       const int64_t *hi, int patterns, int64_t *bins)
 {
-    const int k = s->k;
+    const int k = sub ? nsub : s->k;
     const size_t nbins = patterns ? (size_t)1 << k : (size_t)k + 1;
     memset(bins, 0, nbins * sizeof *bins);
     int64_t blo[3], bhi[3];
@@ -280,7 +297,7 @@ static int voxel_table(const ps_rater_set *s, const int64_t *lo, const int64_t *
         return PS_ERR_NOMEM;
     }
     for (int r = 0; r < k; r++)
-        mk[r] = s->p[r].mask;
+        mk[r] = s->p[sub ? sub[r] : r].mask;
     const int64_t dx = s->c.d[0], dxy = s->c.d[0] * s->c.d[1];
 #pragma omp parallel num_threads(nt)
     {
@@ -314,24 +331,42 @@ static int voxel_table(const ps_rater_set *s, const int64_t *lo, const int64_t *
     return 0;
 }
 
-int ps_rater_set_histogram(const ps_rater_set *s, const int64_t lo[3], const int64_t hi[3],
-                           int64_t *hist)
+static int check_subset(const ps_rater_set *s, const int *sub, int nsub)
+{
+    if (!sub)
+        return 0;
+    if (nsub < 1)
+        return ps_error(PS_ERR_ARG, "empty rater subset");
+    for (int i = 0; i < nsub; i++)
+        if (sub[i] < 0 || sub[i] >= s->k)
+            return ps_error(PS_ERR_ARG, "rater index %d out of range", sub[i]);
+    return 0;
+}
+
+int ps_rater_set_histogram(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                           const int64_t hi[3], int64_t *hist)
 {
     if (!s || !hist)
         return ps_error(PS_ERR_ARG, "ps_rater_set_histogram: NULL argument");
-    int rc = voxel_table(s, lo, hi, 0, hist);
+    int rc = check_subset(s, sub, nsub);
+    if (rc)
+        return rc;
+    rc = voxel_table(s, sub, nsub, lo, hi, 0, hist);
     return rc ? ps_error_context(rc, "voxel agreement table") : 0;
 }
 
-int ps_rater_set_patterns(const ps_rater_set *s, const int64_t lo[3], const int64_t hi[3],
-                          int64_t *counts)
+int ps_rater_set_patterns(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                          const int64_t hi[3], int64_t *counts)
 {
     if (!s || !counts)
         return ps_error(PS_ERR_ARG, "ps_rater_set_patterns: NULL argument");
-    if (s->k > PS_RATERS_PATTERN_MAX)
+    int rc = check_subset(s, sub, nsub);
+    if (rc)
+        return rc;
+    if ((sub ? nsub : s->k) > PS_RATERS_PATTERN_MAX)
         return ps_error(PS_ERR_ARG, "%d raters: rating patterns need at most %d", s->k,
                         PS_RATERS_PATTERN_MAX);
-    int rc = voxel_table(s, lo, hi, 1, counts);
+    rc = voxel_table(s, sub, nsub, lo, hi, 1, counts);
     return rc ? ps_error_context(rc, "voxel rating patterns") : 0;
 }
 
