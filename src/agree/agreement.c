@@ -114,8 +114,7 @@ const char *agree_slot_path(const ps_manifest *m, int64_t i, const agree_slot *s
 
 void agree_out_path(char *buf, size_t n, const char *dir, const char *name, ps_table_format f)
 {
-    const char *ext = f == PS_FMT_TSV ? "tsv" : f == PS_FMT_JSON ? "json" : "csv";
-    snprintf(buf, n, "%s/%s.%s", dir, name, ext);
+    snprintf(buf, n, "%s/%s.%s", dir, name, ps_table_format_name(f));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -141,7 +140,7 @@ void ps_agree_options_init(ps_agree_options *o)
     ps_metrics_options_init(&o->metrics);
     o->region = PS_AGREE_IMAGE;
     o->margin_mm = 5.0;
-    o->format = PS_FMT_CSV;
+    o->format = PS_TABLE_CSV;
 }
 
 /* ---- observations for the summary ---------------------------------------------------------- */

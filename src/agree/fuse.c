@@ -264,9 +264,9 @@ int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_conte
     ps_table_writer *w = NULL;
     if (!rc && opt->method == PS_FUSE_STAPLE) {
         char p[4096];
-        agree_out_path(p, sizeof p, out_dir, "staple_raters", PS_FMT_CSV);
+        agree_out_path(p, sizeof p, out_dir, "staple_raters", PS_TABLE_CSV);
         if (!(rc = ps_atomic_open(p, &af)))
-            rc = ps_table_writer_create(ps_atomic_stream(af), PS_FMT_CSV, 7, staple_cols, &w);
+            rc = ps_table_writer_create(ps_atomic_stream(af), PS_TABLE_CSV, 7, staple_cols, &w);
     }
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
         ps_volume **v = calloc((size_t)nsel, sizeof *v);

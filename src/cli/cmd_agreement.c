@@ -44,8 +44,8 @@ static void usage(FILE *f)
         "  --percentile Q      percentile of hd95 (default 95)\n"
         "  --empty POLICY      distances when one mask is empty: nan (default), inf, worst\n"
         "\n"
-        "Output files (DIR/NAME.csv, .tsv or .json by --format; every table has case, subject,\n"
-        "modality, center, label and region columns; written atomically):\n"
+        "Output files (DIR/NAME.csv, or .tsv .json .md .tex by --format; every table has\n"
+        "case, subject, modality, center, label and region columns; written atomically):\n"
         "  pairs.csv     kind (inter|model), rater_a, rater_b, status, dice, hd95, assd, kappa,\n"
         "                vol_diff_ml (= vol(rater_b) - vol(rater_a)), message\n"
         "  cases.csv     n_raters, n_empty, status (ok|single_rater|error), fleiss_kappa,\n"
@@ -68,7 +68,7 @@ static void usage(FILE *f)
         "Example:\n"
         "  panseval agreement --manifest demo/manifest.tsv --ref-name A --sessions --models \\\n"
         "      --out-dir agree/\n"
-        "\n" CLI_COMMON_HELP,
+        "\n" CLI_COMMON_HELP_OF(CLI_HELP_FORMAT CLI_HELP_THREADS CLI_HELP_PROGRESS),
         f);
 }
 
@@ -95,15 +95,19 @@ int main_agreement(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_USE_FORMAT | CLI_USE_THREADS | CLI_USE_PROGRESS;
     ps_agree_options o;
     ps_agree_options_init(&o);
     const char *manifest = NULL, *out_dir = NULL;
     char *rcopy = NULL, **rlist = NULL;
     ps_region *regs = NULL;
     int status = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
+        if (c == CLI_GETOPT_ERROR) {
+            status = 2;
+            goto out;
+        }
         int h = cli_common_option(&common, c, optarg), bad = 0;
         if (h < 0) {
             status = 2;
@@ -139,7 +143,7 @@ int main_agreement(int argc, char **argv)
             break;
         case OPT_EMPTY: bad = ps_empty_policy_parse(optarg, &o.metrics.empty); break;
         default:
-            status = cli_usage_error(CMD, "unknown option");
+            status = cli_unknown_option(&common);
             goto out;
         }
         if (bad) {

@@ -46,7 +46,7 @@ static void usage(FILE *f)
         "Example:\n"
         "  panseval fuse --manifest demo/manifest.tsv --method staple --out-dir fused/ \\\n"
         "      -o demo/manifest_fused.tsv\n"
-        "\n" CLI_COMMON_HELP,
+        "\n" CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_THREADS CLI_HELP_PROGRESS),
         f);
 }
 
@@ -67,15 +67,19 @@ int main_fuse(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_USE_OUTPUT | CLI_USE_THREADS | CLI_USE_PROGRESS;
     ps_fuse_options o;
     ps_fuse_options_init(&o);
     const char *manifest = NULL, *out_dir = NULL;
     char *rcopy = NULL, **rlist = NULL;
     int status = 0, c;
     long iters;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
+        if (c == CLI_GETOPT_ERROR) {
+            status = 2;
+            goto out;
+        }
         int h = cli_common_option(&common, c, optarg);
         if (h < 0) {
             status = 2;
@@ -111,7 +115,7 @@ int main_fuse(int argc, char **argv)
             o.staple.max_iter = (int)iters;
             break;
         default:
-            status = cli_usage_error(CMD, "unknown option");
+            status = cli_unknown_option(&common);
             goto out;
         }
     }
@@ -124,10 +128,9 @@ int main_fuse(int argc, char **argv)
                                : cli_usage_error(CMD, "--manifest and --out-dir are required");
         goto out;
     }
-    if (common.output && !strcmp(common.output, manifest)) {
-        status = cli_usage_error(CMD, "-o %s would overwrite the input manifest", manifest);
+    const char *inputs[1] = {manifest};
+    if ((status = cli_output_check(&common, inputs, 1)))
         goto out;
-    }
     o.manifest_out = common.output && strcmp(common.output, "-") ? common.output : NULL;
     if (mkdir(out_dir, 0777) && errno != EEXIST) {
         status = cli_report_error(CMD, ps_error(PS_ERR_IO, "%s: cannot create the folder: %s",
