@@ -751,6 +751,13 @@ static int do_case(state *S, int64_t ci, const ps_context *ctx)
             regs[j].labels[0] = all[j];
         }
         nregs = nall;
+        if (!rc && nall == 0) {
+            /* every mask of the case is empty: label 1, so that the case is counted (as
+             * panseval metrics does) and never disappears from the tables */
+            regs[0].n = 1;
+            regs[0].labels[0] = 1;
+            nregs = 1;
+        }
         free(all);
     }
     for (int r = 0; r < nregs && !rc; r++)
@@ -1094,10 +1101,13 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
     S.w_cases = fc.w;
     S.w_sess = fs.w;
     S.w_models = fm.w;
+    ps_progress *prog = ps_progress_start(ctx, "agreement", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
         rc = do_case(&S, ci, ctx);
         summary->cases++;
+        ps_progress_add(prog, 1);
     }
+    ps_progress_finish(prog);
     if (!rc)
         rc = write_summary(&S, fsum.w, text);
 close:

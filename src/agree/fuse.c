@@ -268,7 +268,9 @@ int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_conte
         if (!(rc = ps_atomic_open(p, &af)))
             rc = ps_table_writer_create(ps_atomic_stream(af), PS_TABLE_CSV, 7, staple_cols, &w);
     }
+    ps_progress *prog = ps_progress_start(ctx, "fuse", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
+        ps_progress_add(prog, 1);
         ps_volume **v = calloc((size_t)nsel, sizeof *v);
         int *slot = calloc((size_t)nsel, sizeof *slot);
         int k = 0, crc = 0;
@@ -318,6 +320,7 @@ int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_conte
         free(v);
         free(slot);
     }
+    ps_progress_finish(prog);
     if (w) {
         int r2 = ps_table_writer_finish(w);
         if (!rc)

@@ -268,6 +268,19 @@ START_TEST(test_single_rater_and_geometry)
     ck_assert_str_eq(t->cells[1][cs], "ok");
     ps_table_free(t);
     ps_manifest_free(m);
+    /* every rater empty: the case is still a row (label 1, both empty: Dice 1), never lost */
+    const char *empty = "case\tref\trater:B\nnone\tfive_empty_D.nii.gz\tfive_empty_D.nii.gz\n";
+    ck_assert_int_eq(ps_manifest_parse(empty, strlen(empty), "empty.tsv", base, &mo, &m), 0);
+    ck_assert_int_eq(ps_agreement_run(m, &o, NULL, ps_test_tmp("agree_one"), NULL, &s), 0);
+    ck_assert_int_eq(s.pairs, 1);
+    ck_assert_int_eq(s.empty_masks, 2);
+    t = read_table(path);
+    int cd;
+    ck_assert_int_eq(ps_table_require_col(t, "mean_pairwise_dice", &cd), 0);
+    ck_assert_int_eq(t->nrows, 1);
+    ck_assert_str_eq(t->cells[0][cd], "1");
+    ps_table_free(t);
+    ps_manifest_free(m);
 }
 END_TEST
 
