@@ -641,49 +641,74 @@ done:
 
 /* Read the case's label maps: inter raters, every session of a rater with sessions (when
  * --sessions), models (when --models). */
-static int load_case(state *S, int64_t ci, loaded *L, char *msg, size_t msgn)
+/* Read the case's label maps: inter raters, every session of a rater with sessions (when
+ * --sessions), models (when --models). The files are read in parallel (one thread per file,
+ * ctx->threads at most); the first failure in slot order is reported, so the message does not
+ * depend on the thread count. */
+static int load_case(state *S, int64_t ci, const ps_context *ctx, loaded *L, char *msg,
+                     size_t msgn)
 {
     const ps_manifest *m = S->m;
     L->nv = S->nslots + (S->o->models ? m->nmodels : 0);
     L->v = calloc((size_t)L->nv + 1, sizeof *L->v);
-    if (!L->v)
+    const char **path = calloc((size_t)L->nv + 1, sizeof *path);
+    int *rcs = calloc((size_t)L->nv + 1, sizeof *rcs);
+    char **msgs = calloc((size_t)L->nv + 1, sizeof *msgs);
+    if (!L->v || !path || !rcs || !msgs) {
+        free(path);
+        free(rcs);
+        free(msgs);
         return PS_ERR_NOMEM;
+    }
     for (int i = 0; i < L->nv; i++) {
         int need = 0;
-        const char *path;
+        const char *p;
         if (i < S->nslots) {
             for (int j = 0; j < S->ninter; j++)
                 need |= S->inter[j] == i;
             if (S->o->sessions)
                 for (int j = 0; j < S->nslots; j++)
                     need |= j != i && !strcmp(S->slots[j].base, S->slots[i].base);
-            path = agree_slot_path(m, ci, &S->slots[i]);
+            p = agree_slot_path(m, ci, &S->slots[i]);
         } else {
             need = 1;
-            path = m->cases[ci].pred[i - S->nslots];
+            p = m->cases[ci].pred[i - S->nslots];
         }
-        if (!need || !path)
-            continue;
-        int rc = ps_volume_read_labels(path, &L->v[i]);
-        if (rc) {
-            snprintf(msg, msgn, "%s", ps_error_message());
-            return rc;
-        }
-        for (int j = 0; j < i; j++)
-            if (L->v[j] && (rc = ps_geometry_check_same(&L->v[j]->geom, L->v[j]->path,
-                                                         &L->v[i]->geom, L->v[i]->path))) {
-                snprintf(msg, msgn, "%s", ps_error_message());
-                return rc;
-            }
+        path[i] = need ? p : NULL;
     }
-    return 0;
+    const int nv = L->nv;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ps_context_threads(ctx))
+    for (int i = 0; i < nv; i++) {
+        if (!path[i])
+            continue;
+        rcs[i] = ps_volume_read_labels(path[i], &L->v[i]);
+        if (rcs[i])
+            msgs[i] = strdup(ps_error_message());
+    }
+    int rc = 0;
+    for (int i = 0; i < nv && !rc; i++)
+        if (rcs[i]) {
+            rc = rcs[i];
+            snprintf(msg, msgn, "%s", msgs[i] ? msgs[i] : ps_status_name(rc));
+        }
+    for (int i = 0; i < nv && !rc; i++)
+        for (int j = 0; j < i && !rc && L->v[i]; j++)
+            if (L->v[j] && (rc = ps_geometry_check_same(&L->v[j]->geom, L->v[j]->path,
+                                                         &L->v[i]->geom, L->v[i]->path)))
+                snprintf(msg, msgn, "%s", ps_error_message());
+    for (int i = 0; i < nv; i++)
+        free(msgs[i]);
+    free(msgs);
+    free(rcs);
+    free(path);
+    return rc;
 }
 
 static int do_case(state *S, int64_t ci, const ps_context *ctx)
 {
     loaded L = {0};
     char msg[1024] = "";
-    int rc = load_case(S, ci, &L, msg, sizeof msg);
+    int rc = load_case(S, ci, ctx, &L, msg, sizeof msg);
     if (rc == PS_ERR_NOMEM) {
         loaded_free(&L);
         return rc;

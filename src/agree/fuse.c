@@ -281,14 +281,35 @@ int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_conte
             rc = PS_ERR_NOMEM;
             break;
         }
-        for (int j = 0; j < nsel && !crc; j++) {
-            const char *path = agree_slot_path(m, ci, &slots[sel[j]]);
-            if (!path)
-                continue;
-            if (!(crc = ps_volume_read_labels(path, &v[k])) && k)
-                crc = ps_geometry_check_same(&v[0]->geom, v[0]->path, &v[k]->geom, v[k]->path);
-            slot[k++] = sel[j];
+        /* the available raters, read in parallel; the first failure in rater order wins */
+        int *rcs = calloc((size_t)nsel, sizeof *rcs);
+        char **msgs = calloc((size_t)nsel, sizeof *msgs);
+        if (!rcs || !msgs) {
+            free(rcs);
+            free(msgs);
+            free(v);
+            free(slot);
+            rc = PS_ERR_NOMEM;
+            break;
         }
+        for (int j = 0; j < nsel; j++)
+            if (agree_slot_path(m, ci, &slots[sel[j]]))
+                slot[k++] = sel[j];
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ps_context_threads(ctx))
+        for (int j = 0; j < k; j++) {
+            rcs[j] = ps_volume_read_labels(agree_slot_path(m, ci, &slots[slot[j]]), &v[j]);
+            if (rcs[j])
+                msgs[j] = strdup(ps_error_message());
+        }
+        for (int j = 0; j < k && !crc; j++)
+            if ((crc = rcs[j]))
+                ps_error(crc, "%s", msgs[j] ? msgs[j] : ps_status_name(crc));
+        for (int j = 1; j < k && !crc; j++)
+            crc = ps_geometry_check_same(&v[0]->geom, v[0]->path, &v[j]->geom, v[j]->path);
+        for (int j = 0; j < nsel; j++)
+            free(msgs[j]);
+        free(msgs);
+        free(rcs);
         if (!crc && k < 2)
             crc = ps_error(PS_ERR_ARG, "case %s: %d of the %d raters %s a label map; fusion "
                            "needs two", m->cases[ci].id, k, nsel, k == 1 ? "has" : "have");
