@@ -12,6 +12,8 @@ M="$G/manifest.tsv"
 check_status "agreement --help exits 0" 0 $?
 check_contains "help lists the output files" "$T/help" "summary.csv"
 check_contains "help names the region choice" "$T/help" "union-box"
+"$PANSEVAL" help fuse > "$T/help2" 2>&1
+check_contains "panseval help fuse prints the manual" "$T/help2" "staple_raters.csv"
 
 "$PANSEVAL" agreement --manifest "$M" 2>"$T/err"
 check_status "missing --out-dir is a usage error" 2 $?
