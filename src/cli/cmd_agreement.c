@@ -119,9 +119,17 @@ int main_agreement(int argc, char **argv)
         case OPT_MANIFEST: manifest = optarg; break;
         case OPT_OUT_DIR: out_dir = optarg; break;
         case OPT_RATERS:
-            if (strcmp(optarg, "all") &&
-                cli_split_list(optarg, &rcopy, &rlist, &o.nraters) == 0)
-                o.raters = (const char *const *)rlist;
+            if (!strcmp(optarg, "all"))
+                break;
+            free(rcopy);
+            free(rlist);
+            rcopy = NULL;
+            rlist = NULL;
+            if (cli_split_list(optarg, &rcopy, &rlist, &o.nraters) || o.nraters == 0) {
+                status = cli_usage_error(CMD, "--raters: give a list of rater names or all");
+                goto out;
+            }
+            o.raters = (const char *const *)rlist;
             break;
         case OPT_REF_NAME: o.ref_name = optarg; break;
         case OPT_SESSIONS: o.sessions = 1; break;

@@ -97,8 +97,17 @@ int main_fuse(int argc, char **argv)
             }
             break;
         case OPT_RATERS:
-            if (strcmp(optarg, "all") && cli_split_list(optarg, &rcopy, &rlist, &o.nraters) == 0)
-                o.raters = (const char *const *)rlist;
+            if (!strcmp(optarg, "all"))
+                break;
+            free(rcopy);
+            free(rlist);
+            rcopy = NULL;
+            rlist = NULL;
+            if (cli_split_list(optarg, &rcopy, &rlist, &o.nraters) || o.nraters == 0) {
+                status = cli_usage_error(CMD, "--raters: give a list of rater names or all");
+                goto out;
+            }
+            o.raters = (const char *const *)rlist;
             break;
         case OPT_REF_NAME: o.ref_name = optarg; break;
         case OPT_THRESHOLD:
