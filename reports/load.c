@@ -45,18 +45,23 @@ static int slurp(const char *path, char **text, size_t *len)
     return PS_OK;
 }
 
-static int load_one(const char *arg, ps_table **out)
+const char *ps_report_input_path(const char *arg)
 {
-    const char *eq = strchr(arg, '='), *path = arg;
-    char model[256] = "nnunet";
-    int has_model = 0;
+    const char *eq = strchr(arg, '=');
     /* MODEL=PATH: a non-empty prefix without '/' before '=', unless the whole argument is
      * an existing file */
-    if (eq && eq != arg && !memchr(arg, '/', (size_t)(eq - arg)) && access(arg, F_OK) != 0) {
-        snprintf(model, sizeof model, "%.*s", (int)(eq - arg), arg);
-        path = eq + 1;
-        has_model = 1;
-    }
+    if (eq && eq != arg && !memchr(arg, '/', (size_t)(eq - arg)) && access(arg, F_OK) != 0)
+        return eq + 1;
+    return arg;
+}
+
+static int load_one(const char *arg, ps_table **out)
+{
+    const char *path = ps_report_input_path(arg);
+    char model[256] = "nnunet";
+    int has_model = path != arg;
+    if (has_model)
+        snprintf(model, sizeof model, "%.*s", (int)(path - 1 - arg), arg);
     char *text = NULL;
     size_t len = 0;
     int rc = slurp(path, &text, &len);

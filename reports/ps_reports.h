@@ -317,6 +317,12 @@ int ps_report_icc(const ps_table *t, const ps_icc_options *o, ps_rtable **out);
  * header, then the rows of args[0], args[1], ... in order). */
 int ps_report_load(const char *const *args, int n, ps_table **out);
 
+/* The file an input argument of ps_report_load names: for MODEL=PATH (a non-empty prefix
+ * without '/' before the first '=', unless the whole argument is an existing file) a pointer
+ * to PATH inside arg, else arg itself. ps_report_load and the CLI's output check (an -o that
+ * is an input is refused) both use this one rule. */
+const char *ps_report_input_path(const char *arg);
+
 typedef enum ps_nnunet_layout {
     PS_NNUNET_V1 = 0, /* nnU-Net v1: results.all / results.mean, 13 confusion-matrix metrics */
     PS_NNUNET_V2,     /* nnU-Net v2: metric_per_case / mean / foreground_mean                */
