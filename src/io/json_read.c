@@ -10,12 +10,16 @@
  *     strtod in the C locale's syntax;
  *   - objects keep their members in file order; a repeated key is kept twice (ps_json_get
  *     returns the first);
- *   - nesting deeper than PS_JSON_MAX_DEPTH is an error (no unbounded recursion).
+ *   - nesting deeper than PS_JSON_MAX_DEPTH is an error (no unbounded recursion);
+ *   - with PS_JSON_NONFINITE (ps_json_parse_flags), also the bare tokens NaN, Infinity and
+ *     -Infinity, which Python's json module writes by default (allow_nan=True) and nnU-Net's
+ *     summary.json holds; they are not RFC 8259 JSON, so nothing else accepts them.
  * Errors are PS_ERR_FORMAT "NAME:LINE:COL: what".
  */
 #include "ps_io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +27,7 @@ typedef struct jparser {
     const char *s;
     size_t len, pos;
     const char *name;
+    unsigned flags;
 } jparser;
 
 static int jerr(const jparser *p, const char *what)
@@ -305,6 +310,19 @@ static int parse_value(jparser *p, ps_json *v, int depth)
             return PS_OK;
         }
     }
+    if (p->flags & PS_JSON_NONFINITE) {
+        static const struct { const char *word; double x; } nonfinite[] = {
+            {"NaN", NAN}, {"Infinity", INFINITY}, {"-Infinity", -INFINITY}};
+        for (size_t i = 0; i < sizeof nonfinite / sizeof nonfinite[0]; i++) {
+            size_t n = strlen(nonfinite[i].word);
+            if (p->len - p->pos >= n && !memcmp(p->s + p->pos, nonfinite[i].word, n)) {
+                v->type = PS_JSON_NUMBER;
+                v->number = nonfinite[i].x;
+                p->pos += n;
+                return PS_OK;
+            }
+        }
+    }
     v->type = PS_JSON_NUMBER;
     return parse_number(p, &v->number);
 }
@@ -331,8 +349,14 @@ void ps_json_free(ps_json *j)
 
 int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out)
 {
+    return ps_json_parse_flags(text, len, name, 0, out);
+}
+
+int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned flags,
+                        ps_json **out)
+{
     *out = NULL;
-    jparser p = {text, len, 0, name ? name : "(json)"};
+    jparser p = {text, len, 0, name ? name : "(json)", flags};
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
         p.pos = 3;
     ps_json *v = ps_calloc(1, sizeof *v);

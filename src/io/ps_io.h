@@ -237,6 +237,11 @@ typedef struct ps_json {
 /* Parse `len` bytes of `text` (one value, white space around it allowed, a UTF-8 BOM
  * ignored). Errors are PS_ERR_FORMAT "NAME:LINE:COL: what". */
 int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out);
+/* As ps_json_parse; flags PS_JSON_NONFINITE also accepts the bare tokens NaN, Infinity and
+ * -Infinity (numbers), as Python's json module writes them (nnU-Net's summary.json). */
+#define PS_JSON_NONFINITE 1u
+int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned flags,
+                        ps_json **out);
 int ps_json_read(const char *path, ps_json **out);
 void ps_json_free(ps_json *j);
 /* The first member `key` of object `obj`; NULL when absent or `obj` is not an object. */

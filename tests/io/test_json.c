@@ -1,6 +1,8 @@
 /* Tests of the JSON reader (src/io/json_read.c). Expected values are written by hand from
  * RFC 8259 and the rules at the top of json_read.c; line and column numbers are counted by
  * hand in each input (1-based, the column of the offending character). */
+#include <math.h>
+
 #include "ps_io.h"
 #include "ps_test.h"
 
@@ -116,6 +118,35 @@ START_TEST(errors)
 }
 END_TEST
 
+/* PS_JSON_NONFINITE: Python's json.dump writes NaN, Infinity, -Infinity as bare tokens
+ * (allow_nan=True; nnU-Net's summary.json); strict parsing refuses them */
+START_TEST(nonfinite_tokens)
+{
+    const char *text = "{\"a\": NaN, \"b\": [Infinity, -Infinity, -1.5]}";
+    ps_json *j = NULL;
+    ck_assert_int_eq(ps_json_parse_flags(text, strlen(text), "s.json", PS_JSON_NONFINITE, &j), 0);
+    ck_assert_int_eq(ps_json_get(j, "a")->type, PS_JSON_NUMBER);
+    ck_assert(isnan(ps_json_get(j, "a")->number));
+    const ps_json *b = ps_json_get(j, "b");
+    ck_assert_int_eq(b->n, 3);
+    ck_assert(isinf(b->items[0].number) && b->items[0].number > 0);
+    ck_assert(isinf(b->items[1].number) && b->items[1].number < 0);
+    ck_assert(b->items[2].number == -1.5);
+    ps_json_free(j);
+    /* strict: "{"a": " is 6 characters, so NaN is at column 7 */
+    parse_fails("{\"a\": NaN}", "bad.json:1:7: expected a value");
+    parse_fails("[-Infinity]", "bad.json:1:2: expected a value");
+    /* the flag adds exactly the three tokens: "nan", "inf" and "NaNa" stay errors */
+    static const char *const bad[] = {"[nan]", "[inf]", "[NaNa]", "[+Infinity]"};
+    for (int i = 0; i < 4; i++) {
+        j = NULL;
+        ck_assert_int_eq(ps_json_parse_flags(bad[i], strlen(bad[i]), "s.json", PS_JSON_NONFINITE,
+                                             &j), PS_ERR_FORMAT);
+        ck_assert_ptr_null(j);
+    }
+}
+END_TEST
+
 START_TEST(read_file)
 {
     const char *path = ps_test_tmp("test_json.json");
@@ -142,6 +173,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, strings_and_escapes);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, read_file);
+    tcase_add_test(tc, nonfinite_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
