@@ -7,44 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The whole file (or standard input) in memory. */
-static int slurp(const char *path, char **text, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = ps_malloc(cap);
-    int rc = buf ? PS_OK : PS_ERR_NOMEM;
-    while (!rc) {
-        if (n == cap) {
-            char *b = ps_realloc_array(buf, 2 * cap, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "error reading '%s'", path);
-            break;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *text = buf;
-    *len = n;
-    return PS_OK;
-}
-
 const char *ps_report_input_path(const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -64,7 +26,7 @@ static int load_one(const char *arg, ps_table **out)
         snprintf(model, sizeof model, "%.*s", (int)(path - 1 - arg), arg);
     char *text = NULL;
     size_t len = 0;
-    int rc = slurp(path, &text, &len);
+    int rc = ps_read_all(path, NULL, &text, &len);
     if (rc)
         return rc;
     size_t i = 0;

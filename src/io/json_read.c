@@ -379,38 +379,11 @@ int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned
 int ps_json_read(const char *path, ps_json **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = PS_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t c = cap ? 2 * cap : 65536;
-            if (c > ((size_t)1 << 30)) {
-                rc = ps_error(PS_ERR_RANGE, "%s: JSON file larger than 1 GiB", path);
-                break;
-            }
-            char *b = ps_realloc_array(buf, c, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    char *buf;
+    size_t len;
+    int rc = ps_read_all(path, NULL, &buf, &len);
     if (!rc)
-        rc = ps_json_parse(buf ? buf : "", len, path, out);
+        rc = ps_json_parse(buf, len, path, out);
     free(buf);
     return rc;
 }

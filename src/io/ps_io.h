@@ -217,6 +217,12 @@ int64_t ps_table_writer_rows(const ps_table_writer *w); /* rows finished so far 
 /* Closes the JSON array / LaTeX tabular; frees w (NULL accepted). */
 int ps_table_writer_finish(ps_table_writer *w);
 
+/* ---- whole files (read_all.c) -------------------------------------------------------- */
+/* The whole of `path` ('-' = standard input, named "(stdin)") in a new buffer, NUL-terminated
+ * (*len excludes the NUL; free() it). `what` (may be NULL) names the file in messages:
+ * "cannot open manifest m.tsv: No such file or directory". Files over 1 GiB are PS_ERR_RANGE. */
+int ps_read_all(const char *path, const char *what, char **text, size_t *len);
+
 /* ---- JSON (json_read.c) ------------------------------------------------------------------ */
 /* A parsed JSON value (RFC 8259). Objects keep their members in file order: keys[i] names
  * items[i]. Strings are UTF-8 (escapes decoded; \u0000 is refused). Numbers are doubles.

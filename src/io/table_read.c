@@ -565,34 +565,10 @@ int ps_table_read(const char *path, ps_table **out)
     *out = NULL;
     if (!path)
         return ps_error(PS_ERR_ARG, "ps_table_read: no file name");
-    int is_stdin = !strcmp(path, "-");
-    const char *name = is_stdin ? "(stdin)" : path;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = ps_malloc(cap);
-    int rc = buf ? PS_OK : PS_ERR_NOMEM;
-    while (!rc) {
-        if (len == cap) {
-            char *b = ps_realloc_array(buf, cap * 2, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t k = fread(buf + len, 1, cap - len, f);
-        len += k;
-        if (k == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "%s: read error: %s", name, strerror(errno));
-            break;
-        }
-    }
-    if (!is_stdin)
-        fclose(f);
+    const char *name = strcmp(path, "-") ? path : "(stdin)";
+    char *buf;
+    size_t len;
+    int rc = ps_read_all(path, NULL, &buf, &len);
     if (!rc)
         rc = ps_table_parse(buf, len, name, out);
     free(buf);

@@ -2,6 +2,7 @@
  * RFC 8259 and the rules at the top of json_read.c; line and column numbers are counted by
  * hand in each input (1-based, the column of the offending character). */
 #include <math.h>
+#include <stdlib.h>
 
 #include "ps_io.h"
 #include "ps_test.h"
@@ -118,6 +119,34 @@ START_TEST(errors)
 }
 END_TEST
 
+/* ps_read_all (read_all.c), the one whole-file reader behind tables, manifests and JSON: the
+ * bytes as written (an embedded NUL and no final newline included), NUL-terminated; a
+ * 70000-byte file crosses the first 64 KiB buffer; a missing file names itself and `what` */
+START_TEST(read_all_file)
+{
+    const char *path = ps_test_tmp("read_all.bin");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 70000; i++)
+        fputc(i == 5 ? 0 : 'a' + i % 26, f);
+    fclose(f);
+    char *t = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(ps_read_all(path, NULL, &t, &n), 0);
+    ck_assert_uint_eq(n, 70000);
+    ck_assert_int_eq(t[5], 0);
+    ck_assert_int_eq(t[6], 'a' + 6);
+    ck_assert_int_eq(t[69999], 'a' + 69999 % 26);
+    ck_assert_int_eq(t[70000], 0);
+    free(t);
+    const char *no = ps_test_tmp("no_such_file.tsv");
+    ck_assert_int_eq(ps_read_all(no, "manifest", &t, &n), PS_ERR_IO);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "cannot open manifest "));
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "no_such_file.tsv: No such file"));
+}
+END_TEST
+
 /* PS_JSON_NONFINITE: Python's json.dump writes NaN, Infinity, -Infinity as bare tokens
  * (allow_nan=True; nnU-Net's summary.json); strict parsing refuses them */
 START_TEST(nonfinite_tokens)
@@ -174,6 +203,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, read_file);
     tcase_add_test(tc, nonfinite_tokens);
+    tcase_add_test(tc, read_all_file);
     suite_add_tcase(s, tc);
     return s;
 }
