@@ -13,7 +13,9 @@
  *   - nesting deeper than PS_JSON_MAX_DEPTH is an error (no unbounded recursion);
  *   - with PS_JSON_NONFINITE (ps_json_parse_flags), also the bare tokens NaN, Infinity and
  *     -Infinity, which Python's json module writes by default (allow_nan=True) and nnU-Net's
- *     summary.json holds; they are not RFC 8259 JSON, so nothing else accepts them.
+ *     summary.json holds; they are not RFC 8259 JSON, so nothing else accepts them;
+ *   - every value records its line; with PS_JSON_NUMBER_TEXT a number also keeps its own
+ *     text (for tables, whose cells are text).
  * Errors are PS_ERR_FORMAT "NAME:LINE:COL: what".
  */
 #include "ps_io.h"
@@ -28,6 +30,7 @@ typedef struct jparser {
     size_t len, pos;
     const char *name;
     unsigned flags;
+    int64_t line; /* 1-based line of s[pos]; only white space holds line breaks */
 } jparser;
 
 static int jerr(const jparser *p, const char *what)
@@ -47,8 +50,10 @@ static int jerr(const jparser *p, const char *what)
 static void skip_ws(jparser *p)
 {
     while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r')) {
+        p->line += p->s[p->pos] == '\n';
         p->pos++;
+    }
 }
 
 static int hex4(jparser *p, unsigned *out)
@@ -220,6 +225,15 @@ static int parse_number(jparser *p, double *out)
 
 static int parse_value(jparser *p, ps_json *v, int depth);
 
+/* PS_JSON_NUMBER_TEXT: the number's own text, s[start..pos), in v->string. */
+static int number_text(jparser *p, ps_json *v, size_t start)
+{
+    if (!(p->flags & PS_JSON_NUMBER_TEXT))
+        return PS_OK;
+    v->string = ps_strndup(p->s + start, p->pos - start);
+    return v->string ? PS_OK : PS_ERR_NOMEM;
+}
+
 /* Grow the item (and key) arrays of an array/object by one. */
 static int push_item(ps_json *v, size_t *cap, int with_key)
 {
@@ -293,6 +307,7 @@ static int parse_value(jparser *p, ps_json *v, int depth)
     if (p->pos >= p->len)
         return jerr(p, "unexpected end of the text, expected a value");
     char c = p->s[p->pos];
+    v->line = p->line;
     if (c == '{' || c == '[')
         return parse_container(p, v, depth, c == '{');
     if (c == '"') {
@@ -319,12 +334,14 @@ static int parse_value(jparser *p, ps_json *v, int depth)
                 v->type = PS_JSON_NUMBER;
                 v->number = nonfinite[i].x;
                 p->pos += n;
-                return PS_OK;
+                return number_text(p, v, p->pos - n);
             }
         }
     }
     v->type = PS_JSON_NUMBER;
-    return parse_number(p, &v->number);
+    size_t start = p->pos;
+    int rc = parse_number(p, &v->number);
+    return rc ? rc : number_text(p, v, start);
 }
 
 static void free_value(ps_json *v)
@@ -356,7 +373,7 @@ int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned
                         ps_json **out)
 {
     *out = NULL;
-    jparser p = {text, len, 0, name ? name : "(json)", flags};
+    jparser p = {text, len, 0, name ? name : "(json)", flags, 1};
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
         p.pos = 3;
     ps_json *v = ps_calloc(1, sizeof *v);

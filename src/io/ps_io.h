@@ -239,6 +239,7 @@ typedef struct ps_json {
     int64_t n;              /* PS_JSON_ARRAY / PS_JSON_OBJECT: item count    */
     struct ps_json *items;  /* [n]                                           */
     char **keys;            /* [n] member names (objects only, else NULL)    */
+    int64_t line;           /* 1-based line of the value's first character   */
 } ps_json;
 /* Parse `len` bytes of `text` (one value, white space around it allowed, a UTF-8 BOM
  * ignored). Errors are PS_ERR_FORMAT "NAME:LINE:COL: what". */
@@ -246,6 +247,8 @@ int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out)
 /* As ps_json_parse; flags PS_JSON_NONFINITE also accepts the bare tokens NaN, Infinity and
  * -Infinity (numbers), as Python's json module writes them (nnU-Net's summary.json). */
 #define PS_JSON_NONFINITE 1u
+/* ... and PS_JSON_NUMBER_TEXT keeps each number's own text in `string` ("-1.5e3"). */
+#define PS_JSON_NUMBER_TEXT 2u
 int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned flags,
                         ps_json **out);
 int ps_json_read(const char *path, ps_json **out);
