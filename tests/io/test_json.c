@@ -162,6 +162,21 @@ START_TEST(nonfinite_tokens)
     ck_assert(isinf(b->items[1].number) && b->items[1].number < 0);
     ck_assert(b->items[2].number == -1.5);
     ps_json_free(j);
+    /* PS_JSON_NUMBER_TEXT: numbers keep their text; every value has its line (counted by
+     * hand: the array on line 1, "x" on line 2, -1.5e3 and the object on line 4) */
+    const char *t2 = "[\n\"x\",\n\n-1.5e3, {\"k\": 10}]";
+    ck_assert_int_eq(ps_json_parse_flags(t2, strlen(t2), "t.json", PS_JSON_NUMBER_TEXT, &j), 0);
+    ck_assert_int_eq(j->line, 1);
+    ck_assert_int_eq(j->items[0].line, 2);
+    ck_assert_int_eq(j->items[1].line, 4);
+    ck_assert_str_eq(j->items[1].string, "-1.5e3");
+    ck_assert(j->items[1].number == -1500.0);
+    ck_assert_int_eq(j->items[2].line, 4);
+    ck_assert_str_eq(ps_json_get(&j->items[2], "k")->string, "10");
+    ps_json_free(j);
+    ck_assert_int_eq(ps_json_parse(t2, strlen(t2), "t.json", &j), 0);
+    ck_assert_ptr_null(j->items[1].string); /* without the flag, no text */
+    ps_json_free(j);
     /* strict: "{"a": " is 6 characters, so NaN is at column 7 */
     parse_fails("{\"a\": NaN}", "bad.json:1:7: expected a value");
     parse_fails("[-Infinity]", "bad.json:1:2: expected a value");
