@@ -131,6 +131,10 @@ check_contains "the v2 file has nnU-Net v2's layout" "$T/sj_nnunet-v2.csv.summar
   >"$T/sj_def.csv" 2>"$T/err"
 check_same "--summary-json with the table on standard output, default layout v1" \
   "$T/sj_def.json" "$T/sj_nnunet-v1.csv.expected.json"
+# --manifest - reads the manifest from standard input (ps_read_all): the same table
+(cd "$N" && "$PANSEVAL" metrics --manifest - --labels 1,2 <manifest.tsv) >"$T/sj_stdin.csv" 2>"$T/err"
+check_status "--manifest - exits 0" 0 $?
+check_same "--manifest - gives the table of --manifest FILE" "$T/sj_stdin.csv" "$T/sj_def.csv"
 # refusals, before any work
 (cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --summary-json manifest.tsv) >"$T/out" 2>"$T/err"
 check_status "--summary-json equal to the manifest is refused" 2 $?
