@@ -1,12 +1,12 @@
 /* cmd_agreement.c - `panseval agreement`: inter-rater, intra-rater and model-vs-rater agreement
- * of the label maps of a manifest (library: src/agree/agreement.c). */
+ * of the label maps of a manifest (library: src/eval/agreement.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "ps_agree.h"
+#include "ps_eval.h"
 #include "ps_manifest.h"
 
 static const char *CMD = "agreement";

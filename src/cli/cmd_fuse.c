@@ -1,12 +1,12 @@
 /* cmd_fuse.c - `panseval fuse`: a consensus label map per case from several raters, by STAPLE
- * or majority vote (library: src/agree/fuse.c). */
+ * or majority vote (library: src/eval/fuse.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "ps_agree.h"
+#include "ps_eval.h"
 #include "ps_manifest.h"
 
 static const char *CMD = "fuse";

@@ -1,4 +1,4 @@
-/* test_agree_golden.c - `panseval agreement` and `panseval fuse` (src/agree) against the
+/* test_agree_golden.c - `panseval agreement` and `panseval fuse` (src/eval) against the
  * goldens of tests/reference/agree_voxels_reference.py: voxel-wise Fleiss' kappa (statsmodels)
  * and Krippendorff's alpha (numpy transcription) over the image and the union box, STAPLE
  * sensitivities / specificities against a numpy transcription of the paper and against ITK 5.2's
@@ -9,7 +9,7 @@
 
 #include "ps_test.h"
 
-#include "ps_agree.h"
+#include "ps_eval.h"
 #include "ps_io.h"
 #include "ps_manifest.h"
 

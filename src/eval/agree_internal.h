@@ -1,8 +1,8 @@
-/* agree_internal.h - what agreement.c and fuse.c share (private to the agree module). */
+/* agree_internal.h - what agreement.c and fuse.c share (private to src/eval). */
 #ifndef PS_AGREE_INTERNAL_H
 #define PS_AGREE_INTERNAL_H
 
-#include "ps_agree.h"
+#include "ps_eval.h"
 
 /* One label-map column of the manifest seen as a rater session. */
 typedef struct agree_slot {
