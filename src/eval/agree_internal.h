@@ -23,4 +23,10 @@ const char *agree_slot_path(const ps_manifest *m, int64_t i, const agree_slot *s
 /* "DIR/NAME.csv" (suffix from the format) into buf. */
 void agree_out_path(char *buf, size_t n, const char *dir, const char *name, ps_table_format f);
 
+/* The option helpers of ps_agree_options_set / ps_fuse_options_set. */
+int agree_parse_raters(const char *opt, const char *value, char ***owned,
+                       const char *const **raters, int *n);
+int agree_parse_double(const char *opt, const char *value, double lo, double hi, double *out);
+void agree_free_list(char **list);
+
 #endif

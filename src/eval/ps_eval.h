@@ -259,20 +259,54 @@ typedef struct ps_agree_options {
     const ps_region *labels;       /* NULL = every label present in the case's raters        */
     int nlabels;
     ps_table_format format;        /* of the files; default CSV                              */
+    char **own_raters_;            /* private: lists set by ps_agree_options_set             */
+    ps_region *own_labels_;
 } ps_agree_options;
 void ps_agree_options_init(ps_agree_options *o);
+/* Set one option by its command-line name (without "--") from its text: "raters" (a comma
+ * list, or "all"), "ref-name", "sessions", "models" (value ignored), "labels" (1,2,1+2),
+ * "region", "margin" (mm, >= 0), "hd95", "percentile" (0..100), "empty". PS_ERR_ARG with a
+ * message naming the option for a bad value or an unknown name. Copies what it keeps; free
+ * with ps_agree_options_clear. */
+int ps_agree_options_set(ps_agree_options *o, const char *name, const char *value);
+void ps_agree_options_clear(ps_agree_options *o);
+/* Read a manifest for agreement / fuse (files are checked per case, so a missing file is an
+ * error row of its case, not a failure) and create out_dir (may be NULL) when missing. */
+int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m);
 
 typedef struct ps_agree_summary {
     int64_t cases, cases_failed, pairs, sessions, model_rows, empty_masks;
     int nraters;                   /* inter raters                                           */
 } ps_agree_summary;
 
-/* Run the analysis; write out_dir/{pairs,cases,summary}.csv (+ sessions.csv, models.csv) in
- * opt->format (the suffix follows the format), and a readable summary with the rater x rater
- * mean Dice matrix to `text` (NULL = none). PS_ERR_ARG for fewer than two raters, unknown
- * rater names; a failing case is reported in the tables, not returned. */
+/* The per-row tables of an agreement run, in memory (the same rows as the files). */
+typedef struct ps_agree_tables {
+    ps_table *pairs, *cases;       /* always                                                 */
+    ps_table *sessions, *models;   /* with opt->sessions / opt->models, else NULL            */
+    char **raters;                 /* the inter raters' names, in order                      */
+    int nraters;
+    ps_agree_region region;
+} ps_agree_tables;
+void ps_agree_tables_free(ps_agree_tables *t); /* NULL and a zeroed struct are fine */
+
+/* Run the per-case drivers: write out_dir/{pairs,cases}.EXT (+ sessions, models) in
+ * opt->format (EXT = the format's name), streamed, one row at a time; out_dir NULL writes no
+ * files. With `tables` non-NULL the same rows are also returned as tables (the caller frees
+ * them with ps_agree_tables_free); the aggregates of these tables are
+ * ps_report_agreement_summary (ps_reports.h), and ps_report_agreement runs both. Columns:
+ *   pairs    case, subject, modality, center, label, region, kind (inter | model), rater_a,
+ *            rater_b, status, dice, hd95, assd, kappa, vol_diff_ml, vol_a_ml, vol_b_ml, message
+ *   cases    case, subject, modality, center, label, region, n_raters, n_empty, status,
+ *            fleiss_kappa, krippendorff_alpha, mean_pairwise_dice, ged, vol_cv, message
+ *   sessions case, subject, modality, center, label, region, rater, session_a, session_b and
+ *            the pair columns from status on
+ *   models   case, subject, modality, center, label, model, n_raters, status, model_mean_dice,
+ *            raters_mean_dice, raters_min_dice, raters_max_dice, within_range,
+ *            model_mean_hd95, raters_mean_hd95, ged, message
+ * and, last, one meta:KEY column per meta:KEY column of the manifest. PS_ERR_ARG for fewer
+ * than two raters, unknown rater names; a failing case is an error row, not a return code. */
 int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
-                     const char *out_dir, FILE *text, ps_agree_summary *summary);
+                     const char *out_dir, ps_agree_tables *tables, ps_agree_summary *summary);
 
 /* ---- fuse ------------------------------------------------------------------------------- */
 typedef enum ps_fuse_method {
@@ -291,8 +325,13 @@ typedef struct ps_fuse_options {
     int nraters;
     const char *ref_name;
     const char *manifest_out;      /* NULL, or the manifest to write with a rater:consensus column */
+    char **own_raters_;            /* private: set by ps_fuse_options_set                    */
 } ps_fuse_options;
 void ps_fuse_options_init(ps_fuse_options *o);
+/* As ps_agree_options_set: "method", "raters", "ref-name", "threshold" (0..1), "max-iter"
+ * (>= 1). Free with ps_fuse_options_clear. */
+int ps_fuse_options_set(ps_fuse_options *o, const char *name, const char *value);
+void ps_fuse_options_clear(ps_fuse_options *o);
 
 typedef struct ps_fuse_summary {
     int64_t cases, cases_failed, files;

@@ -10,6 +10,7 @@
 #include "ps_test.h"
 
 #include "ps_eval.h"
+#include "ps_reports.h"
 #include "ps_io.h"
 #include "ps_manifest.h"
 
@@ -76,8 +77,12 @@ static void run_agreement(ps_agree_region region, int threads, const char *dir)
     ctx.threads = threads;
     mkdir(dir, 0777);
     ps_agree_summary s;
-    int rc = ps_agreement_run(m, &o, &ctx, dir, NULL, &s);
+    ps_agreement_report_options ro;
+    ps_agreement_report_options_init(&ro);
+    ps_agreement_result res;
+    int rc = ps_report_agreement(m, &o, &ro, &ctx, dir, &res, &s);
     ck_assert_msg(rc == 0, "%s", ps_error_message());
+    ps_agreement_result_free(&res);
     ck_assert_int_eq(s.cases, 3);
     ck_assert_int_eq(s.cases_failed, 0);
     ck_assert_int_eq(s.empty_masks, 1); /* five_empty's rater D: counted, not dropped */
