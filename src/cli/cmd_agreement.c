@@ -24,12 +24,10 @@ static const char USAGE[] =
         "Options:\n"
         "  --manifest FILE     data manifest (data-manifests/README.md)\n"
         "  --out-dir DIR       output folder (created if missing)\n"
-        "  --by COLS           group the aggregates by these columns besides label, comma-\n"
-        "                      separated: case, subject, modality, center, meta:KEY (default:\n"
-        "                      none, all cases in one group)\n"
-        "  --raters LIST       inter raters by name, e.g. ref,B,C, or all (default all: ref and\n"
-        "                      every rater:NAME column without a session). Names are the\n"
-        "                      manifest's: ref, A for rater:A, A:2 for rater:A:2\n"
+        "  --by COLS           group the aggregates by these columns (and label): case, subject,\n"
+        "                      modality, center, meta:KEY (default: all cases in one group)\n"
+        "  --raters LIST       inter raters by name (ref, A for rater:A, A:2 for rater:A:2) or\n"
+        "                      all (default: ref and every rater:NAME column without a session)\n"
         "  --ref-name NAME     the name of the ref column (default ref); --ref-name A makes ref\n"
         "                      rater A's first session, so rater:A:2 is its second\n"
         "  --sessions          also compare the sessions of each rater (sessions.csv)\n"
@@ -140,7 +138,7 @@ int main_agreement(int argc, char **argv)
     if (!rc)
         rc = ps_report_agreement(m, &o, &ro, &common.ctx, out_dir, &res, &s);
     ps_manifest_free(m);
-    if (!rc && common.ctx.verbosity >= 1)
+    if (!rc && common.ctx.verbosity >= 1) /* the three result tables */
         rc = ps_report_agreement_print(&res, stdout, PS_REPORT_TEXT);
     ps_agreement_result_free(&res);
     if (rc)

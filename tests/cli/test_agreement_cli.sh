@@ -46,6 +46,12 @@ check_not_contains "no temporary files left" "$(ls -a "$T/a" > "$T/ls"; echo "$T
 "$PANSEVAL" agreement --manifest "$M" --out-dir "$T/k" --format tsv -j 3 -q > /dev/null 2>&1
 check_same "tables identical for -j1 and -j3" "$T/j/summary.tsv" "$T/k/summary.tsv"
 
+"$PANSEVAL" agreement --manifest "$M" --out-dir "$T/a" --margin -1 2>"$T/err"
+check_status "a negative --margin is a usage error" 2 $?
+check_contains "bad --margin names the option" "$T/err" "--margin"
+"$PANSEVAL" fuse --manifest "$M" --out-dir "$T/f" --max-iter 1.5 2>"$T/err"
+check_status "a fractional --max-iter is a usage error" 2 $?
+check_contains "bad --max-iter names the option" "$T/err" "--max-iter"
 # --by any column (the reports grouping), the exclusion rule in the help, md/tex output
 check_contains "help states the exclusion rule" "$T/help" "status error or missing never does"
 printf 'case\tmodality\tmeta:scanner\tref\trater:B\trater:C\n' > "$T/by.tsv"
