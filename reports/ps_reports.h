@@ -26,6 +26,9 @@
  *    ps_table_writer as CSV, TSV, JSON (every column, exact numbers), Markdown or LaTeX
  *    booktabs (the columns shown in text, each cell as its display text).
  *
+ * The aggregates of `panseval agreement` are ps_report_agreement*: an analysis of the per-row
+ * tables of src/eval's multi-rater driver with the same grouping and exclusion rule.
+ *
  * Tables come from ps_report_load (CSV/TSV/JSON tables, nnU-Net summary.json files, several
  * joined); ps_nnunet_write writes a per-case table as nnU-Net's summary.json (docs/nnunet.md).
  *
