@@ -61,10 +61,11 @@ int agree_slots(const ps_manifest *m, const char *ref_name, agree_slot **out, in
         s[k].rater = r;
         for (int j = 0; j < k; j++)
             if (!strcmp(s[j].name, s[k].name)) {
-                free(s);
-                return ps_error(PS_ERR_ARG, "%s: rater name '%s' is used twice (is --ref-name "
-                                "the name of a rater:%s column?)", m->path, s[k].name,
-                                s[k].name);
+                int rc = ps_error(PS_ERR_ARG, "%s: rater name '%s' is used twice (is --ref-name "
+                                  "the name of a rater:%s column?)", m->path, s[k].name,
+                                  s[k].name);
+                free(s); /* after the message, which reads s[k].name */
+                return rc;
             }
         k++;
     }

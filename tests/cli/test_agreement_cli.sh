@@ -52,6 +52,10 @@ check_contains "bad --margin names the option" "$T/err" "--margin"
 "$PANSEVAL" fuse --manifest "$M" --out-dir "$T/f" --max-iter 1.5 2>"$T/err"
 check_status "a fractional --max-iter is a usage error" 2 $?
 check_contains "bad --max-iter names the option" "$T/err" "--max-iter"
+"$PANSEVAL" agreement --manifest "$M" --out-dir "$T/a" --ref-name B 2>"$T/err"
+check_status "--ref-name equal to a rater column is an argument error" 2 $?
+check_contains "the clash is named (message read before the slots are freed)" "$T/err" \
+    "rater name 'B' is used twice"
 # --by any column (the reports grouping), the exclusion rule in the help, md/tex output
 check_contains "help states the exclusion rule" "$T/help" "status error or missing never does"
 printf 'case\tmodality\tmeta:scanner\tref\trater:B\trater:C\n' > "$T/by.tsv"
