@@ -486,8 +486,9 @@ static int model_tests(acc *A)
 }
 
 /* ---- the result tables ------------------------------------------------------------------------ */
+/* Text columns from right_from on are right-aligned (number-like display cells). */
 static int add_cols(ps_rtable *rt, const ps_groups *master, const char *const *names,
-                    const ps_cell_kind *kinds, int n)
+                    const ps_cell_kind *kinds, int n, int right_from)
 {
     int rc = ps_groups_add_cols(master, rt);
     for (int i = 0; i < n && !rc; i++) /* p-values in 3 significant digits, others %.4f */
@@ -495,7 +496,7 @@ static int add_cols(ps_rtable *rt, const ps_groups *master, const char *const *n
                                names[i][0] == 'p' && (!names[i][1] || names[i][1] == '_')
                                    ? PS_STYLE_SIG : PS_STYLE_FIXED,
                                names[i][0] == 'p' && (!names[i][1] || names[i][1] == '_') ? 3 : 4,
-                               0);
+                               i >= right_from ? PS_COL_RIGHT : 0);
     return rc;
 }
 
@@ -510,19 +511,20 @@ static int summary_table(acc *A, ps_rtable **out)
                                          PS_CELL_NUM, PS_CELL_NUM, PS_CELL_NUM};
     static const char *const dcols[] = {"statistic", "rater_a", "rater_b", "n", "mean +- SD",
                                         "median [IQR]", "value", "CI", "p"};
+    /* display cells are text: blank where the statistic has no such value */
     static const ps_cell_kind dkinds[] = {PS_CELL_STR, PS_CELL_STR, PS_CELL_STR, PS_CELL_INT,
-                                          PS_CELL_STR, PS_CELL_STR, PS_CELL_NUM, PS_CELL_STR,
-                                          PS_CELL_NUM};
+                                          PS_CELL_STR, PS_CELL_STR, PS_CELL_STR, PS_CELL_STR,
+                                          PS_CELL_STR};
     ps_rtable *rt = NULL, *disp = NULL;
     int rc = ps_rtable_create(&rt);
     if (!rc)
         rc = ps_rtable_create(&disp);
     if (!rc)
-        rc = add_cols(rt, &A->master, cols, kinds, 15);
+        rc = add_cols(rt, &A->master, cols, kinds, 15, 15);
     if (!rc)
         rc = ps_excl_add_cols(rt, 0);
     if (!rc)
-        rc = add_cols(disp, &A->master, dcols, dkinds, 9);
+        rc = add_cols(disp, &A->master, dcols, dkinds, 9, 4);
     const char *region = ps_agree_region_name(A->t->region);
     if (!rc)
         rc = ps_rtable_head(disp, "agreement of %d raters, region %s", A->t->nraters, region);
@@ -544,7 +546,11 @@ static int summary_table(acc *A, ps_rtable **out)
             (rc = ps_rtable_num(rt, r->lo)) || (rc = ps_rtable_num(rt, r->hi)) ||
             (rc = ps_rtable_num(rt, r->p)) || (rc = ps_excl_cells(rt, &r->ex, 0)))
             break;
-        char msd[64] = "", med[96] = "", ci[64] = "";
+        char msd[64] = "", med[96] = "", ci[64] = "", val[32] = "", pv[32] = "";
+        if (isfinite(r->value))
+            snprintf(val, sizeof val, "%.4f", r->value);
+        if (isfinite(r->p))
+            snprintf(pv, sizeof pv, "%.3g", r->p);
         if (d) {
             snprintf(msd, sizeof msd, "%.4f +- %.4f", d->mean, r->n > 1 ? d->sd : 0.0);
             snprintf(med, sizeof med, "%.4f [%.4f, %.4f]", d->median, d->q1, d->q3);
@@ -555,8 +561,8 @@ static int summary_table(acc *A, ps_rtable **out)
             (rc = ps_rtable_str(disp, r->stat)) || (rc = ps_rtable_str(disp, r->ra ? r->ra : "")) ||
             (rc = ps_rtable_str(disp, r->rb ? r->rb : "")) || (rc = ps_rtable_int(disp, r->n)) ||
             (rc = ps_rtable_str(disp, msd)) || (rc = ps_rtable_str(disp, med)) ||
-            (rc = ps_rtable_num(disp, r->value)) || (rc = ps_rtable_str(disp, ci)) ||
-            (rc = ps_rtable_num(disp, r->p)))
+            (rc = ps_rtable_str(disp, val)) || (rc = ps_rtable_str(disp, ci)) ||
+            (rc = ps_rtable_str(disp, pv)))
             break;
     }
     if (rc) {
@@ -611,7 +617,7 @@ static int models_cols(acc *A)
                                          PS_CELL_NUM, PS_CELL_NUM, PS_CELL_INT};
     int rc = ps_rtable_create(&A->models);
     if (!rc)
-        rc = add_cols(A->models, &A->master, cols, kinds, 11);
+        rc = add_cols(A->models, &A->master, cols, kinds, 11, 11);
     if (!rc)
         rc = ps_excl_add_cols(A->models, 0);
     if (!rc)
