@@ -81,25 +81,6 @@ static void py_float(char *buf, size_t len, double x)
     }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch == '\t')
-            fputs("\\t", f);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void indent(FILE *f, int level)
 {
     fputc('\n', f);
@@ -404,7 +385,7 @@ static void put_metrics(FILE *f, const char *const *names, const int *is_int, in
     fputc('{', f);
     for (int m = 0; m < nm; m++) {
         indent(f, level + 1);
-        json_str(f, names[m]);
+        ps_json_put_string(f, names[m]);
         fputs(": ", f);
         put_num(f, v[m], ints && is_int[m]);
         if (m + 1 < nm)
@@ -439,6 +420,21 @@ static int nan_means(const nsummary *s, ps_nnunet_layout layout, int nm, double 
     return PS_OK;
 }
 
+/* The members of "mean": "<label>": {<metric>: nanmean, ...} per label, in label order. */
+static void put_label_means(FILE *f, const nsummary *s, const char *const *names,
+                            const int *is_int, int nm, const double *means, int level)
+{
+    for (int oi = 0; oi < s->nlabels; oi++) {
+        int li = s->order[oi];
+        indent(f, level);
+        ps_json_put_string(f, s->label[li]);
+        fputs(": ", f);
+        put_metrics(f, names, is_int, nm, means + li * nm, 0, level);
+        if (oi + 1 < s->nlabels)
+            fputc(',', f);
+    }
+}
+
 static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *means, FILE *f)
 {
     double v[PSN_NMETRICS];
@@ -450,9 +446,9 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
                                           {"description", ""}, {"id", ""}, {"name", ""}};
     for (size_t i = 0; i < sizeof head / sizeof *head; i++) {
         indent(f, 1);
-        json_str(f, head[i][0]);
+        ps_json_put_string(f, head[i][0]);
         fputs(": ", f);
-        json_str(f, head[i][1]);
+        ps_json_put_string(f, head[i][1]);
         fputc(',', f);
     }
     indent(f, 1);
@@ -471,18 +467,18 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
                 continue;
             layout_metrics(layout, &c->c[k], v);
             indent(f, 4);
-            json_str(f, s->label[li]);
+            ps_json_put_string(f, s->label[li]);
             fputs(": ", f);
             put_metrics(f, names, is_int, nm, v, 1, 4);
             fputc(',', f);
         }
         indent(f, 4);
         fputs("\"reference\": ", f);
-        json_str(f, c->ref);
+        ps_json_put_string(f, c->ref);
         fputc(',', f);
         indent(f, 4);
         fputs("\"test\": ", f);
-        json_str(f, c->pred);
+        ps_json_put_string(f, c->pred);
         indent(f, 3);
         fputc('}', f);
         if (ci + 1 < s->ncases)
@@ -492,15 +488,7 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
     fputs("],", f);
     indent(f, 2);
     fputs("\"mean\": {", f);
-    for (int oi = 0; oi < s->nlabels; oi++) {
-        int li = s->order[oi];
-        indent(f, 3);
-        json_str(f, s->label[li]);
-        fputs(": ", f);
-        put_metrics(f, names, is_int, nm, means + li * nm, 0, 3);
-        if (oi + 1 < s->nlabels)
-            fputc(',', f);
-    }
+    put_label_means(f, s, names, is_int, nm, means, 3);
     indent(f, 2);
     fputs("}", f);
     indent(f, 1);
@@ -531,15 +519,7 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
     fputc(',', f);
     indent(f, 1);
     fputs("\"mean\": {", f);
-    for (int oi = 0; oi < s->nlabels; oi++) {
-        int li = s->order[oi];
-        indent(f, 2);
-        json_str(f, s->label[li]);
-        fputs(": ", f);
-        put_metrics(f, v2_names, v2_is_int, V2_NMETRICS, means + li * V2_NMETRICS, 0, 2);
-        if (oi + 1 < s->nlabels)
-            fputc(',', f);
-    }
+    put_label_means(f, s, v2_names, v2_is_int, V2_NMETRICS, means, 2);
     indent(f, 1);
     fputs("},", f);
     indent(f, 1);
@@ -562,7 +542,7 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
                 fputc(',', f);
             first = 0;
             indent(f, 4);
-            json_str(f, s->label[li]);
+            ps_json_put_string(f, s->label[li]);
             fputs(": ", f);
             put_metrics(f, v2_names, v2_is_int, V2_NMETRICS, v, 1, 4);
         }
@@ -570,11 +550,11 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
         fputs("},", f);
         indent(f, 3);
         fputs("\"prediction_file\": ", f);
-        json_str(f, c->pred);
+        ps_json_put_string(f, c->pred);
         fputc(',', f);
         indent(f, 3);
         fputs("\"reference_file\": ", f);
-        json_str(f, c->ref);
+        ps_json_put_string(f, c->ref);
         indent(f, 2);
         fputc('}', f);
         if (ci + 1 < s->ncases)

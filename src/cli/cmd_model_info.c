@@ -86,21 +86,6 @@ static const char *num(numbuf *nb, double x, int json)
     return b;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 typedef struct attn_info {
     int present, d_model, d_ff, layers, tokens, channels;
 } attn_info;
@@ -210,12 +195,12 @@ static void print_json(FILE *f, const report *r)
     const ps_model *m = r->m;
     const ps_plans *p = &m->plans;
     fputs("{\n  \"model\": ", f);
-    json_str(f, m->dir);
+    ps_json_put_string(f, m->dir);
     fputs(",\n  \"checkpoint\": ", f);
-    json_str(f, m->checkpoint_path);
+    ps_json_put_string(f, m->checkpoint_path);
     fprintf(f, ",\n  \"fold\": %d,\n  \"epoch\": %lld,\n  \"trainer\": ", m->fold,
             (long long)m->epoch);
-    json_str(f, p->trainer);
+    ps_json_put_string(f, p->trainer);
     fprintf(f, ",\n  \"attention\": %s,\n  \"stage\": %d,\n  \"num_stages\": %d,\n",
             r->attn.present ? "true" : "false", p->stage, p->num_stages);
     fprintf(f, "  \"patch_size\": [%d, %d, %d],\n", p->patch_size[0], p->patch_size[1],
@@ -231,7 +216,7 @@ static void print_json(FILE *f, const report *r)
     for (int c = 0; c < p->num_modalities; c++) {
         const struct ps_plans_intensity *in = &p->intensity[c];
         fputs(c ? ", {\"scheme\": " : "{\"scheme\": ", f);
-        json_str(f, p->normalization[c]);
+        ps_json_put_string(f, p->normalization[c]);
         fprintf(f, ", \"use_mask\": %s", p->use_mask_for_norm[c] ? "true" : "false");
         if (in->present)
             fprintf(f, ", \"mean\": %s, \"sd\": %s, \"percentile_00_5\": %s, "
