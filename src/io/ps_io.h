@@ -177,6 +177,13 @@ int ps_table_writer_null(ps_table_writer *w);                   /* next cell: em
 int ps_table_writer_end_row(ps_table_writer *w);
 int ps_table_writer_finish(ps_table_writer *w);  /* closes the JSON array; frees w */
 
+
+/* ---- PNG (png_write.c) ------------------------------------------------------------------ */
+/* Encode width x height 8-bit RGB pixels (rows from the top, 3 bytes a pixel) as a PNG file
+ * in memory: *out (free() it) holds *out_len bytes. Deterministic (no time chunk). */
+int ps_png_encode_rgb(const uint8_t *rgb, int width, int height, unsigned char **out,
+                      size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif
