@@ -181,6 +181,15 @@ int ps_slice_render(const ps_volume *image, const ps_volume *ref, const ps_volum
                     const ps_slice_options *o, ps_slice_figure *out);
 void ps_slice_figure_clear(ps_slice_figure *fig);
 
+/* The worst cases of `model` in a per-case table: the rows of that model (column "model")
+ * whose `metric` is a number (NaN and rows with status error are skipped; +-inf counts),
+ * ordered from worst to best (lowest first, or highest first when `higher_is_worse`, as
+ * for hd95), ties in table order. Writes up to k row indices to rows and returns their
+ * number, or a negative status (unknown column: PS_ERR_ARG; a cell that is not a number:
+ * PS_ERR_FORMAT naming file, line and column). */
+int ps_report_worst_rows(const ps_table *t, const char *model, const char *metric,
+                         int higher_is_worse, int k, int64_t *rows);
+
 /* RFC 4648 base64 of `len` bytes (NUL-terminated, owned by the caller). */
 char *ps_base64_encode(const void *data, size_t len);
 

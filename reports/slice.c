@@ -270,6 +270,54 @@ int ps_slice_render(const ps_volume *image, const ps_volume *ref, const ps_volum
     return PS_OK;
 }
 
+int ps_report_worst_rows(const ps_table *t, const char *model, const char *metric,
+                         int higher_is_worse, int k, int64_t *rows)
+{
+    int c_model, c_metric, rc;
+    if ((rc = ps_table_require_col(t, "model", &c_model)) ||
+        (rc = ps_table_require_col(t, metric, &c_metric)))
+        return rc;
+    int c_status = ps_table_col(t, "status");
+    int n = 0;
+    double *worst = ps_malloc_array(k > 0 ? (size_t)k : 1, sizeof *worst);
+    if (!worst)
+        return PS_ERR_NOMEM;
+    /* insertion into a sorted list of at most k rows: stable, so ties keep table order */
+    for (int64_t r = 0; r < t->nrows; r++) {
+        if (strcmp(t->cells[r][c_model], model))
+            continue;
+        if (c_status >= 0 && !strcmp(t->cells[r][c_status], "error"))
+            continue;
+        const char *cell = t->cells[r][c_metric];
+        if (!*cell)
+            continue;
+        double x;
+        if ((rc = ps_table_get_double(t, r, c_metric, &x))) {
+            free(worst);
+            return rc;
+        }
+        if (isnan(x))
+            continue;
+        double key = higher_is_worse ? -x : x; /* smaller key = worse */
+        int pos = n;
+        while (pos > 0 && key < worst[pos - 1])
+            pos--;
+        if (pos >= k)
+            continue;
+        int last = n < k ? n : k - 1;
+        for (int i = last; i > pos; i--) {
+            worst[i] = worst[i - 1];
+            rows[i] = rows[i - 1];
+        }
+        worst[pos] = key;
+        rows[pos] = r;
+        if (n < k)
+            n++;
+    }
+    free(worst);
+    return n;
+}
+
 char *ps_base64_encode(const void *data, size_t len)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

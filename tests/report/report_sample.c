@@ -202,26 +202,9 @@ int main(int argc, char **argv)
         return fail(rc);
     for (int mi = 0; mi < nmodel; mi++) {
         int64_t pick[5];
-        int np = 0;
-        for (int k = 0; k < 5; k++) {
-            int64_t best = -1;
-            double bd_ = INFINITY;
-            for (int64_t r = 0; r < t->nrows; r++) {
-                if (strcmp(t->cells[r][c_model], models[mi]))
-                    continue;
-                int used = 0;
-                for (int q = 0; q < np; q++)
-                    used |= pick[q] == r;
-                double d;
-                if (used || ps_table_get_double(t, r, c_dice, &d) || !(d < bd_))
-                    continue;
-                bd_ = d;
-                best = r;
-            }
-            ps_error_clear();
-            if (best >= 0)
-                pick[np++] = best;
-        }
+        int np = ps_report_worst_rows(t, models[mi], "dice", 0, 5, pick);
+        if (np < 0)
+            return fail(np);
         for (int q = 0; q < np; q++) {
             int64_t r = pick[q];
             int64_t ci = ps_manifest_find_case(m, t->cells[r][c_case]);

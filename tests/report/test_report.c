@@ -244,6 +244,39 @@ START_TEST(test_slice_mri_window)
 }
 END_TEST
 
+
+START_TEST(test_worst_rows)
+{
+    /* rows 0..6; model A's Dice 0.9, 0.5, nan, 0.5, 0.7, and an error row with 0.1 */
+    static const char csv[] = "case,model,status,dice,hd95\n"
+                              "c1,A,ok,0.9,2\n"
+                              "c2,A,ok,0.5,9\n"
+                              "c3,A,pred_empty,nan,nan\n"
+                              "c4,B,ok,0.1,50\n"
+                              "c5,A,ok,0.5,inf\n"
+                              "c6,A,ok,0.7,3\n"
+                              "c7,A,error,0.1,1\n";
+    ps_table *t = NULL;
+    ck_assert_int_eq(ps_table_parse(csv, strlen(csv), "pc.csv", &t), PS_OK);
+    int64_t rows[5];
+    /* lowest Dice first, ties in table order: c2 (row 1), c5 (row 4), c6 (row 5) */
+    ck_assert_int_eq(ps_report_worst_rows(t, "A", "dice", 0, 3, rows), 3);
+    ck_assert_int_eq(rows[0], 1);
+    ck_assert_int_eq(rows[1], 4);
+    ck_assert_int_eq(rows[2], 5);
+    /* all of them: 4 numeric rows of A (nan and error skipped), c1 last */
+    ck_assert_int_eq(ps_report_worst_rows(t, "A", "dice", 0, 5, rows), 4);
+    ck_assert_int_eq(rows[3], 0);
+    /* highest HD95 first: inf (c5), 9 (c2) */
+    ck_assert_int_eq(ps_report_worst_rows(t, "A", "hd95", 1, 2, rows), 2);
+    ck_assert_int_eq(rows[0], 4);
+    ck_assert_int_eq(rows[1], 1);
+    ck_assert_int_eq(ps_report_worst_rows(t, "A", "nsd", 0, 2, rows), PS_ERR_ARG);
+    ck_assert_int_eq(ps_report_worst_rows(t, "none", "dice", 0, 2, rows), 0);
+    ps_table_free(t);
+}
+END_TEST
+
 /* ---- plots ---------------------------------------------------------------------------------------- */
 START_TEST(test_box_plot)
 {
@@ -478,6 +511,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_png_roundtrip);
     tcase_add_test(tc, test_slice_choice_and_aspect);
     tcase_add_test(tc, test_slice_mri_window);
+    tcase_add_test(tc, test_worst_rows);
     tcase_add_test(tc, test_box_plot);
     tcase_add_test(tc, test_scatter_and_bland_altman);
     tcase_add_test(tc, test_heatmap);
