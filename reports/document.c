@@ -240,22 +240,20 @@ static int expand(const ps_table *t, int64_t r, const char *tpl, sbuf *html, sbu
     const char *p = tpl;
     while (*p) {
         const char *open = strchr(p, '{');
-        if (!open) {
-            sb_html(html, p);
-            sb_puts(plain, p);
+        if (!open)
+            open = p + strlen(p);
+        for (; p < open; p++) { /* literal text before the placeholder; "\n": a line break */
+            char lit[2] = {*p, 0};
+            if (*p == '\n') {
+                sb_puts(html, "<br>");
+                sb_puts(plain, "\n");
+            } else {
+                sb_html(html, lit);
+                sb_puts(plain, lit);
+            }
+        }
+        if (!*open)
             break;
-        }
-        char lit[512];
-        size_t nl = (size_t)(open - p);
-        while (nl > 0) { /* literal text before the placeholder */
-            size_t k = nl < sizeof lit - 1 ? nl : sizeof lit - 1;
-            memcpy(lit, p, k);
-            lit[k] = 0;
-            sb_html(html, lit);
-            sb_puts(plain, lit);
-            p += k;
-            nl -= k;
-        }
         const char *close = strchr(open, '}');
         if (!close)
             return ps_error(PS_ERR_ARG, "report table template '%s': '{' without '}'", tpl);
@@ -405,7 +403,8 @@ static const char html_css[] =
     "table.data{border-collapse:collapse;font-size:13px;margin:8px 0}\n"
     "table.data caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}\n"
     "table.data th,table.data td{padding:3px 8px;border-bottom:1px solid #e2e2e2;white-space:nowrap}\n"
-    "table.data thead th{border-bottom:2px solid #555;text-align:left;background:#f4f4f4}\n"
+    "table.data thead th{border-bottom:2px solid #555;text-align:left;background:#f4f4f4;"
+    "white-space:normal;vertical-align:bottom}\n"
     "table.data td.num,table.data th.num{text-align:right;font-variant-numeric:tabular-nums}\n"
     "table.data tr:target{background:#fff1a8}\n"
     ".scroll{max-height:480px;overflow:auto;border:1px solid #ddd}\n"
@@ -560,7 +559,8 @@ static void md_cell(FILE *f, const char *s)
 
 static void write_markdown(const ps_doc *d, FILE *f)
 {
-    fprintf(f, "# %s\n\n", d->title);
+    if (*d->title) /* an untitled document is just its content (a command's summary) */
+        fprintf(f, "# %s\n\n", d->title);
     int figures_noted = 0;
     for (int i = 0; i < d->nitems; i++) {
         const doc_item *it = &d->items[i];
@@ -609,44 +609,83 @@ static void write_markdown(const ps_doc *d, FILE *f)
 }
 
 /* ---- LaTeX ------------------------------------------------------------------------------------- */
+/* UTF-8 sequences of the reports' text and their LaTeX spelling (pdflatex with inputenc knows
+ * none of these by default). */
+static const struct { const char *utf8, *tex; } tex_chars[] = {
+    {"\xc2\xb1", "$\\pm$"},           {"\xc2\xb2", "\\textsuperscript{2}"},
+    {"\xc3\x97", "$\\times$"},        {"\xe2\x88\x92", "$-$"},
+    {"\xe2\x88\x93", "$\\mp$"},       {"\xe2\x80\x93", "--"},
+    {"\xe2\x80\x94", "---"},          {"\xc2\xb5", "$\\mu$"},
+    {"\xe2\x89\xa4", "$\\leq$"},      {"\xe2\x89\xa5", "$\\geq$"},
+    {"\xc2\xb7", "$\\cdot$"},
+};
+
 static void tex_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == 0xC2 && (unsigned char)s[1] == 0xB1) { /* ± */
-            fputs("$\\pm$", f);
-            s++;
-        } else if (c == 0xC2 && (unsigned char)s[1] == 0xB2) { /* ² */
-            fputs("\\textsuperscript{2}", f);
-            s++;
-        } else if (c == 0xE2 && (unsigned char)s[1] == 0x80 && (unsigned char)s[2] == 0x93) {
-            fputs("--", f); /* en dash */
-            s += 2;
-        } else if (c == 0xE2 && (unsigned char)s[1] == 0x80 && (unsigned char)s[2] == 0x94) {
-            fputs("---", f); /* em dash */
-            s += 2;
-        } else {
-            switch (c) {
-            case '\\': fputs("\\textbackslash{}", f); break;
-            case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-                fputc('\\', f);
-                fputc(c, f);
-                break;
-            case '~': fputs("\\textasciitilde{}", f); break;
-            case '^': fputs("\\textasciicircum{}", f); break;
-            case '<': fputs("\\textless{}", f); break;
-            case '>': fputs("\\textgreater{}", f); break;
-            default: fputc(c, f);
+        size_t k = 0, nk = sizeof tex_chars / sizeof *tex_chars;
+        if (c >= 0x80) {
+            for (; k < nk; k++)
+                if (!strncmp(s, tex_chars[k].utf8, strlen(tex_chars[k].utf8)))
+                    break;
+            if (k < nk) {
+                fputs(tex_chars[k].tex, f);
+                s += strlen(tex_chars[k].utf8) - 1;
+                continue;
             }
+        }
+        switch (c) {
+        case '\\': fputs("\\textbackslash{}", f); break;
+        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+            fputc('\\', f);
+            fputc(c, f);
+            break;
+        case '~': fputs("\\textasciitilde{}", f); break;
+        case '^': fputs("\\textasciicircum{}", f); break;
+        case '<': fputs("\\textless{}", f); break;
+        case '>': fputs("\\textgreater{}", f); break;
+        case '\n': fputc(' ', f); break;
+        case '-': fputs(s[1] == '-' ? "-{}" : "-", f); break; /* "--" is no en dash */
+        default: fputc(c, f);
         }
     }
 }
 
+/* A table cell: lines (from a template's newlines) stacked in the cell. */
+static void tex_cell(FILE *f, const char *s, int right)
+{
+    if (!strchr(s, '\n')) {
+        tex_text(f, s);
+        return;
+    }
+    /* a nested tabular, top-aligned: the row grows downwards (\shortstack would overlap
+     * the row above) */
+    fprintf(f, "\\begin{tabular}[t]{@{}%c@{}}", right ? 'r' : 'l');
+    char *copy = ps_strdup(s);
+    if (!copy) {
+        tex_text(f, s);
+        fputs("\\end{tabular}", f);
+        return;
+    }
+    char *save = NULL;
+    int first = 1;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!first)
+            fputs("\\\\{}", f); /* {}: a line starting with '[' is no optional argument */
+        tex_text(f, line);
+        first = 0;
+    }
+    free(copy);
+    fputs("\\end{tabular}", f);
+}
+
 static void write_latex(const ps_doc *d, FILE *f)
 {
-    fputs("% Generated by panseval. Compile with pdflatex (packages: booktabs, longtable).\n"
+    fputs("% Generated by panseval. Compile with pdflatex (packages: booktabs, longtable, pdflscape).\n"
           "\\documentclass[10pt]{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage[T1]{fontenc}\n"
           "\\usepackage[margin=2cm]{geometry}\n\\usepackage{booktabs}\n\\usepackage{longtable}\n"
+          "\\usepackage{pdflscape}\n"
           "\\title{",
           f);
     tex_text(f, d->title);
@@ -666,7 +705,10 @@ static void write_latex(const ps_doc *d, FILE *f)
             fputs("\n\n", f);
             break;
         case IT_TABLE:
-            fputs(it->ncols > 8 ? "{\\scriptsize\n" : "{\\small\n", f);
+            /* wide tables on a landscape page of their own */
+            if (it->ncols > 7)
+                fputs("\\begin{landscape}\n", f);
+            fputs(it->ncols > 7 ? "{\\scriptsize\\setlength{\\tabcolsep}{4pt}\n" : "{\\small\n", f);
             fputs("\\begin{longtable}{", f);
             for (int c = 0; c < it->ncols; c++)
                 fputc(it->numeric[c] ? 'r' : 'l', f);
@@ -680,14 +722,14 @@ static void write_latex(const ps_doc *d, FILE *f)
             for (int c = 0; c < it->ncols; c++) {
                 if (c)
                     fputs(" & ", f);
-                tex_text(f, it->headers[c]);
+                tex_cell(f, it->headers[c], it->numeric[c]);
             }
             fputs(" \\\\\n\\midrule\n\\endhead\n", f);
             for (int r = 0; r < it->nrows; r++) {
                 for (int c = 0; c < it->ncols; c++) {
                     if (c)
                         fputs(" & ", f);
-                    tex_text(f, it->plain[(size_t)r * it->ncols + c]);
+                    tex_cell(f, it->plain[(size_t)r * it->ncols + c], it->numeric[c]);
                 }
                 fputs(" \\\\\n", f);
             }
@@ -702,6 +744,8 @@ static void write_latex(const ps_doc *d, FILE *f)
                 tex_text(f, it->source);
                 fputs("}.}\n", f);
             }
+            if (it->ncols > 7)
+                fputs("\\end{landscape}\n", f);
             fputs("\n", f);
             break;
         case IT_SVG:

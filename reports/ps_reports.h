@@ -204,13 +204,15 @@ typedef enum ps_doc_format { PS_DOC_HTML = 0, PS_DOC_MARKDOWN, PS_DOC_LATEX } ps
 
 int ps_doc_create(const char *title, ps_doc **out);
 void ps_doc_free(ps_doc *d);
+/* An empty title: the Markdown output has no title line. */
 /* Start a section; `id` (letters, digits, '-', '_') is its anchor and TOC link. */
 int ps_doc_section(ps_doc *d, const char *id, const char *title);
 int ps_doc_paragraph(ps_doc *d, const char *text);    /* plain text, escaped per format  */
 
 /* A table column: `header`, and `cell`, a template whose {name} placeholders are replaced
  * by the cell of source column `name` as it is, and {name:D} by that cell read as a number
- * and shown with D decimals (ps_report_fmt). In HTML each number is a
+ * and shown with D decimals (ps_report_fmt); a newline in the template breaks the line in
+ * HTML and LaTeX (a stacked cell) and is a space in Markdown. In HTML each number is a
  * <span data-c="name" data-v="CSV text"> so the shown value can be checked against the CSV. */
 typedef struct ps_doc_column {
     const char *header;

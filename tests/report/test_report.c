@@ -378,11 +378,13 @@ START_TEST(test_document)
     ck_assert_int_eq(ps_doc_create("Report <1>", &d), PS_OK);
     ck_assert_int_eq(ps_doc_section(d, "modality", "Per modality"), PS_OK);
     ck_assert_int_eq(ps_doc_paragraph(d, "Dice in [0, 1]; see \"notes\"."), PS_OK);
+    ck_assert_int_eq(ps_doc_paragraph(d, "see --notes: \xc2\xb1 \xe2\x88\x92 \xc3\x97 \xc2\xb2"), PS_OK);
     static const ps_doc_column cols[] = {{"model", "{model}", 0},
                                          {"Dice", "{dice_mean:3} \xc2\xb1 {dice_sd:3}", 1},
-                                         {"note", "{note}", 0}};
+                                         {"note", "{note}", 0},
+                                         {"n", "{n_rows}\n[{modality}]", 1}};
     ps_doc_table spec = {.id = "by_modality", .caption = "Per modality", .note = "Rule: x_y.",
-                         .source = "by_modality.csv", .row_key = "{model}-{modality}", .ncols = 3,
+                         .source = "by_modality.csv", .row_key = "{model}-{modality}", .ncols = 4,
                          .cols = cols};
     ck_assert_int_eq(ps_doc_add_table(d, &spec, t), PS_OK);
     unsigned char fake_png[] = {1, 2, 3};
@@ -398,6 +400,7 @@ START_TEST(test_document)
     ck_assert_ptr_nonnull(strstr(html, "<tr id=\"by_modality-modelA-CT\" data-r=\"0\">"));
     ck_assert_ptr_nonnull(strstr(html, "<tr id=\"by_modality-model_B-T1W\" data-r=\"1\">"));
     ck_assert_ptr_nonnull(strstr(html, ">nan</span>"));
+    ck_assert_ptr_nonnull(strstr(html, "<td class=\"num\">8<br>[CT]</td>")); /* "\n": a line break */
     ck_assert_ptr_nonnull(strstr(html, "50% &amp; more"));
     ck_assert_ptr_nonnull(strstr(html, "<title>Report &lt;1&gt;</title>"));
     ck_assert_ptr_nonnull(strstr(html, "<li><a href=\"#modality\">Per modality</a></li>"));
@@ -410,16 +413,20 @@ START_TEST(test_document)
     free(html);
 
     char *md = render_doc(d, PS_DOC_MARKDOWN);
-    ck_assert_ptr_nonnull(strstr(md, "| modelA | 0.883 \xc2\xb1 0.072 | a_b |"));
-    ck_assert_ptr_nonnull(strstr(md, "|:---|---:|:---|"));
+    ck_assert_ptr_nonnull(strstr(md, "| modelA | 0.883 \xc2\xb1 0.072 | a_b | 8 [CT] |"));
+    ck_assert_ptr_nonnull(strstr(md, "|:---|---:|:---|---:|"));
     ck_assert_ptr_nonnull(strstr(md, "*Rule: x_y.*"));
     ck_assert_ptr_nonnull(strstr(md, "see report.html"));
     free(md);
 
     char *tex = render_doc(d, PS_DOC_LATEX);
-    ck_assert_ptr_nonnull(strstr(tex, "modelA & 0.883 $\\pm$ 0.072 & a\\_b \\\\"));
-    ck_assert_ptr_nonnull(strstr(tex, "model B & nan $\\pm$ 0.500 & 50\\% \\& more \\\\"));
+    /* a two-line cell is a top-aligned nested tabular; "\\{}" keeps "[" from being an option */
+    ck_assert_ptr_nonnull(strstr(tex, "modelA & 0.883 $\\pm$ 0.072 & a\\_b & "
+                                      "\\begin{tabular}[t]{@{}r@{}}8\\\\{}[CT]\\end{tabular} \\\\"));
+    ck_assert_ptr_nonnull(strstr(tex, "model B & nan $\\pm$ 0.500 & 50\\% \\& more & "));
     ck_assert_ptr_nonnull(strstr(tex, "\\toprule"));
+    ck_assert_ptr_nonnull(strstr(tex, "see -{}-notes"));   /* "--" is no en dash */
+    ck_assert_ptr_nonnull(strstr(tex, "$\\pm$ $-$ $\\times$ \\textsuperscript{2}"));
     ck_assert_ptr_nonnull(strstr(tex, "\\bottomrule"));
     ck_assert_ptr_nonnull(strstr(tex, "\\title{Report \\textless{}1\\textgreater{}}"));
     free(tex);
