@@ -378,8 +378,8 @@ int ps_plot_box_svg(FILE *f, const ps_plot_box *p)
                         "<line class=\"median\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                         "stroke=\"%s\" stroke-width=\"2.5\"/>\n",
                         cx - boxw / 2, axis_px(&ya, med), cx + boxw / 2, axis_px(&ya, med), col);
-                for (double wv = 0; wv < 2; wv++) {
-                    double yy = axis_px(&ya, wv ? whi : wlo);
+                for (int end = 0; end < 2; end++) { /* whisker caps */
+                    double yy = axis_px(&ya, end ? whi : wlo);
                     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>",
                             cx - boxw / 4, yy, cx + boxw / 4, yy, col);
                 }
