@@ -8,6 +8,10 @@
  */
 #include "ps_reports.h"
 
+#include <unistd.h>
+
+#include "ps_config.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +87,11 @@ int ps_published_read(const char *path, ps_published **out)
     }
     *out = p;
     return PS_OK;
+}
+
+const char *ps_published_default_path(void)
+{
+    if (access(PS_PUBLISHED_INSTALLED, R_OK) == 0)
+        return PS_PUBLISHED_INSTALLED;
+    return PS_PUBLISHED_SOURCE;
 }
