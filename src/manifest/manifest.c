@@ -5,6 +5,7 @@
  * and column) instead of stopping the read, so that a user sees every mistake at once.
  */
 #include "ps_manifest.h"
+#include "ps_io.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -625,11 +626,8 @@ int ps_manifest_parse(const char *text, size_t len, const char *name, const char
         text += 3;
         len -= 3;
     }
-    if (memchr(text, '\0', len)) {
-        rc = ps_error(PS_ERR_FORMAT, "%s: contains NUL bytes; a manifest is a text (TSV) file",
-                      name);
+    if ((rc = ps_text_check(text, len, name, "a manifest is a text (TSV) file")))
         goto done;
-    }
 
     int64_t header_line = 0, cap = 0;
     int case_col = -1;
