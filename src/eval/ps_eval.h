@@ -131,8 +131,9 @@ int ps_eval_plan_from_manifest(const char *path, const char *const *models, int 
 int ps_eval_plan_pair(const char *ref, const char *pred, const char *case_id, const char *model,
                       ps_eval_plan **out);
 /* Folder mode, as nnU-Net's evaluate_folder: files *.nii / *.nii.gz of ref_dir paired with
- * the files of the same name in pred_dir (hidden files, e.g. AppleDouble "._x", skipped), in
- * byte order of the name; the case id is the name without its suffix. A reference without a
+ * the files of the same case id in pred_dir (hidden files, e.g. AppleDouble "._x", skipped),
+ * in byte order of the case id; the case id is the name without its suffix, so x.nii pairs
+ * with x.nii.gz (a folder holding both is an error, PS_ERR_ARG). A reference without a
  * prediction is a missing job (nnU-Net v1 refuses the whole folder instead); a prediction
  * without a reference is listed in plan->unmatched and not evaluated. */
 int ps_eval_plan_folders(const char *ref_dir, const char *pred_dir, const char *model,
