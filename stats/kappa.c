@@ -27,6 +27,7 @@
 #include "ps_stats.h"
 #include "stats_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,9 +148,15 @@ int ps_kappa_cohen_table(const double *table, int ncat, ps_kappa_weights w, doub
     free(r);
     double t = kappa - pe * (1.0 - kappa);
     double denom = dis_e * dis_e * total;
-    double var = (sa - t * t) / denom;
-    double var0 = (s0 - pe * pe) / denom;
-    /* Both are sums of squares in exact arithmetic; clamp rounding below zero. */
+    /* Both numerators are sums of squares in exact arithmetic, and both are exactly 0 in
+     * degenerate tables (e.g. one rater used a single category: se = se0 = 0, so no z test).
+     * A difference within the rounding of its k^2-term sums is taken as that 0 instead of
+     * leaving a residue (1e-15 of sa gives se ~ 5e-8 and a p-value of 1 from noise); below
+     * zero is clamped the same way. */
+    double tol = 4.0 * (double)(k * k + 4) * DBL_EPSILON;
+    double num = sa - t * t, num0 = s0 - pe * pe;
+    double var = num > tol * sa ? num / denom : 0.0;
+    double var0 = num0 > tol * s0 ? num0 / denom : 0.0;
     out->n = (int64_t)llround(total);
     out->ncat = ncat;
     out->po = 1.0 - dis_o;

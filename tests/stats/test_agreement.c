@@ -402,6 +402,18 @@ START_TEST(test_kappa_hand)
     ck_assert_int_eq(ps_kappa_cohen(c0, c1, 4, 2, PS_KAPPA_UNWEIGHTED, 0.95, &r), 0);
     ck_assert_close_abs(r.kappa, 0.0, 1e-15);
     ck_assert(isnan(r.z) && isnan(r.p));
+    /* the same with proportions that do not cancel exactly in binary: table [[23, 1], [0, 0]]
+     * (rater 1 always category 1). Hand: r = (1, 0), c = (23/24, 1/24), po = pe = 23/24,
+     * kappa = 0. var numerator (FCE 1969): (23/24)(23/576)^2 + (1/24)^2 (1/24)(23/24)^2
+     * - (po pe - 2 pe + po)^2 = (23/576)^2 (23/24 + 1/24) - (23/576)^2 = 0; var0 numerator
+     * pe + pe^2 - r_1 c_1 (r_1 + c_1) = 1081/576 - 1081/576 = 0. So se = se0 = 0 exactly and
+     * z, p are NaN (before, the rounding residue gave se = se0 = 5.2e-8, z = 0, p = 1). */
+    const double t23[4] = {23, 1, 0, 0};
+    ck_assert_int_eq(ps_kappa_cohen_table(t23, 2, PS_KAPPA_UNWEIGHTED, 0.95, &r), 0);
+    ck_assert_close_abs(r.kappa, 0.0, 1e-15);
+    ck_assert(r.se == 0.0 && r.se0 == 0.0);
+    ck_assert(isnan(r.z) && isnan(r.p));
+    ck_assert(r.ci_low == r.kappa && r.ci_high == r.kappa);
 
     /* unobserved codes are dropped: codes {0, 2} of 3 behave as 2 categories */
     const int u1[4] = {0, 2, 2, 0}, u2[4] = {0, 2, 0, 0};
