@@ -1,7 +1,7 @@
 #!/bin/sh
 # CLI tests of what a new user feeds the commands by mistake: the wrong kind of file given as
-# a table or a manifest, and the README's own examples. Every message must name the file and
-# say what is wrong with it.
+# a table or a manifest, and degenerate data. Every message must name the file and say what
+# is wrong with it; a statistic that cannot be computed must not take the others with it.
 set -u
 . "$(dirname "$0")/cli_lib.sh"
 T=$PS_TEST_TMPDIR/cli_hostile
@@ -29,5 +29,21 @@ $P metrics --manifest "$T/t.csv.gz" >"$T/out" 2>"$T/err"
 check_status "metrics --manifest of a gzip file exits 1" 1 $?
 check_contains "the manifest error names the file and the kind" "$T/err" \
   "t.csv.gz: gzip-compressed data (a .nii.gz image?), not text; a manifest is a text (TSV) file"
+
+# --- compare: an undefined t-test no longer blanks the Wilcoxon test of the same row --------
+# Every difference is 0.5 (exact in binary): the t-test is undefined (SD 0), Wilcoxon is not.
+# Hand: 5 tied ranks of 3, V = 15; normal approximation with ties (R's wilcox.test):
+# var = 5*6*11/24 - (5^3 - 5)/48 = 13.75 - 2.5 = 11.25, z = (15 - 7.5 - 0.5)/sqrt(11.25)
+# = 2.0869967789998, p = erfc(z/sqrt 2) = 0.036888425707050 (R 4: 0.0368884257070499).
+printf 'case,model,dice\nc1,A,1\nc2,A,2\nc3,A,3\nc4,A,4\nc5,A,5\nc1,B,0.5\nc2,B,1.5\nc3,B,2.5\nc4,B,3.5\nc5,B,4.5\n' >"$T/eq.csv"
+$P compare "$T/eq.csv" --metric dice --a A --b B --format csv >"$T/out" 2>"$T/err"
+check_status "compare with an undefined t-test exits 1" 1 $?
+check_contains "the t-test's reason is on stderr" "$T/err" "paired t-test undefined: all 5 differences are equal (0.5)"
+got_v=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print $c["wilcoxon_v"] }' "$T/out")
+got_p=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print $c["p_wilcoxon"] }' "$T/out")
+got_t=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print "[" $c["p_t"] "]" }' "$T/out")
+check_status "Wilcoxon V is still reported" 15 "$got_v"
+check_true "Wilcoxon p = 0.036888425707050 (hand)" awk -v g="$got_p" 'BEGIN { d = g - 0.036888425707050; exit !(g != "" && d < 1e-14 && d > -1e-14) }'
+check_status "the t-test cells stay empty" "[]" "$got_t"
 
 cli_done
