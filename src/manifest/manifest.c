@@ -661,6 +661,18 @@ int ps_manifest_parse(const char *text, size_t len, const char *name, const char
                 rc = PS_ERR_NOMEM;
                 goto done;
             }
+            /* One cell holding commas, semicolons or spaces: a CSV or a space-separated
+             * file; say so once instead of "unknown column 'case,subject,...'". */
+            const char *sep = n != 1 ? NULL : strchr(cells[0], ',') ? "commas"
+                            : strchr(cells[0], ';') ? "semicolons"
+                            : strchr(cells[0], ' ') ? "spaces" : NULL;
+            if (sep) {
+                add_problem(&pr, 1, lineno, 0, "the header has no tab: manifest columns are "
+                            "separated by tabs, and this one seems to use %s; save it with "
+                            "one tab between columns (TSV)", sep);
+                cols[0].kind = COL_BAD;
+                continue;
+            }
             for (int j = 0; j < n; j++) {
                 if ((rc = classify_column(m, cells[j], lineno, j + 1, &cols[j], &pr)))
                     goto done;
