@@ -97,8 +97,11 @@ void ps_eval_settings_clear(ps_eval_settings *s); /* frees regions; the struct i
 int ps_eval_settings_set(ps_eval_settings *s, const char *name, const char *value);
 /* 1 if `name` is one of the names above. */
 int ps_eval_settings_known(const char *name);
-/* The --help text of those options (man-page quality, with defaults). */
-extern const char ps_eval_settings_help[];
+/* The --help text of those options (man-page quality, with defaults). A pointer, not an
+ * array: a program linked against libpanseval copies an exported array's bytes at link
+ * time, so a longer text in a newer library would be cut off ("Symbol ... has different
+ * size in shared object"). */
+extern const char *const ps_eval_settings_help;
 
 /* ---- plan --------------------------------------------------------------------------------- */
 typedef struct ps_eval_job {
@@ -208,7 +211,7 @@ int ps_eval_sidecar_write(const char *table_path, ps_table_format fmt, const ps_
                           const ps_eval_settings *s, const ps_eval_summary *run);
 
 /* The --help text of the per-case table's columns, statuses, sidecar and exit status. */
-extern const char ps_eval_table_help[];
+extern const char *const ps_eval_table_help; /* a pointer, as ps_eval_settings_help */
 
 /* ---- the table reader ------------------------------------------------------------------------ */
 /* Read a per-case table (CSV, TSV or JSON) and check it: the columns case, model, label and

@@ -41,7 +41,7 @@ void ps_eval_settings_clear(ps_eval_settings *s)
     s->nregions = 0;
 }
 
-const char ps_eval_settings_help[] =
+const char *const ps_eval_settings_help =
     "Metric options:\n"
     "  --labels LIST       labels or regions to evaluate, e.g. 1,2 or 1,2,1+2 (a region\n"
     "                      'a+b' is the union of labels a and b, like nnU-Net regions); a\n"
