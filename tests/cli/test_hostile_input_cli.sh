@@ -46,4 +46,15 @@ check_status "Wilcoxon V is still reported" 15 "$got_v"
 check_true "Wilcoxon p = 0.036888425707050 (hand)" awk -v g="$got_p" 'BEGIN { d = g - 0.036888425707050; exit !(g != "" && d < 1e-14 && d > -1e-14) }'
 check_status "the t-test cells stay empty" "[]" "$got_t"
 
+# --- describe pools the rows of every model of a group: it says so --------------------------
+printf 'case,model,dice\nc1,A,0.9\nc2,A,0.8\nc1,B,0.5\nc2,B,0.4\n' >"$T/two.csv"
+$P describe "$T/two.csv" --metric dice >"$T/out" 2>"$T/err"
+check_status "describe of two models still runs" 0 $?
+check_contains "describe warns that models are pooled" "$T/err" \
+  "describe all rows: the rows of several models are pooled ('A', 'B', ...); add --by model, or choose one with --model"
+$P describe "$T/two.csv" --metric dice --by model >"$T/out" 2>"$T/err"
+check_not_contains "no warning with --by model" "$T/err" "pooled"
+$P describe "$T/two.csv" --metric dice --model A >"$T/out" 2>"$T/err"
+check_not_contains "no warning with --model A" "$T/err" "pooled"
+
 cli_done
