@@ -163,6 +163,11 @@ typedef struct ps_table {
 } ps_table;
 
 int ps_table_read(const char *path, ps_table **out);      /* path "-" = stdin */
+/* PS_OK when `text` can be a text file; else PS_ERR_FORMAT "<name>: <what it is>; <rule>",
+ * naming what the bytes look like (gzip data, a NIfTI image, a zip archive such as an .xlsx
+ * workbook, UTF-16 text) or "contains NUL bytes". `rule` ends the message, e.g. "a manifest
+ * is a text (TSV) file". The table and manifest readers call it before parsing. */
+int ps_text_check(const char *text, size_t len, const char *name, const char *rule);
 int ps_table_parse(const char *text, size_t len, const char *name, ps_table **out);
 void ps_table_free(ps_table *t);
 /* Column index by exact name, or -1. */
