@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "ps_infer.h"
+#include "ps_manifest.h"
 
 static const char *CMD = "infer";
 
@@ -13,6 +14,8 @@ static void usage(FILE *f)
           "                      --output SEG.nii.gz [--probabilities PROB.nii.gz] [--fold F]\n"
           "                      [--checkpoint NAME] [--no-mirroring] [--step 0.5]\n"
           "                      [--no-postprocessing] [-j N] [--backend B]\n"
+          "       panseval infer --model MODEL_DIR --manifest M.tsv --name MODEL --out-dir DIR\n"
+          "                      [-o M_WITH_PREDS.tsv] [--force] [the options above]\n"
           "\n"
           "Segment a whole image with a trained nnU-Net v1 / PanSegNet model, reproducing the\n"
           "authors' pipeline (nnU-Net v1 predict_cases): crop to the non-zero box of all\n"
@@ -33,10 +36,22 @@ static void usage(FILE *f)
           "  PROB  float32 4D (i, j, k, class): the class probabilities before argmax, in the\n"
           "        same geometry; outside the non-zero box, class 0 has probability 1\n"
           "\n"
+          "Manifest form: every case of the manifest with an image (image:1, image:2 ... for\n"
+          "further modalities, see data-manifests/README.md) is segmented into DIR/CASE.nii.gz.\n"
+          "Existing outputs are kept (the case is skipped) unless --force. A failing case is\n"
+          "reported and the others go on; the exit status is then 1. With -o, a copy of the\n"
+          "manifest with the column pred:MODEL (absolute paths) is written. A progress line\n"
+          "with an ETA is shown on a terminal.\n"
+          "\n"
           "Options:\n"
           "  -m, --model DIR        trained model folder (fold_N/, plans, postprocessing.json)\n"
           "  -i, --input FILE       an image of the case, once per modality (required)\n"
-          "  -o, --output FILE      the label map, .nii or .nii.gz (required)\n"
+          "  -o, --output FILE      the label map, .nii or .nii.gz (required); in the manifest\n"
+          "                         form, the manifest copy with pred:MODEL (optional)\n"
+          "      --manifest FILE    a data manifest (TSV) instead of --input\n"
+          "      --name MODEL       the model name for pred:MODEL (manifest form)\n"
+          "      --out-dir DIR      where the label maps go (manifest form; created)\n"
+          "      --force            predict cases whose output already exists\n"
           "      --probabilities FILE  also write the probabilities\n"
           "      --fold F           N (one fold), a list 0,1,2 (softmax averaged, nnU-Net's\n"
           "                         ensembling) or all (the folder 'all'); default: every\n"
@@ -65,7 +80,8 @@ static void usage(FILE *f)
 }
 
 enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_INPUT, OPT_FOLD, OPT_CHECKPOINT, OPT_BACKEND,
-       OPT_PROB, OPT_NO_MIRROR, OPT_STEP, OPT_NO_PP };
+       OPT_PROB, OPT_NO_MIRROR, OPT_STEP, OPT_NO_PP, OPT_MANIFEST, OPT_NAME, OPT_OUT_DIR,
+       OPT_FORCE };
 
 #define MAX_INPUTS 8
 
@@ -107,6 +123,10 @@ int main_infer(int argc, char **argv)
         {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
         {"step", required_argument, NULL, OPT_STEP},
         {"no-postprocessing", no_argument, NULL, OPT_NO_PP},
+        {"manifest", required_argument, NULL, OPT_MANIFEST},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+        {"force", no_argument, NULL, OPT_FORCE},
         {NULL, 0, NULL, 0},
     };
     cli_common common;
@@ -114,7 +134,8 @@ int main_infer(int argc, char **argv)
     ps_predict_options opt;
     ps_predict_options_init(&opt);
     const char *model_dir = NULL, *prob_path = NULL, *inputs[MAX_INPUTS];
-    int ninputs = 0, folds[100], nfolds = 0, c;
+    const char *manifest = NULL, *name = NULL, *out_dir = NULL;
+    int ninputs = 0, folds[100], nfolds = 0, force = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:i:", longopts, NULL)) != -1) {
         int h = cli_common_option(&common, c, optarg);
@@ -137,6 +158,10 @@ int main_infer(int argc, char **argv)
         case OPT_PROB: prob_path = optarg; break;
         case OPT_NO_MIRROR: opt.mirroring = 0; break;
         case OPT_NO_PP: opt.postprocessing = 0; break;
+        case OPT_MANIFEST: manifest = optarg; break;
+        case OPT_NAME: name = optarg; break;
+        case OPT_OUT_DIR: out_dir = optarg; break;
+        case OPT_FORCE: force = 1; break;
         case OPT_FOLD:
             if (parse_folds(optarg, folds, &nfolds))
                 return 2;
@@ -160,17 +185,43 @@ int main_infer(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!model_dir)
         return cli_usage_error(CMD, "missing --model MODEL_DIR");
-    if (!ninputs)
+    if (manifest && (ninputs || prob_path))
+        return cli_usage_error(CMD, "--manifest cannot be combined with --input or "
+                               "--probabilities");
+    if (manifest && (!name || !out_dir))
+        return cli_usage_error(CMD, "the manifest form needs --name MODEL and --out-dir DIR");
+    if (!manifest && (name || out_dir || force))
+        return cli_usage_error(CMD, "--name, --out-dir and --force belong to --manifest");
+    if (!manifest && !ninputs)
         return cli_usage_error(CMD, "missing --input IMAGE (one per modality)");
-    if (!common.output || !strcmp(common.output, "-"))
+    if (!manifest && (!common.output || !strcmp(common.output, "-")))
         return cli_usage_error(CMD, "missing --output SEG.nii.gz (a file)");
 
     ps_predictor *pred = NULL;
+    ps_manifest *man = NULL;
     int rc, status = 0;
+    if (manifest) {
+        ps_manifest_options mo;
+        ps_manifest_options_init(&mo);
+        mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
+        if ((rc = ps_manifest_read(manifest, &mo, &man)))
+            goto fail;
+    }
     double t0 = ps_now_seconds();
     if ((rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred)))
         goto fail;
     double t1 = ps_now_seconds();
+    if (man) {
+        ps_predict_manifest_result r;
+        if ((rc = ps_predict_manifest(pred, man, name, out_dir, force, common.output, &r)))
+            goto fail;
+        ps_log(&common.ctx, PS_LOG_WARN + (r.failed == 0), "%s: %lld case(s) predicted, %lld "
+               "skipped (output exists), %lld failed, %lld without an image; %.1f s",
+               manifest, (long long)r.done, (long long)r.skipped, (long long)r.failed,
+               (long long)r.no_image, ps_now_seconds() - t0);
+        status = r.failed ? 1 : 0;
+        goto done;
+    }
     if ((rc = ps_predictor_run_files(pred, inputs, ninputs, common.output, prob_path)))
         goto fail;
     const ps_predict_timing *t = ps_predictor_timing(pred);
@@ -186,5 +237,6 @@ fail:
     status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);
 done:
     ps_predictor_free(pred);
+    ps_manifest_free(man);
     return status;
 }

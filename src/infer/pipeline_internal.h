@@ -125,6 +125,8 @@ typedef struct ps_pipeline_trace {
 } ps_pipeline_trace;
 
 void ps_predictor_set_trace(ps_predictor *p, ps_pipeline_trace *t);
+/* The predictor's context (threads, log, progress). */
+const ps_context *ps_predictor_context(const ps_predictor *p);
 void ps_pipeline_trace_clear(ps_pipeline_trace *t);
 
 #endif /* PS_PIPELINE_INTERNAL_H */

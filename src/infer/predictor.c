@@ -53,6 +53,7 @@ struct ps_predictor {
 };
 
 void ps_predictor_set_trace(ps_predictor *p, ps_pipeline_trace *t) { p->trace = t; }
+const ps_context *ps_predictor_context(const ps_predictor *p) { return &p->ctx; }
 
 void ps_pipeline_trace_clear(ps_pipeline_trace *t)
 {

@@ -195,6 +195,22 @@ int ps_predictor_run_files(ps_predictor *p, const char *const *inputs, int n,
                            const char *seg_path, const char *prob_path);
 const ps_predict_timing *ps_predictor_timing(const ps_predictor *p);
 
+/* The manifest form: every case of `m` that has an image (and image:1, ... for further
+ * modalities) is segmented into OUT_DIR/CASE.nii.gz (the folder is created). An existing
+ * output is kept and the case counted as skipped unless `force`. A failing case is reported
+ * on the log (ERROR, naming the case, its manifest line and the problem) and the others go
+ * on: res->failed counts them (the return value stays PS_OK). With manifest_out, a copy of
+ * the manifest with the column pred:NAME (added, or replaced) is written atomically, every
+ * path absolute. Progress (cases, ETA) goes to the log when ctx->progress allows.
+ * Returns an error only for what stops every case (the folder, the copy, memory). */
+struct ps_manifest;
+typedef struct ps_predict_manifest_result {
+    int64_t done, skipped, failed, no_image;
+} ps_predict_manifest_result;
+int ps_predict_manifest(ps_predictor *p, const struct ps_manifest *m, const char *name,
+                        const char *out_dir, int force, const char *manifest_out,
+                        ps_predict_manifest_result *res);
+
 #ifdef __cplusplus
 }
 #endif
