@@ -179,9 +179,14 @@ static int resize_axis(const double *in, double *out, int64_t A, int64_t L, int6
             const double *src = in + a * L * B + b0;
             double *dst = out + a * M * B + b0;
             /* gather the lines (edge-padded for order 3) */
-            for (int64_t q = 0; q < N; q++) {
-                int64_t i = order == 3 ? clampi(q - SPLINE_PAD, L) : q;
-                memcpy(buf + q * nb, src + i * B, (size_t)nb * sizeof *buf);
+            if (nb == 1) { /* lines along the contiguous axis */
+                for (int64_t q = 0; q < N; q++)
+                    buf[q] = src[(order == 3 ? clampi(q - SPLINE_PAD, L) : q) * B];
+            } else {
+                for (int64_t q = 0; q < N; q++) {
+                    int64_t i = order == 3 ? clampi(q - SPLINE_PAD, L) : q;
+                    memcpy(buf + q * nb, src + i * B, (size_t)nb * sizeof *buf);
+                }
             }
             if (order == 3)
                 spline_prefilter(buf, N, nb);
