@@ -148,6 +148,7 @@ static void compare_array(const char *what, const float *got, const float *ref, 
             at = i;
         }
     }
+    fprintf(stderr, "  %-28s largest difference %.3g (tolerance %g)\n", what, worst, tol);
     ck_assert_msg(worst <= tol, "%s: largest difference %.3g at element %lld (%.9g vs nnU-Net "
                   "%.9g), tolerance %g", what, worst, (long long)at, at >= 0 ? got[at] : 0.0,
                   at >= 0 ? ref[at] : 0.0, tol);
@@ -201,6 +202,7 @@ static void check_fixture(const char *fx)
         fprintf(stderr, "test_infer_pipeline: fixture %s missing, skipped\n", fx);
         return;
     }
+    fprintf(stderr, "%s:\n", fx);
     ps_predictor *p = make_predictor(fx, 1, 1, 2, PS_CONV_AUTO);
     const ps_plans *pl = ps_predictor_plans(p);
     const int C = pl->num_input_channels, K = pl->num_classes + 1;
