@@ -65,7 +65,9 @@ static void usage(FILE *f)
           "                         onednn, or reference (portable C)\n"
           "  -j, --threads N        OpenMP threads (default: all cores); with the reference\n"
           "                         backend the output is identical for any N\n"
-          "  -v, --verbose          timings (read, preprocessing, network, export); -q quiet\n"
+          "  -v, --verbose          timings (read, preprocessing, network, export); -v -v also\n"
+          "                         the per-layer-group table of the last network pass (as\n"
+          "                         PANSEVAL_PROFILE=1); -q quiet\n"
           "  -h, --help             this text\n"
           "\n"
           "Exit status: 0 success, 1 error (model folder without plans or checkpoints, a wrong\n"
@@ -232,6 +234,9 @@ int main_infer(int argc, char **argv)
            (long long)t->passes, t1 - t0, t->read_s, t->preprocess_s, t->network_s,
            t->net_forward_s > 0 ? t->flops * 1e-9 / t->net_forward_s : 0.0, t->export_s,
            ps_now_seconds() - t0);
+    const char *prof = getenv("PANSEVAL_PROFILE");
+    if (common.ctx.verbosity >= 3 || (prof && *prof && strcmp(prof, "0")))
+        ps_predictor_print_profile(pred, stderr);
     goto done;
 fail:
     status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);

@@ -211,6 +211,13 @@ const ps_plans *ps_predictor_plans(const ps_predictor *p) { return &p->models[0]
 int ps_predictor_nfolds(const ps_predictor *p) { return p->nfolds; }
 const ps_predict_timing *ps_predictor_timing(const ps_predictor *p) { return &p->timing; }
 
+int ps_predictor_print_profile(const ps_predictor *p, FILE *f)
+{
+    if (!p->net)
+        return ps_error(PS_ERR_UNSUPPORTED, "the per-layer profile is kept for one fold only");
+    return ps_net_print_profile(p->net, f);
+}
+
 /* out (shape m, m[a] = n[perm[a]]) = in (shape n) with axes permuted: numpy's transpose */
 static void transpose3(const float *in, const int64_t n[3], const int perm[3], float *out,
                        int threads)

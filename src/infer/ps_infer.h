@@ -194,6 +194,9 @@ int ps_predictor_run(ps_predictor *p, const char *const *inputs, int n, ps_volum
 int ps_predictor_run_files(ps_predictor *p, const char *const *inputs, int n,
                            const char *seg_path, const char *prob_path);
 const ps_predict_timing *ps_predictor_timing(const ps_predictor *p);
+/* ps_net_print_profile() of the last network pass (one fold only: with several, each fold's
+ * network is released after its case and PS_ERR_UNSUPPORTED is returned). */
+int ps_predictor_print_profile(const ps_predictor *p, FILE *f);
 
 /* The manifest form: every case of `m` that has an image (and image:1, ... for further
  * modalities) is segmented into OUT_DIR/CASE.nii.gz (the folder is created). An existing
