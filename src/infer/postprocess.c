@@ -8,8 +8,8 @@
  *
  * postprocessing.json: "for_which_classes" is a list whose entries are a class (int) or a
  * joint region (a list of classes); "min_valid_object_sizes", when present, is a *string*
- * holding a Python dict literal ({1: 123.4, (1, 2): 56.0}) read with ast.literal_eval, volumes
- * in mm^3. Other keys are ignored.
+ * holding a Python dict literal ({1: 123.4, (1, 2): 56.0}) or None, read with
+ * ast.literal_eval, volumes in mm^3. Other keys are ignored.
  *
  * For each entry in order: the mask (voxels of the class, or of any class of the region) is
  * labelled with scipy.ndimage.label's default 6-connectivity; the volume of a component is
@@ -215,6 +215,13 @@ static int parse_min_sizes(const char *txt, const char *path, ps_postprocessing 
     const char *s = txt;
 #define WS() while (*s && isspace((unsigned char)*s)) s++
     WS();
+    if (!strncmp(s, "None", 4)) { /* ast.literal_eval("None"): no minimum sizes */
+        s += 4;
+        WS();
+        if (!*s)
+            return PS_OK;
+        goto bad;
+    }
     if (*s != '{')
         goto bad;
     s++;

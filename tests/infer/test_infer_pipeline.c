@@ -545,12 +545,75 @@ START_TEST(test_resize_hand)
 }
 END_TEST
 
+
+/* postprocessing by hand: a 1 x 3 x 7 label map (rows of 7):
+ *   row 0: 1 1 0 1 1 1 0      class 1: components {0,1} (2 voxels), {3,4,5} + row 1's 5
+ *   row 1: 0 0 0 0 0 1 0               (4 voxels), {row 2: 0} (1 voxel)
+ *   row 2: 1 0 2 2 0 2 0      class 2: {2,3} (2 voxels), {5} (1 voxel)
+ * keep the largest component of class 1 (4 voxels), then of class 2 (2 voxels). With a
+ * minimum size of 1.5 voxels x 2 mm^3 = 3 mm^3 for class 1 only the 1-voxel component goes. */
+START_TEST(test_postprocess_hand)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", ps_test_tmp("pp_hand.json"));
+    FILE *f = fopen(path, "w");
+    fputs("{\"dc_per_class_raw\": {\"1\": 0.5}, \"for_which_classes\": [1, [2]],\n"
+          " \"min_valid_object_sizes\": \"{1: 3.0, (2,): 100}\", \"num_samples\": 3}", f);
+    fclose(f);
+    ps_postprocessing pp;
+    ck_assert_msg(ps_postprocessing_read(path, &pp) == 0, "%s", ps_error_message());
+    ck_assert_int_eq(pp.ngroups, 2);
+    ck_assert_int_eq(pp.nclasses[0], 1);
+    ck_assert_int_eq(pp.classes[0][0], 1);
+    ck_assert_int_eq(pp.nclasses[1], 1);
+    ck_assert_int_eq(pp.classes[1][0], 2);
+    ck_assert(pp.has_min_size[0]);
+    ck_assert_close(pp.min_size_mm3[0], 3.0, PS_TOL_EXACT);
+    ck_assert(pp.has_min_size[1]); /* key (2,) is the one-class region [2] */
+    const int32_t in[21] = {1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 2, 2, 0, 2, 0};
+    const int64_t n[3] = {1, 3, 7};
+    int32_t a[21];
+    /* without minimum sizes: the largest component per entry */
+    ps_postprocessing plain = pp;
+    plain.has_min_size[0] = plain.has_min_size[1] = 0;
+    memcpy(a, in, sizeof a);
+    ck_assert(ps_postprocess_apply(a, n, 2.0, &plain) == 0);
+    const int32_t want[21] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 2, 0, 0, 0};
+    for (int i = 0; i < 21; i++)
+        ck_assert_int_eq(a[i], want[i]);
+    /* with them: class 1 removes only volumes below 3 mm^3 (the 1-voxel one, 2 mm^3); class 2
+     * (minimum 100) removes its 1-voxel component */
+    memcpy(a, in, sizeof a);
+    ck_assert(ps_postprocess_apply(a, n, 2.0, &pp) == 0);
+    const int32_t want2[21] = {1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 2, 0, 0, 0};
+    for (int i = 0; i < 21; i++)
+        ck_assert_int_eq(a[i], want2[i]);
+    /* two components of the largest size are both kept */
+    int32_t t[7] = {3, 0, 3, 0, 0, 0, 0};
+    ps_postprocessing p3 = {0};
+    p3.ngroups = 1;
+    p3.nclasses[0] = 1;
+    p3.classes[0][0] = 3;
+    const int64_t n3[3] = {1, 1, 7};
+    ck_assert(ps_postprocess_apply(t, n3, 1.0, &p3) == 0);
+    ck_assert_int_eq(t[0], 3);
+    ck_assert_int_eq(t[2], 3);
+    /* a malformed file names itself */
+    f = fopen(path, "w");
+    fputs("{\"for_which_classes\": [1, x]}", f);
+    fclose(f);
+    ck_assert_int_ne(ps_postprocessing_read(path, &pp), 0);
+    ck_assert(strstr(ps_error_message(), "pp_hand.json"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("infer_pipeline");
     TCase *tc = tcase_create("pipeline");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_resize_hand);
+    tcase_add_test(tc, test_postprocess_hand);
     tcase_add_test(tc, test_ct_unet);
     tcase_add_test(tc, test_mri_pansegnet);
     tcase_add_test(tc, test_ens_pp);
