@@ -68,7 +68,9 @@ static void usage(FILE *f)
           "  -v, --verbose          timings (read, preprocessing, network, export); -v -v also\n"
           "                         the per-layer-group table of the last network pass (as\n"
           "                         PANSEVAL_PROFILE=1); -q quiet\n"
-          "  -h, --help             this text\n"
+          "      --progress / --no-progress  the progress line of the manifest form (default:\n"
+          "                         shown when stderr is a terminal)\n"
+          "  -h, --help             this text (also: panseval help infer)\n"
           "\n"
           "Exit status: 0 success, 1 error (model folder without plans or checkpoints, a wrong\n"
           "number of inputs, modalities on different grids, a 2D or 4D image, NaN voxels, a\n"
@@ -138,14 +140,10 @@ int main_infer(int argc, char **argv)
     const char *model_dir = NULL, *prob_path = NULL, *inputs[MAX_INPUTS];
     const char *manifest = NULL, *name = NULL, *out_dir = NULL;
     int ninputs = 0, folds[100], nfolds = 0, force = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:i:", longopts, NULL)) != -1) {
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
-            return 2;
-        if (h)
-            continue;
+    common.uses = CLI_USE_OUTPUT | CLI_USE_THREADS | CLI_USE_PROGRESS;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "m:i:", longopts)) != -1) {
         switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
         case 'm':
         case OPT_MODEL: model_dir = optarg; break;
         case 'i':
@@ -154,8 +152,6 @@ int main_infer(int argc, char **argv)
                 return cli_usage_error(CMD, "at most %d --input files", MAX_INPUTS);
             inputs[ninputs++] = optarg;
             break;
-        case 'v': common.ctx.verbosity++; break;
-        case 'q': common.ctx.verbosity = 0; break;
         case OPT_CHECKPOINT: opt.checkpoint = optarg; break;
         case OPT_PROB: prob_path = optarg; break;
         case OPT_NO_MIRROR: opt.mirroring = 0; break;
@@ -176,7 +172,7 @@ int main_infer(int argc, char **argv)
             if (ps_conv_backend_parse(optarg, &opt.backend))
                 return cli_usage_error(CMD, "%s", ps_error_message());
             break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
@@ -199,9 +195,25 @@ int main_infer(int argc, char **argv)
     if (!manifest && (!common.output || !strcmp(common.output, "-")))
         return cli_usage_error(CMD, "missing --output SEG.nii.gz (a file)");
 
+    const char *checked[MAX_INPUTS + 2];
+    int nchecked = 0;
+    for (int i = 0; i < ninputs; i++)
+        checked[nchecked++] = inputs[i];
+    if (manifest)
+        checked[nchecked++] = manifest;
     ps_predictor *pred = NULL;
     ps_manifest *man = NULL;
     int rc, status = 0;
+    if (common.output && (rc = cli_output_check(&common, checked, nchecked)))
+        return rc;
+    if (prob_path) {
+        if (!strcmp(prob_path, common.output))
+            return cli_usage_error(CMD, "--probabilities and --output name the same file");
+        cli_common pc = common;
+        pc.output = prob_path;
+        if ((rc = cli_output_check(&pc, checked, nchecked)))
+            return rc;
+    }
     if (manifest) {
         ps_manifest_options mo;
         ps_manifest_options_init(&mo);
