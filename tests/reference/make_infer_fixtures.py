@@ -17,6 +17,12 @@ plus, for the tests:
 Weights are random (fixed seeds) with non-trivial norm affines and biases; the sizes are
 tiny (a few hundred kB per model) and the attention block uses d_model 64 and 2 layers
 instead of PanSegNet's 512 and 8 (the C code reads both from the tensor shapes).
+
+  /usr/bin/python3 tests/reference/make_infer_fixtures.py pipeline [NAME ...]
+writes only the whole-image fixtures of tests/golden/infer_pipeline/ (PIPELINE below): model
+folders in the layout nnU-Net v1's predict loads (plans also in the fold's .model.pkl, a full
+checkpoint dict) and int16 input images; tests/reference/nnunet_predict_reference.py then
+runs the real nnU-Net on them.
 """
 import collections
 import os
