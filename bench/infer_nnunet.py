@@ -135,7 +135,10 @@ def setup_nnunet(args):
         os.environ.setdefault(k, tempfile.gettempdir())
 
 
-def timed(owner, name, times, label):
+def timed(owner, name, log_path, label):
+    """Time every call of owner.name; the times go to log_path (appended, one line per call)
+    so calls made in predict_cases' worker processes (forked, so they inherit the wrapper)
+    are counted too."""
     orig = getattr(owner, name)
 
     @functools.wraps(orig)
@@ -143,7 +146,8 @@ def timed(owner, name, times, label):
         t0 = time.perf_counter()
         r = orig(*a, **kw)
         dt = time.perf_counter() - t0
-        times[label].append(dt)
+        with open(log_path, 'a') as f:
+            f.write('%s\t%.6f\n' % (label, dt))
         print('stage %s: %.3f s' % (label, dt), file=sys.stderr, flush=True)
         return r
     setattr(owner, name, wrapper)
@@ -168,10 +172,11 @@ def run(args):
     from nnunet.network_architecture.neural_network import SegmentationNetwork
     folds = [int(f) for f in args.folds.split(',')]
     do_tta = not args.no_mirroring
-    times = collections.defaultdict(list)
-    timed(nnUNetTrainer, 'preprocess_patient', times, 'preprocess')
-    timed(nnUNetTrainer, 'predict_preprocessed_data_return_seg_and_softmax', times, 'network')
-    timed(export, 'save_segmentation_nifti_from_softmax', times, 'export')
+    fd, log_path = tempfile.mkstemp(prefix='infer_nnunet_times_')
+    os.close(fd)
+    timed(nnUNetTrainer, 'preprocess_patient', log_path, 'preprocess')
+    timed(nnUNetTrainer, 'predict_preprocessed_data_return_seg_and_softmax', log_path, 'network')
+    timed(export, 'save_segmentation_nifti_from_softmax', log_path, 'export')
     predict.save_segmentation_nifti_from_softmax = export.save_segmentation_nifti_from_softmax
     print('nnU-Net v1 %s, mirroring %s, %d thread(s), input %s'
           % (args.mode, 'on' if do_tta else 'off', args.threads, ' '.join(args.input)),
@@ -206,6 +211,7 @@ def run(args):
                      'x'.join(str(len(s)) for s in steps), per,
                      per * tiles * passes * len(params), per * tiles * passes * len(params) / 60,
                      passes, len(params)))
+            os.remove(log_path)
             return
         sm = None
         for p in params:
@@ -231,6 +237,12 @@ def run(args):
                               segmentation_export_kwargs=None, disable_postprocessing=False)
     wall = time.perf_counter() - t0
     me, kids = peak_rss_mb()
+    times = collections.defaultdict(list)
+    with open(log_path) as f:
+        for line in f:
+            k, v = line.split('\t')
+            times[k].append(float(v))
+    os.remove(log_path)
     for k in ('preprocess', 'network', 'export'):
         if times[k]:
             print('%s: %.3f s' % (k, sum(times[k])))
