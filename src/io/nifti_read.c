@@ -1,4 +1,5 @@
-/* nifti_read.c - read .nii and .nii.gz (NIfTI-1 and NIfTI-2) into a ps_volume.
+/* nifti_read.c - read .nii and .nii.gz (NIfTI-1 and NIfTI-2), and .hdr/.img pairs (NIfTI-1,
+ * NIfTI-2 and Analyze 7.5, each file optionally gzip-compressed), into a ps_volume.
  *
  * Plan:
  *   1. Read the first bytes of the file. Gzip magic (1f 8b) selects the compressed path,
@@ -17,6 +18,10 @@
  *        larger than 4 GiB (the compressed file is then not held in memory) or when a member
  *        runs past the end of the voxel data.
  *   4. Swap bytes if the file's byte order differs from the machine's.
+ * A name ending in .hdr, .img, .hdr.gz or .img.gz is a pair: the header (magic ni1/ni2, or
+ * no magic: Analyze 7.5) is read from the .hdr, then the .img goes through steps 1 and 3 with
+ * that header (vox_offset is the offset into the .img). Analyze geometry and scaling follow
+ * nibabel (analyze_geometry below).
  */
 #include "io_internal.h"
 
@@ -26,6 +31,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <libdeflate.h>
@@ -82,6 +88,8 @@ int ps_io_dtype_to_nifti(ps_dtype t)
 
 typedef struct nifti_hdr {
     int version; /* 1 or 2 */
+    int pair;    /* header of a .hdr/.img pair: vox_offset is the offset into the .img */
+    int analyze; /* Analyze 7.5 header (a pair whose 348-byte header has no NIfTI magic) */
     union {
         nifti_1_header n1;
         nifti_2_header n2;
@@ -93,6 +101,10 @@ typedef struct nifti_hdr {
     int64_t vox_offset;
     int64_t nvox;        /* all voxels, all dims */
     size_t nbytes;       /* voxel data bytes */
+    /* Analyze 7.5 only (machine byte order): the fields nibabel's Spm2AnalyzeHeader reads */
+    float an_slope, an_inter, an_cal_max, an_cal_min; /* funused1, funused2, cal_max/min */
+    int32_t an_glmax, an_glmin;
+    int16_t an_origin[3]; /* SPM's origin (1-based voxel), bytes 253..258 of data_history */
 } nifti_hdr;
 
 static uint32_t bswap32(uint32_t x)
@@ -100,9 +112,21 @@ static uint32_t bswap32(uint32_t x)
     return (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24);
 }
 
-static int parse_header(const unsigned char *buf, size_t n, const char *path, nifti_hdr *h)
+/* Analyze 7.5 voxel types (ANALYZE 7.5 File Format, Mayo Clinic): those nibabel's AnalyzeHeader
+ * reads among the ones panseval handles. */
+static int analyze_dtype_ok(int datatype)
+{
+    return datatype == DT_UINT8 || datatype == DT_INT16 || datatype == DT_INT32 ||
+           datatype == DT_FLOAT32 || datatype == DT_FLOAT64;
+}
+
+/* `pair`: the bytes come from the .hdr of a pair (magic ni1/ni2, or Analyze 7.5 without a
+ * magic); otherwise from a single .nii file (magic n+1/n+2). */
+static int parse_header(const unsigned char *buf, size_t n, const char *path, int pair,
+                        nifti_hdr *h)
 {
     memset(h, 0, sizeof *h);
+    h->pair = pair;
     if (n < 4)
         return ps_error(PS_ERR_FORMAT, "%s: too short for a NIfTI header (%zu bytes)", path, n);
     int32_t sz;
@@ -127,40 +151,61 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
         nifti_1_header hd;
         memcpy(&h->raw.n1, buf, sizeof hd);
         memcpy(&hd, buf, sizeof hd);
-        if (!memcmp(hd.magic, "ni1", 4))
-            return ps_error(PS_ERR_UNSUPPORTED,
-                            "%s: two-file NIfTI (.hdr/.img pair, magic 'ni1') is not supported",
-                            path);
-        if (memcmp(hd.magic, "n+1", 4))
-            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-1 magic (expected 'n+1')", path);
+        if (!pair && !memcmp(hd.magic, "ni1", 4))
+            return ps_error(PS_ERR_FORMAT,
+                            "%s: magic 'ni1' marks the header of a .hdr/.img pair: open it by its "
+                            ".hdr or .img name", path);
+        if (!pair && memcmp(hd.magic, "n+1", 4))
+            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-1 magic (expected 'n+1'; an Analyze "
+                            "7.5 header is read as a .hdr/.img pair)", path);
+        if (pair && !memcmp(hd.magic, "n+1", 4))
+            return ps_error(PS_ERR_FORMAT, "%s: magic 'n+1' marks a single-file NIfTI, not the "
+                            "header of a .hdr/.img pair (rename it to .nii)", path);
+        h->analyze = pair && memcmp(hd.magic, "ni1", 4);
         if (swapped)
             nifti_swap_as_nifti1(&hd);
+        if (h->analyze) {
+            h->an_slope = hd.scl_slope;
+            h->an_inter = hd.scl_inter;
+            h->an_cal_max = hd.cal_max;
+            h->an_cal_min = hd.cal_min;
+            h->an_glmax = hd.glmax;
+            h->an_glmin = hd.glmin;
+            for (int i = 0; i < 3; i++) {
+                uint16_t o;
+                memcpy(&o, buf + 253 + 2 * i, 2);
+                if (swapped)
+                    o = (uint16_t)((o >> 8) | (o << 8));
+                h->an_origin[i] = (int16_t)o;
+            }
+        }
         h->dim[0] = hd.dim[0];
         for (int i = 1; i < 8; i++)
             h->dim[i] = hd.dim[i];
         for (int i = 0; i < 8; i++)
             h->pixdim[i] = hd.pixdim[i];
         h->datatype = hd.datatype;
-        double off = hd.vox_offset;
-        if (!isfinite(off) || off < (double)(PS_NIFTI1_HDR + 4) || off > 9.2e18 ||
-            off != floor(off))
-            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %g (must be a whole number >= 352)",
-                            path, off);
+        double off = hd.vox_offset, min_off = pair ? 0.0 : (double)(PS_NIFTI1_HDR + 4);
+        if (!isfinite(off) || off < min_off || off > 9.2e18 || off != floor(off))
+            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %g (must be a whole number >= "
+                            "%g)", path, off, min_off);
         h->vox_offset = (int64_t)off;
     } else {
         nifti_2_header hd;
         memcpy(&h->raw.n2, buf, sizeof hd);
         memcpy(&hd, buf, sizeof hd);
-        if (!memcmp(hd.magic, "ni2", 4))
-            return ps_error(PS_ERR_UNSUPPORTED,
-                            "%s: two-file NIfTI-2 (.hdr/.img pair, magic 'ni2') is not supported",
-                            path);
+        const char *want = pair ? "ni2" : "n+2";
+        if (!pair && !memcmp(hd.magic, "ni2", 4))
+            return ps_error(PS_ERR_FORMAT,
+                            "%s: magic 'ni2' marks the header of a .hdr/.img pair: open it by its "
+                            ".hdr or .img name", path);
         /* The signature ends in "\r\n\032\n" to catch text-mode transfers; niftilib 3.0.1
          * writes zeros there, which nibabel also accepts. */
-        if (memcmp(hd.magic, "n+2", 4) || (memcmp(hd.magic + 4, "\r\n\032\n", 4) &&
-                                           memcmp(hd.magic + 4, "\0\0\0\0", 4)))
-            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-2 magic (expected 'n+2' and the "
-                            "bytes 0D 0A 1A 0A; was the file transferred in text mode?)", path);
+        if (memcmp(hd.magic, want, 4) || (memcmp(hd.magic + 4, "\r\n\032\n", 4) &&
+                                          memcmp(hd.magic + 4, "\0\0\0\0", 4)))
+            return ps_error(PS_ERR_FORMAT, "%s: bad NIfTI-2 magic (expected '%s' and the "
+                            "bytes 0D 0A 1A 0A; was the file transferred in text mode?)", path,
+                            want);
         if (swapped)
             nifti_swap_as_nifti2(&hd);
         for (int i = 0; i < 8; i++) {
@@ -168,9 +213,10 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
             h->pixdim[i] = hd.pixdim[i];
         }
         h->datatype = hd.datatype;
-        if (hd.vox_offset < PS_NIFTI2_HDR + 4)
-            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %lld (must be >= 544)", path,
-                            (long long)hd.vox_offset);
+        int64_t min_off = pair ? 0 : PS_NIFTI2_HDR + 4;
+        if (hd.vox_offset < min_off)
+            return ps_error(PS_ERR_FORMAT, "%s: invalid vox_offset %lld (must be >= %lld)", path,
+                            (long long)hd.vox_offset, (long long)min_off);
         h->vox_offset = hd.vox_offset;
     }
 
@@ -186,6 +232,10 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
         h->dim[i] = 1;
 
     h->dtype = ps_io_dtype_from_nifti(h->datatype);
+    if (h->analyze && !analyze_dtype_ok(h->datatype))
+        return ps_error(PS_ERR_UNSUPPORTED,
+                        "%s: Analyze 7.5 datatype %d is not supported (supported: uint8, int16, "
+                        "int32, float32, float64)", path, h->datatype);
     if (!h->dtype) {
         const char *name = nifti_datatype_to_string(h->datatype);
         if (name && !strncmp(name, "NIFTI_TYPE_", 11))
@@ -213,6 +263,60 @@ static int parse_header(const unsigned char *buf, size_t n, const char *path, ni
     return PS_OK;
 }
 
+/* Analyze 7.5 geometry and scaling as nibabel reads them (nib.load gives a Spm2AnalyzeImage;
+ * nibabel 5.0, spm99analyze.py get_origin_affine and spm2analyze.py get_slope_inter):
+ *   affine = diag(-pixdim1, pixdim2, pixdim3) (x flipped: Analyze's radiological default),
+ *            translation -o_d * zoom_d with o = origin - 1 when SPM's origin field is set and
+ *            inside (-dim, 2 dim) on every axis (then computed in float32, as numpy does for
+ *            int16 x float32), else o = (dim - 1) / 2 (the grid centre, in double);
+ *   scaling = (funused1, funused2) when funused1 is finite and non-zero (a non-finite
+ *            intercept becomes 0); else, when glmax != glmin and cal_max != cal_min,
+ *            slope = (cal_max - cal_min) / (glmax - glmin), inter = cal_min - slope glmin;
+ *            else none.
+ * The affine becomes the sform with code 2 (aligned) and qform code 0, the header
+ * nib.Nifti1Image(data, affine) writes, so that a volume written back keeps the placement. */
+static void analyze_geometry(const nifti_hdr *h, ps_geometry *g, double *slope, double *inter)
+{
+    double zoom[3], aff[4][4];
+    int spm_origin = 0;
+    for (int d = 0; d < 3; d++)
+        spm_origin |= h->an_origin[d] != 0;
+    for (int d = 0; d < 3; d++)
+        if (h->an_origin[d] <= -h->dim[d + 1] || h->an_origin[d] >= 2 * h->dim[d + 1])
+            spm_origin = 0;
+    memset(aff, 0, sizeof aff);
+    for (int d = 0; d < 3; d++) {
+        /* nibabel uses the raw float32 pixdim; a zero pixdim of a single-voxel axis is the 1 mm
+         * that spacing_mm already holds */
+        zoom[d] = h->pixdim[d + 1] < 0 ? -g->spacing_mm[d] : g->spacing_mm[d];
+        if (d == 0)
+            zoom[d] = -zoom[d];
+        aff[d][d] = zoom[d];
+        if (spm_origin)
+            aff[d][3] = (double)(-(float)(h->an_origin[d] - 1) * (float)zoom[d]);
+        else
+            aff[d][3] = -((double)(h->dim[d + 1] - 1) / 2.0) * zoom[d];
+    }
+    aff[3][3] = 1.0;
+    ps_geometry_set_affine(g, aff);
+    g->sform_code = NIFTI_XFORM_ALIGNED_ANAT;
+    g->qform_code = NIFTI_XFORM_UNKNOWN;
+
+    *slope = 0.0;
+    *inter = 0.0;
+    if (isfinite(h->an_slope) && h->an_slope != 0.0f) {
+        *slope = h->an_slope;
+        *inter = isfinite(h->an_inter) ? h->an_inter : 0.0;
+        return;
+    }
+    int64_t unscaled = (int64_t)h->an_glmax - h->an_glmin;
+    float scaled = h->an_cal_max - h->an_cal_min; /* float32 arithmetic, as numpy's */
+    if (unscaled != 0 && scaled != 0.0f) {
+        *slope = (double)scaled / (double)unscaled;
+        *inter = (double)h->an_cal_min - *slope * (double)h->an_glmin;
+    }
+}
+
 /* Build the volume from a validated header and filled data. Takes ownership of `block`. */
 static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, ps_volume **out)
 {
@@ -226,6 +330,8 @@ static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, 
     }
     if (nim->byteorder != nifti_short_order() && nim->swapsize > 1)
         nifti_swap_Nbytes(h->nvox, nim->swapsize, data);
+    if (h->analyze)
+        nim->xyz_units = NIFTI_UNITS_UNKNOWN; /* Analyze has no units field: mm */
 
     ps_volume *v = ps_calloc(1, sizeof *v);
     int rc = v ? PS_OK : PS_ERR_NOMEM;
@@ -241,6 +347,8 @@ static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, 
         /* NIfTI: scaling applies unless slope is 0; niftilib turns non-finite values into 0 */
         v->scl_slope = nim->scl_slope;
         v->scl_inter = v->scl_slope != 0.0 ? nim->scl_inter : 0.0;
+        if (h->analyze)
+            analyze_geometry(h, &v->geom, &v->scl_slope, &v->scl_inter);
         v->path = ps_strdup(path);
         if (!v->path)
             rc = PS_ERR_NOMEM;
@@ -420,13 +528,22 @@ static int short_data_error(const char *path, const nifti_hdr *h, uint64_t have,
                     (unsigned long long)have);
 }
 
+/* The voxel data of an uncompressed file. `known` is the header of a .hdr/.img pair (the data
+ * file `path` then holds only voxels), or NULL for a .nii whose header is `head`. On success
+ * *h is the header and *block the voxel data (owned by the caller). */
 static int read_plain(FILE *f, const char *path, const unsigned char *head, size_t nhead,
-                      uint64_t fsize, ps_volume **out)
+                      uint64_t fsize, const nifti_hdr *known, nifti_hdr *hout,
+                      unsigned char **bout)
 {
     nifti_hdr h;
-    int rc = parse_header(head, nhead, path, &h);
-    if (rc || (rc = check_dims_supported(path, &h)))
+    int rc = PS_OK;
+    if (known)
+        h = *known;
+    else if ((rc = parse_header(head, nhead, path, 0, &h)) ||
+             (rc = check_dims_supported(path, &h)))
         return rc;
+    *hout = h;
+    *bout = NULL;
     if (fsize != PS_SIZE_UNKNOWN) {
         if ((uint64_t)h.vox_offset > fsize)
             return ps_error(PS_ERR_FORMAT,
@@ -473,7 +590,8 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
                 free(block);
                 return short_data_error(path, &h, (uint64_t)h.vox_offset + k + got, 0);
             }
-            return make_volume(path, &h, block, block, out);
+            *bout = block;
+            return PS_OK;
         }
     }
     if ((rc = read_fully(f, block, h.nbytes, path, &got))) {
@@ -484,7 +602,8 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
         free(block);
         return short_data_error(path, &h, (uint64_t)h.vox_offset + got, 0);
     }
-    return make_volume(path, &h, block, block, out);
+    *bout = block;
+    return PS_OK;
 }
 
 /* Allocate the block for vox_offset + nbytes bytes of decompressed stream, padded at the
@@ -508,8 +627,11 @@ static const char *deflate_result_name(enum libdeflate_result r)
     }
 }
 
+/* The voxel data of a gzip-compressed file; `known`, *hout as for read_plain. *bout is the
+ * allocation and *dout the voxels inside it. */
 static int read_gzip(FILE *f, const char *path, const unsigned char *first, size_t nfirst,
-                     uint64_t fsize, uint64_t one_pass_max, ps_volume **out)
+                     uint64_t fsize, uint64_t one_pass_max, const nifti_hdr *known,
+                     nifti_hdr *hout, unsigned char **bout, void **dout)
 {
     unsigned char *zbuf = NULL, *block = NULL;
     gz_stream gz;
@@ -547,7 +669,10 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
         rc = ps_error(PS_ERR_FORMAT, "%s: gzip stream is truncated or empty", path);
         goto fail;
     }
-    if ((rc = parse_header(head, got, path, &h)) || (rc = check_dims_supported(path, &h)))
+    if (known)
+        h = *known;
+    else if ((rc = parse_header(head, got, path, 0, &h)) ||
+             (rc = check_dims_supported(path, &h)))
         goto fail;
     uint64_t total = (uint64_t)h.vox_offset + h.nbytes;
     /* Deflate expands at most 1032:1 (a 258-byte match coded in 2 bits; RFC 1951 sec. 3.2.5,
@@ -633,7 +758,10 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
         rc = short_data_error(path, &h, filled, 1);
         goto fail;
     }
-    return make_volume(path, &h, block, stream + h.vox_offset, out);
+    *hout = h;
+    *bout = block;
+    *dout = stream + h.vox_offset;
+    return PS_OK;
 
 fail:
     gz_close(&gz);
@@ -647,11 +775,11 @@ int ps_volume_read(const char *path, ps_volume **out)
     return ps_io_volume_read_ex(path, PS_GZ_ONE_PASS_MAX, out);
 }
 
-int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **out)
+/* Read one file: a .nii (known == NULL: the header comes first in it) or the .img of a pair
+ * whose header is `known`. On success *h, *block and *data are set for make_volume. */
+static int read_file(const char *path, uint64_t one_pass_max, const nifti_hdr *known,
+                     nifti_hdr *h, unsigned char **block, void **data)
 {
-    *out = NULL;
-    if (!path)
-        return ps_error(PS_ERR_ARG, "ps_volume_read: no file name");
     FILE *f = fopen(path, "rb");
     if (!f)
         return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -669,13 +797,153 @@ int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **ou
         unsigned char head[PS_NIFTI2_HDR];
         size_t got = 0;
         rc = read_fully(f, head, sizeof head, path, &got);
-        if (!rc && got == 0)
+        if (!rc && got == 0) {
             rc = ps_error(PS_ERR_FORMAT, "%s: empty file", path);
-        else if (!rc && got >= 2 && head[0] == 0x1f && head[1] == 0x8b)
-            rc = read_gzip(f, path, head, got, fsize, one_pass_max, out);
-        else if (!rc)
-            rc = read_plain(f, path, head, got, fsize, out);
+        } else if (!rc && got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+            rc = read_gzip(f, path, head, got, fsize, one_pass_max, known, h, block, data);
+        } else if (!rc) {
+            rc = read_plain(f, path, head, got, fsize, known, h, block);
+            *data = *block;
+        }
     }
     fclose(f);
     return rc;
+}
+
+/* ---- .hdr/.img pairs ----------------------------------------------------------------------- */
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Length of the pair suffix of `path` (".hdr", ".img", ".hdr.gz", ".img.gz", any letter case),
+ * or 0; *is_hdr says which file of the pair it names. */
+static size_t pair_suffix(const char *path, int *is_hdr)
+{
+    size_t n = strlen(path), gz = 0;
+    if (n > 3 && !strcasecmp(path + n - 3, ".gz"))
+        gz = 3;
+    if (n < gz + 4)
+        return 0;
+    const char *e = path + n - gz - 4;
+    if (!strncasecmp(e, ".hdr", 4))
+        *is_hdr = 1;
+    else if (!strncasecmp(e, ".img", 4))
+        *is_hdr = 0;
+    else
+        return 0;
+    return gz + 4;
+}
+
+/* The other file of the pair: same base name, ".img" for ".hdr" and back (in the letter case of
+ * the given suffix), compressed like the given file if that exists, else the other way (as
+ * niftilib's nifti_findimgname / nifti_findhdrname look). NULL with an error when neither. */
+static char *pair_partner(const char *path, size_t suffix_len, int is_hdr)
+{
+    size_t base = strlen(path) - suffix_len;
+    int upper = path[base + 1] == 'H' || path[base + 1] == 'I';
+    const char *ext = is_hdr ? (upper ? ".IMG" : ".img") : (upper ? ".HDR" : ".hdr");
+    int gz = suffix_len == 7;
+    char *cand[2] = {ps_malloc(base + 8), ps_malloc(base + 8)};
+    if (!cand[0] || !cand[1]) {
+        free(cand[0]);
+        free(cand[1]);
+        ps_error(PS_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    for (int c = 0; c < 2; c++) {
+        int z = c == 0 ? gz : !gz;
+        snprintf(cand[c], base + 8, "%.*s%s%s", (int)base, path, ext, z ? ".gz" : "");
+    }
+    for (int c = 0; c < 2; c++)
+        if (file_exists(cand[c])) {
+            free(cand[!c]);
+            return cand[c];
+        }
+    ps_error(PS_ERR_IO, "%s: the %s file of this .hdr/.img pair is missing (looked for %s and "
+             "%s)", path, is_hdr ? "image" : "header", cand[0], cand[1]);
+    free(cand[0]);
+    free(cand[1]);
+    return NULL;
+}
+
+/* Read and check the header of a pair (gzip-compressed or not: zlib's gzread reads both). */
+static int read_pair_header(const char *hdr_path, nifti_hdr *h)
+{
+    struct stat st;
+    if (stat(hdr_path, &st))
+        return ps_error(PS_ERR_IO, "%s: cannot open: %s", hdr_path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return ps_error(PS_ERR_IO, "%s: is a directory", hdr_path);
+    gzFile g = gzopen(hdr_path, "rb");
+    if (!g)
+        return ps_error(PS_ERR_IO, "%s: cannot open: %s", hdr_path, strerror(errno));
+    unsigned char buf[PS_NIFTI2_HDR];
+    int n = gzread(g, buf, sizeof buf);
+    int err = 0;
+    const char *msg = n < 0 ? gzerror(g, &err) : NULL;
+    int rc = n < 0 ? ps_error(err == Z_ERRNO ? PS_ERR_IO : PS_ERR_FORMAT, "%s: cannot read the "
+                              "header: %s", hdr_path, err == Z_ERRNO ? strerror(errno) : msg)
+                   : PS_OK;
+    gzclose(g);
+    if (!rc && n == 0)
+        rc = ps_error(PS_ERR_FORMAT, "%s: empty file", hdr_path);
+    if (!rc)
+        rc = parse_header(buf, (size_t)n, hdr_path, 1, h);
+    if (!rc)
+        rc = check_dims_supported(hdr_path, h);
+    return rc;
+}
+
+/* SPM writes the orientation of an Analyze image to NAME.mat beside it, and nibabel applies
+ * it; panseval does not read MATLAB files, so such a pair is refused rather than placed
+ * differently. */
+static int check_no_spm_mat(const char *path, size_t suffix_len)
+{
+    size_t base = strlen(path) - suffix_len;
+    char *mat = ps_malloc(base + 8);
+    if (!mat)
+        return ps_error(PS_ERR_NOMEM, "%s: out of memory", path);
+    int rc = PS_OK;
+    for (int z = 0; z < 2 && !rc; z++) {
+        snprintf(mat, base + 8, "%.*s.mat%s", (int)base, path, z ? ".gz" : "");
+        if (file_exists(mat))
+            rc = ps_error(PS_ERR_UNSUPPORTED, "%s: Analyze 7.5 image with an SPM orientation "
+                          "file %s: reading .mat files is not supported (convert the image to "
+                          "NIfTI with SPM or nibabel)", path, mat);
+    }
+    free(mat);
+    return rc;
+}
+
+int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **out)
+{
+    *out = NULL;
+    if (!path)
+        return ps_error(PS_ERR_ARG, "ps_volume_read: no file name");
+    nifti_hdr h;
+    unsigned char *block = NULL;
+    void *data = NULL;
+    int is_hdr = 0, rc;
+    size_t sfx = pair_suffix(path, &is_hdr);
+    if (!sfx) {
+        rc = read_file(path, one_pass_max, NULL, &h, &block, &data);
+    } else {
+        char *other = pair_partner(path, sfx, is_hdr);
+        if (!other)
+            return ps_error_code();
+        const char *hdr_path = is_hdr ? path : other, *img_path = is_hdr ? other : path;
+        nifti_hdr ph;
+        rc = read_pair_header(hdr_path, &ph);
+        if (!rc && ph.analyze)
+            rc = check_no_spm_mat(path, sfx);
+        if (!rc)
+            rc = read_file(img_path, one_pass_max, &ph, &h, &block, &data);
+        free(other);
+    }
+    if (rc)
+        return rc;
+    return make_volume(path, &h, block, data, out);
 }

@@ -202,6 +202,111 @@ START_TEST(units_meter_converted_to_mm)
 }
 END_TEST
 
+/* ---- .hdr/.img pairs ---------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    unsigned char *b = slurp(from, &n);
+    spit(to, b, n);
+    free(b);
+}
+
+START_TEST(pair_either_name_and_labels)
+{
+    /* the .hdr and the .img name give the same volume; labels and the float view work */
+    ps_volume *a = NULL, *b = NULL, *l = NULL;
+    ck_assert_msg(ps_volume_read(golden("pair_u8.hdr.gz"), &a) == 0, "%s", ps_error_message());
+    ck_assert_msg(ps_volume_read(golden("pair_u8.img.gz"), &b) == 0, "%s", ps_error_message());
+    ck_assert_int_eq(memcmp(a->data, b->data, (size_t)ps_volume_nvox(a)), 0);
+    ck_assert_int_eq(memcmp(&a->geom, &b->geom, sizeof a->geom), 0);
+    ck_assert_str_eq(b->path, golden("pair_u8.img.gz"));
+    ck_assert_int_eq(ps_volume_read_labels(golden("analyze_u8.hdr"), &l), 0);
+    ck_assert_int_eq(l->dtype, PS_DT_UINT8);
+    ps_volume_free(a);
+    ps_volume_free(b);
+    ps_volume_free(l);
+
+    /* the partner may be compressed differently (niftilib looks for both) */
+    copy_file(golden("pair_i16.hdr"), ps_test_tmp("mixed.hdr"));
+    size_t n;
+    unsigned char *img = slurp(golden("pair_i16.img"), &n);
+    spit_gz(ps_test_tmp("mixed.img.gz"), img, n);
+    free(img);
+    ck_assert_msg(ps_volume_read(ps_test_tmp("mixed.hdr"), &a) == 0, "%s", ps_error_message());
+    ck_assert_int_eq(ps_volume_read(golden("pair_i16.img"), &b), 0);
+    ck_assert_int_eq(memcmp(a->data, b->data, (size_t)ps_volume_nvox(a) * 2), 0);
+    ps_volume_free(a);
+    ps_volume_free(b);
+}
+END_TEST
+
+START_TEST(pair_analyze_written_back_keeps_placement)
+{
+    /* An Analyze volume written as NIfTI carries nibabel's affine in its sform (code 2): read
+     * back, the grid is the same. */
+    ps_volume *a = NULL, *b = NULL;
+    ck_assert_int_eq(ps_volume_read(golden("analyze_spm_i16.hdr"), &a), 0);
+    const char *p = ps_test_tmp("from_analyze.nii.gz");
+    ck_assert_int_eq(ps_volume_write(p, a), 0);
+    ck_assert_int_eq(ps_volume_read(p, &b), 0);
+    ck_assert_int_eq(ps_geometry_check_same(&a->geom, "a", &b->geom, "b"), 0);
+    ck_assert_int_eq(b->geom.sform_code, 2);
+    ck_assert_double_eq(b->scl_slope, 0.5); /* funused1 and funused2 become scl_slope/inter */
+    ck_assert_double_eq(b->scl_inter, 2.0);
+    ps_volume_free(a);
+    ps_volume_free(b);
+}
+END_TEST
+
+START_TEST(pair_errors)
+{
+    ps_volume *v = NULL;
+    /* missing partner: both names it looked for are given */
+    copy_file(golden("pair_i16.hdr"), ps_test_tmp("lonely.hdr"));
+    const char *p = ps_test_tmp("lonely.hdr");
+    expect_error(ps_volume_read(p, &v), PS_ERR_IO, p, "image file of this .hdr/.img pair is missing");
+    ck_assert(strstr(ps_error_message(), "lonely.img.gz") != NULL);
+    copy_file(golden("pair_i16.img"), ps_test_tmp("orphan.img"));
+    p = ps_test_tmp("orphan.img");
+    expect_error(ps_volume_read(p, &v), PS_ERR_IO, p, "header file");
+
+    /* an SPM .mat beside an Analyze pair is refused, not ignored (nibabel would apply it) */
+    copy_file(golden("analyze_u8.hdr"), ps_test_tmp("spm.hdr"));
+    copy_file(golden("analyze_u8.img"), ps_test_tmp("spm.img"));
+    spit(ps_test_tmp("spm.mat"), "MATLAB", 6);
+    p = ps_test_tmp("spm.img");
+    expect_error(ps_volume_read(p, &v), PS_ERR_UNSUPPORTED, p, "reading .mat files is not supported");
+
+    /* a single-file header named .hdr; an Analyze type panseval does not read; data too short */
+    size_t n;
+    unsigned char *h = slurp(golden("pair_i16.hdr"), &n);
+    memcpy(h + 344, "n+1", 4);
+    spit(ps_test_tmp("single.hdr"), h, n);
+    copy_file(golden("pair_i16.img"), ps_test_tmp("single.img"));
+    p = ps_test_tmp("single.hdr");
+    expect_error(ps_volume_read(p, &v), PS_ERR_FORMAT, p, "rename it to .nii");
+    free(h);
+    h = slurp(golden("analyze_u8.hdr"), &n);
+    int16_t dt = 128; /* RGB */
+    memcpy(h + 70, &dt, 2);
+    spit(ps_test_tmp("rgb.hdr"), h, n);
+    copy_file(golden("analyze_u8.img"), ps_test_tmp("rgb.img"));
+    p = ps_test_tmp("rgb.hdr");
+    expect_error(ps_volume_read(p, &v), PS_ERR_UNSUPPORTED, p, "Analyze 7.5 datatype 128");
+    free(h);
+    unsigned char *img = slurp(golden("analyze_u8.img"), &n);
+    copy_file(golden("analyze_u8.hdr"), ps_test_tmp("short.hdr"));
+    spit(ps_test_tmp("short.img"), img, n - 1);
+    free(img);
+    char short_img[4096];
+    snprintf(short_img, sizeof short_img, "%s", ps_test_tmp("short.img"));
+    expect_error(ps_volume_read(ps_test_tmp("short.hdr"), &v), PS_ERR_FORMAT, short_img,
+                 "shorter than its data");
+    ck_assert_ptr_null(v);
+}
+END_TEST
+
 /* ---- label maps -------------------------------------------------------------------------- */
 
 START_TEST(labels_uint8_zero_copy)
@@ -498,7 +603,8 @@ START_TEST(streaming_zlib_matches_one_pass)
 {
     /* limit 0: the compressed file is streamed in chunks and inflated by zlib */
     static const char *files[] = {"u8_qform.nii.gz", "f32_qform_oblique.nii.gz",
-                                  "multimember.nii.gz", "n2_i32.nii.gz", "i64.nii.gz"};
+                                  "multimember.nii.gz", "n2_i32.nii.gz", "i64.nii.gz",
+                                  "pair_u8.img.gz", "analyze_cal_f32.hdr.gz"};
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[4096];
         snprintf(path, sizeof path, "%s", golden(files[f]));
@@ -655,7 +761,7 @@ START_TEST(bad_header_fields)
     expect_both("bad_magic", c, n, PS_ERR_FORMAT, "magic");
     memcpy(c, b, n);
     memcpy(c + 344, "ni1", 4);
-    expect_both("two_file", c, n, PS_ERR_UNSUPPORTED, ".hdr/.img");
+    expect_both("two_file", c, n, PS_ERR_FORMAT, "open it by its .hdr or .img name");
     memcpy(c, b, n);
     put16(c, 40, 0);
     expect_both("dim0_zero", c, n, PS_ERR_FORMAT, "dim[0] = 0");
@@ -780,6 +886,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, golden_headers_and_sums);
     tcase_add_test(tc, golden_voxels_stored_and_float);
     tcase_add_test(tc, units_meter_converted_to_mm);
+    tcase_add_test(tc, pair_either_name_and_labels);
+    tcase_add_test(tc, pair_analyze_written_back_keeps_placement);
+    tcase_add_test(tc, pair_errors);
     tcase_add_test(tc, labels_uint8_zero_copy);
     tcase_add_test(tc, labels_int32_and_scaled_and_float);
     tcase_add_test(tc, labels_rejected);

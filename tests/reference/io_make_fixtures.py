@@ -5,11 +5,14 @@ Run with Debian's interpreter from the repository root:
     /usr/bin/python3 tests/reference/io_make_fixtures.py
 Outputs (tests/golden/io/):
     *.nii, *.nii.gz      small images written by nibabel (one per feature under test)
+    *.hdr/*.img[.gz]     NIfTI-1, NIfTI-2 and Analyze 7.5 pairs (nifti_version 0 = Analyze)
     io_images.tsv        one row per image: shape, dtype, scaling, zooms, affine, voxel sum
     io_voxels.tsv        selected voxel values after scaling (nibabel get_fdata)
 Every expected value is nibabel's (version in the 'source' column), except the affine of
 files with neither sform nor qform: there the NIfTI-1 standard's method 1 (pixdim diagonal)
-is written, because nibabel instead centres the grid (Analyze convention).
+is written, because nibabel instead centres the grid (Analyze convention). For Analyze 7.5
+pairs the affine is nibabel's (nib.load gives a Spm2AnalyzeImage), and the transform codes are
+those of nib.Nifti1Image(data, affine), the NIfTI header nibabel would write for the image.
 """
 import gzip
 import os
@@ -151,6 +154,77 @@ img = nib.Nifti1Image(d, np.eye(4))
 write_raw(img, "u8_inter1.nii.gz", 1.0, 1.0)
 fixtures[-1] = (fixtures[-1][0], "uint8, scl_inter 1 (labels shift by one)")
 
+# ---- .hdr/.img pairs (NIfTI-1, NIfTI-2, Analyze 7.5), own random stream ----------------------
+rng2 = np.random.default_rng(20261202)
+
+def write_pair_raw(hdr, data, name, gz=False):
+    """Write header bytes and raw voxels (Fortran order) as NAME.hdr/NAME.img[.gz]."""
+    base = os.path.join(OUT, name)
+    opener = gzip.open if gz else open
+    sfx = ".gz" if gz else ""
+    with opener(base + ".hdr" + sfx, "wb") as f:
+        f.write(hdr.binaryblock)
+    with opener(base + ".img" + sfx, "wb") as f:
+        f.write(np.asarray(data).astype(hdr.get_data_dtype()).tobytes(order="F"))
+
+# 13. NIfTI-1 pair: int16 with scaling and an oblique sform (read by the .hdr name)
+d = rng2.integers(-200, 200, size=(5, 4, 3)).astype(np.int16)
+img = nib.Nifti1Pair(d, oblique_affine([0.8, 0.9, 2.0], [-20.0, 10.5, 7.0], 15.0))
+hdr = img.header.copy()
+hdr.set_data_shape(d.shape)
+hdr.set_slope_inter(0.25, -3.0)
+hdr.set_data_offset(0)
+write_pair_raw(hdr, d, "pair_i16")
+fixtures.append(("pair_i16.hdr", "NIfTI-1 pair (ni1), int16, slope 0.25, inter -3, oblique sform"))
+
+# 14. NIfTI-1 pair, both files gzip-compressed, uint8 labels (read by the .img.gz name)
+d = rng2.integers(0, 3, size=(6, 5, 4)).astype(np.uint8)
+img = nib.Nifti1Pair(d, np.diag([0.7, 0.7, 2.5, 1.0]))
+nib.save(img, os.path.join(OUT, "pair_u8.img.gz"))
+fixtures.append(("pair_u8.img.gz", "NIfTI-1 pair, .hdr.gz + .img.gz, uint8 labels"))
+
+# 15. NIfTI-2 pair, float32
+d = rng2.normal(10.0, 3.0, size=(4, 3, 2)).astype(np.float32)
+img = nib.Nifti2Pair(d, oblique_affine([1.0, 1.5, 2.0], [3.0, -4.0, 5.0], 5.0))
+nib.save(img, os.path.join(OUT, "pair_n2_f32.img"))
+fixtures.append(("pair_n2_f32.img", "NIfTI-2 pair (ni2), float32"))
+
+# 16. Analyze 7.5, uint8 labels, no SPM origin: nibabel centres the grid and flips x
+d = rng2.integers(0, 3, size=(5, 4, 3)).astype(np.uint8)
+img = nib.AnalyzeImage(d, np.diag([0.9, 1.1, 3.0, 1.0]))
+nib.save(img, os.path.join(OUT, "analyze_u8.hdr"))
+fixtures.append(("analyze_u8.img", "Analyze 7.5, uint8, no origin (grid centre), x flipped"))
+
+# 17. Analyze 7.5 (SPM2 style), big-endian int16, scale factor in funused1 with intercept in
+#     funused2, SPM origin field set
+d = rng2.integers(0, 500, size=(6, 4, 3)).astype(">i2")
+hdr = nib.Spm2AnalyzeHeader(endianness=">")
+hdr.set_data_dtype(">i2")
+hdr.set_data_shape(d.shape)
+hdr.set_zooms((0.9, 1.25, 2.5))
+hdr["scl_slope"] = 0.5
+hdr["scl_inter"] = 2.0
+hdr["origin"][:3] = (3, 2, 1)
+hdr.set_data_offset(0)
+write_pair_raw(hdr, d, "analyze_spm_i16")
+fixtures.append(("analyze_spm_i16.hdr", "Analyze 7.5 big-endian int16, funused1 0.5, funused2 2, "
+                 "SPM origin (3, 2, 1)"))
+
+# 18. Analyze 7.5 float32 without a scale factor but with glmax/glmin and cal_max/cal_min
+#     (SPM2's spm_vol_ana.m rule), compressed pair
+d = rng2.integers(0, 100, size=(4, 3, 2)).astype(np.float32)
+hdr = nib.Spm2AnalyzeHeader()
+hdr.set_data_dtype(np.float32)
+hdr.set_data_shape(d.shape)
+hdr.set_zooms((2.0, 2.0, 4.0))
+hdr["scl_slope"] = 0.0
+hdr["glmax"], hdr["glmin"] = 110, 10
+hdr["cal_max"], hdr["cal_min"] = 0.8, 0.2
+hdr.set_data_offset(0)
+write_pair_raw(hdr, d, "analyze_cal_f32", gz=True)
+fixtures.append(("analyze_cal_f32.hdr.gz", "Analyze 7.5 float32 .hdr.gz/.img.gz, scaling from "
+                 "glmax/glmin and cal_max/cal_min"))
+
 # ---- golden tables ------------------------------------------------------------------------
 rows = []
 vox_rows = []
@@ -158,10 +232,21 @@ for name, note in fixtures:
     img = nib.load(os.path.join(OUT, name))
     hdr = img.header
     shape = list(img.shape) + [1] * (4 - len(img.shape))
-    unit = {"meter": 1000.0, "mm": 1.0, "micron": 0.001, "unknown": 1.0}[hdr.get_xyzt_units()[0]]
+    analyze = not isinstance(img, (nib.Nifti1Pair, nib.Nifti2Pair))  # Nifti*Image subclass Pair
+    unit = 1.0 if analyze else {"meter": 1000.0, "mm": 1.0, "micron": 0.001,
+                                "unknown": 1.0}[hdr.get_xyzt_units()[0]]
     zooms = [float(z) * unit for z in hdr.get_zooms()[:3]]
-    sc, qc = int(hdr["sform_code"]), int(hdr["qform_code"])
-    if sc == 0 and qc == 0:
+    if analyze:
+        # Analyze has no transform codes: expect those of the NIfTI header nibabel writes for
+        # the image, nib.Nifti1Image(data, img.affine)
+        conv = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine).header
+        sc, qc = int(conv["sform_code"]), int(conv["qform_code"])
+    else:
+        sc, qc = int(hdr["sform_code"]), int(hdr["qform_code"])
+    if analyze:
+        aff = img.affine.copy()
+        asrc = SRC + " img.affine (%s)" % type(img).__name__
+    elif sc == 0 and qc == 0:
         aff = np.diag([float(z) for z in hdr.get_zooms()[:3]] + [1.0])
         asrc = "NIfTI-1 method 1 (pixdim diagonal)"
     else:
@@ -173,7 +258,7 @@ for name, note in fixtures:
     data = img.get_fdata(dtype=np.float64)
     dtype = str(img.get_data_dtype().newbyteorder("=")).replace("=", "")
     dtype = np.dtype(dtype).name
-    ver = 2 if isinstance(img, nib.Nifti2Image) else 1
+    ver = 0 if analyze else 2 if isinstance(img, (nib.Nifti2Image, nib.Nifti2Pair)) else 1
     rows.append([name, ver, shape[0], shape[1], shape[2], shape[3], dtype,
                  repr(float(slope)), repr(float(inter)), qc, sc]
                 + [repr(z) for z in zooms]
