@@ -17,6 +17,12 @@ plus, for the tests:
 Weights are random (fixed seeds) with non-trivial norm affines and biases; the sizes are
 tiny (a few hundred kB per model) and the attention block uses d_model 64 and 2 layers
 instead of PanSegNet's 512 and 8 (the C code reads both from the tensor shapes).
+
+  /usr/bin/python3 tests/reference/make_infer_fixtures.py pipeline [NAME ...]
+writes only the whole-image fixtures of tests/golden/infer_pipeline/ (PIPELINE below): model
+folders in the layout nnU-Net v1's predict loads (plans also in the fold's .model.pkl, a full
+checkpoint dict) and int16 input images; tests/reference/nnunet_predict_reference.py then
+runs the real nnU-Net on them.
 """
 import collections
 import os
@@ -463,6 +469,21 @@ PIPELINE = [
      'box': ((2, 28), (2, 33), (1, 11)), 'rot': (150.0, -15.0, True),
      'origin_ras': (10.0, 20.0, -55.5), 'kind': ['ct', 'mri'],
      'postprocessing': {'for_which_classes': [[1, 2], 2], 'min_valid_object_sizes': 'None'}},
+    # (d) CT with use_mask_for_norm (0 outside the non-zero mask after normalisation), spacing
+    # equal to the target (no resampling before or after the network), every axis smaller
+    # than the patch (padding on all sides), one tile (no Gaussian: weights 1).
+    {'name': 'ct_onetile', 'seed': 404, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'use_mask': [True], 'num_classes': 1,
+     'base': 4, 'float_type': np.float64, 'folds': [0],
+     'stages': [{'patch': [16, 32, 32], 'spacing': [2.5, 0.8, 0.8],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 41.75, 'sd': 87.5, 'percentile_00_5': -160.0,
+                    'percentile_99_5': 230.0, 'median': 45.0, 'mn': -1024.0, 'mx': 1500.0}],
+     'transpose_forward': [0, 1, 2], 'transpose_backward': [0, 1, 2],
+     'shape_zyx': (12, 28, 30), 'spacing_zyx': (2.5, 0.8, 0.8),
+     'box': ((1, 11), (2, 27), (1, 28)), 'ellipsoid': True, 'rot': (60.0, -25.0, True),
+     'origin_ras': (-5.0, 250.0, 12.25), 'kind': ['ct']},
 ]
 
 

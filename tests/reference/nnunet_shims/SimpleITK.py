@@ -14,7 +14,8 @@ Only what nnU-Net v1's preprocessing (cropping.load_case_from_list_of_files), ex
     NIfTI's affine maps to RAS, so  D @ diag(spacing) = F @ A[:3, :3]  and  origin = F @ A[:3, 3]
     with F = diag(-1, -1, 1).  The affine read is nibabel's best affine (sform if its code
     is > 0, else qform); the fixtures write identical qform and sform, so ITK's choice between
-    them does not matter.
+    them does not matter. Spacing = the affine's column norms (ITK takes pixdim; in files
+    written by nibabel's set_qform/set_sform they agree to float32 rounding, ~1e-8).
   * WriteImage writes the inverse transform into both qform and sform (codes 1, as ITK's
     NiftiImageIO does), pixdim = spacing, xyzt units mm.
 
