@@ -5,8 +5,10 @@
  * (with batchgenerators and a SimpleITK shim over nibabel) on the model folders and images of
  * tests/reference/make_infer_fixtures.py: the final label maps (seg*.nii.gz), the probabilities
  * (prob.nii.gz) and each stage (stages.tsv: crop box, shapes, separate-z axis, tile positions;
- * s2_resampled, s2_mask, s3_normalized, s4_gaussian, s5_softmax_net, s6_softmax_back). Stage
- * arrays are NIfTI volumes whose bytes are the numpy arrays (C, z, y, x) in C order.
+ * s2_resampled, s2_mask, s3_normalized, s4_gaussian (only with several tiles), s5_softmax_net;
+ * stage 6, the resampled-back softmax, is prob.nii.gz inside the crop box). Stage arrays are
+ * NIfTI volumes whose bytes are the numpy arrays (C, z, y, x) in C order; see
+ * tests/golden/infer_pipeline/README.md.
  *
  * Tolerances (named below) follow what each stage computes: the resampled volume is double
  * arithmetic rounded to float32 (relative 1e-5 of float32 rounding); normalisation is float32
@@ -38,9 +40,9 @@ static const char *fx_path(const char *fx, const char *file)
     return buf;
 }
 
-static int have_fixture(const char *fx)
+static int have_file(const char *fx, const char *file)
 {
-    return access(fx_path(fx, "stages.tsv"), R_OK) == 0;
+    return access(fx_path(fx, file), R_OK) == 0;
 }
 
 /* stages.tsv value of `key` as numbers; returns the count */
@@ -198,10 +200,7 @@ static void compare_seg(const char *fx, const ps_volume *seg, const char *golden
 
 static void check_fixture(const char *fx)
 {
-    if (!have_fixture(fx)) {
-        fprintf(stderr, "test_infer_pipeline: fixture %s missing, skipped\n", fx);
-        return;
-    }
+    ck_assert_msg(have_file(fx, "stages.tsv"), "fixture %s missing", fx);
     fprintf(stderr, "%s:\n", fx);
     ps_predictor *p = make_predictor(fx, 1, 1, 2, PS_CONV_AUTO);
     const ps_plans *pl = ps_predictor_plans(p);
@@ -224,7 +223,19 @@ static void check_fixture(const char *fx)
     stage_ints(fx, "separate_z", v, 16);
     double la;
     stage_ints(fx, "lowres_axis", &la, 1);
-    ck_assert_int_eq(tr.sep_axis, v[0] ? (int)la : -1);
+    {
+        /* the decision matters (and is recorded by panseval) only when the shape changes */
+        double sc[3], tf[3];
+        stage_ints(fx, "shape_after_crop", sc, 3);
+        stage_ints(fx, "transpose_forward", tf, 3);
+        int changed = 0;
+        for (int d = 0; d < 3; d++)
+            changed |= tr.n_net[d] != (int64_t)sc[(int)tf[d]];
+        if (changed)
+            ck_assert_int_eq(tr.sep_axis, v[0] ? (int)la : -1);
+        else
+            ck_assert_int_eq(tr.sep_axis, -1);
+    }
     const int64_t N = ps_n3(tr.n_net);
 
     /* resampled volume and the mask */
@@ -275,23 +286,43 @@ static void check_fixture(const char *fx)
         for (int i = 0; i < ns; i++)
             ck_assert_int_eq(got[i], (int64_t)ref[i]);
     }
-    g = read_f(fx_path(fx, "s4_gaussian.nii.gz"));
-    int64_t P = (int64_t)pl->patch_size[0] * pl->patch_size[1] * pl->patch_size[2];
-    ck_assert_int_eq(ps_volume_nvox(g), P);
-    float *gm = malloc((size_t)P * sizeof *gm);
-    ps_gaussian_map(pl->patch_size, gm);
-    compare_array("gaussian", gm, g->data, P, TOL_GAUSSIAN, 1);
-    free(gm);
-    ps_volume_free(g);
+    double ntiles;
+    stage_ints(fx, "num_tiles", &ntiles, 1);
+    ck_assert_int_eq(have_file(fx, "s4_gaussian.nii.gz"), ntiles > 1);
+    if (ntiles > 1) {
+        g = read_f(fx_path(fx, "s4_gaussian.nii.gz"));
+        int64_t P = (int64_t)pl->patch_size[0] * pl->patch_size[1] * pl->patch_size[2];
+        ck_assert_int_eq(ps_volume_nvox(g), P);
+        float *gm = malloc((size_t)P * sizeof *gm);
+        ps_gaussian_map(pl->patch_size, gm);
+        compare_array("gaussian", gm, g->data, P, TOL_GAUSSIAN, 1);
+        free(gm);
+        ps_volume_free(g);
+    }
 
     /* aggregated softmax, then the export's resampling alone from nnU-Net's softmax */
     g = read_f(fx_path(fx, "s5_softmax_net.nii.gz"));
     compare_array("softmax (network space)", tr.softmax_net, g->data, K * N, TOL_SOFTMAX, 0);
-    ps_volume *b = read_f(fx_path(fx, "s6_softmax_back.nii.gz"));
+    /* stage 6: prob.nii.gz inside the crop box, as (K, z, y, x) of the box */
     const int64_t nc[3] = {tr.box[0][1] - tr.box[0][0], tr.box[1][1] - tr.box[1][0],
                            tr.box[2][1] - tr.box[2][0]};
     const int64_t Nc = ps_n3(nc);
-    compare_array("softmax (resampled back)", tr.softmax_back, b->data, K * Nc, TOL_SOFTMAX, 0);
+    ps_volume *pf = read_f(fx_path(fx, "prob.nii.gz"));
+    ck_assert_int_eq(pf->nc, K);
+    float *s6 = malloc((size_t)(K * Nc) * sizeof *s6);
+    {
+        const int64_t no[3] = {pf->geom.dim[2], pf->geom.dim[1], pf->geom.dim[0]};
+        const float *src = pf->data;
+        for (int k = 0; k < K; k++)
+            for (int64_t i = 0; i < nc[0]; i++)
+                for (int64_t j = 0; j < nc[1]; j++)
+                    for (int64_t l = 0; l < nc[2]; l++)
+                        s6[((k * nc[0] + i) * nc[1] + j) * nc[2] + l] =
+                            src[k * ps_n3(no) + ((i + tr.box[0][0]) * no[1] + j + tr.box[1][0]) *
+                                                    no[2] + l + tr.box[2][0]];
+    }
+    ps_volume_free(pf);
+    compare_array("softmax (resampled back)", tr.softmax_back, s6, K * Nc, TOL_SOFTMAX, 0);
     stage_ints(fx, "export_resampled", v, 1);
     if (v[0]) {
         const int *tb = pl->transpose_backward;
@@ -315,12 +346,12 @@ static void check_fixture(const char *fx)
             for (int64_t i = 0; i < Nc; i++)
                 alone[k * Nc + i] = (float)dout[i];
         }
-        compare_array("export resampling alone", alone, b->data, K * Nc, TOL_RESAMPLED, 1);
+        compare_array("export resampling alone", alone, s6, K * Nc, TOL_RESAMPLED, 1);
         free(din);
         free(dout);
         free(alone);
     }
-    ps_volume_free(b);
+    free(s6);
     ps_volume_free(g);
 
     /* the final label map and probabilities */
@@ -360,12 +391,13 @@ END_TEST
 START_TEST(test_ens_pp) { check_fixture("ens_pp"); }
 END_TEST
 
+START_TEST(test_ct_onetile) { check_fixture("ct_onetile"); }
+END_TEST
+
 /* -j1 and -j2 give the same bits with the reference backend */
 START_TEST(test_threads_identical)
 {
     const char *fx = "ct_unet";
-    if (!have_fixture(fx))
-        return;
     ps_volume *s1 = NULL, *p1 = NULL, *s2 = NULL, *p2 = NULL;
     ps_predictor *p = make_predictor(fx, 1, 1, 1, PS_CONV_REFERENCE);
     run_case(p, fx, &s1, &p1);
@@ -437,8 +469,6 @@ static void huge_spacing(ps_volume *v)
 START_TEST(test_bad_inputs)
 {
     const char *fx = "ct_unet";
-    if (!have_fixture(fx))
-        return;
     ps_predictor *p = make_predictor(fx, 0, 1, 2, PS_CONV_AUTO);
     char in[8][4096];
     fixture_inputs(fx, in);
@@ -480,7 +510,7 @@ START_TEST(test_bad_inputs)
     ps_predictor_free(p);
 
     /* modalities on different grids (a two-modality model) */
-    if (have_fixture("ens_pp")) {
+    {
         p = make_predictor("ens_pp", 0, 1, 2, PS_CONV_AUTO);
         char e[8][4096];
         ck_assert_int_eq(fixture_inputs("ens_pp", e), 2);
@@ -496,8 +526,6 @@ END_TEST
 START_TEST(test_model_without_plans)
 {
     const char *fx = "ct_unet";
-    if (!have_fixture(fx))
-        return;
     char dir[4096], cmd[20480];
     snprintf(dir, sizeof dir, "%s", ps_test_tmp("infer_noplans"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/fold_0' && cp '%s' '%s/fold_0/'", dir,
@@ -617,6 +645,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_ct_unet);
     tcase_add_test(tc, test_mri_pansegnet);
     tcase_add_test(tc, test_ens_pp);
+    tcase_add_test(tc, test_ct_onetile);
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_model_without_plans);
