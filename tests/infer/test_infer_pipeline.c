@@ -356,6 +356,23 @@ static void check_fixture(const char *fx)
 
     /* the final label map and probabilities */
     compare_seg(fx, seg, "seg.nii.gz");
+    {
+        /* exactly the first input's header placement: codes, quaternion, offsets, sform */
+        ps_volume *in0 = read_f(fx_path(fx, "CASE_0000.nii.gz"));
+        const ps_geometry *a = &seg->geom, *e = &in0->geom;
+        ck_assert_int_eq(a->qform_code, e->qform_code);
+        ck_assert_int_eq(a->sform_code, e->sform_code);
+        ck_assert_int_eq(a->xyz_units, e->xyz_units);
+        ck_assert(a->qfac == e->qfac);
+        for (int d = 0; d < 3; d++) {
+            ck_assert_int_eq(a->dim[d], e->dim[d]);
+            ck_assert(a->spacing_mm[d] == e->spacing_mm[d]);
+            ck_assert(a->quatern[d] == e->quatern[d]);
+            ck_assert(a->qoffset[d] == e->qoffset[d]);
+        }
+        ck_assert(!memcmp(a->sform, e->sform, sizeof a->sform));
+        ps_volume_free(in0);
+    }
     g = read_f(fx_path(fx, "prob.nii.gz"));
     ck_assert_int_eq(g->nc, K);
     compare_array("probabilities", prob->data, g->data, K * ps_volume_nvox(g), TOL_PROB, 0);
