@@ -484,6 +484,24 @@ PIPELINE = [
      'shape_zyx': (12, 28, 30), 'spacing_zyx': (2.5, 0.8, 0.8),
      'box': ((1, 11), (2, 27), (1, 28)), 'ellipsoid': True, 'rot': (60.0, -25.0, True),
      'origin_ras': (-5.0, 250.0, 12.25), 'kind': ['ct']},
+    # (e) nnU-Net's export quirk: transpose_forward [2, 0, 1], the original spacing is not
+    # anisotropic but the target is (4.8 / 1.2 = 4 > 3). Preprocessing resamples separately
+    # along transposed axis 0 (= original numpy axis 2); the export decides from the target
+    # spacing, still in transposed order, and so resamples separately along ORIGINAL axis 0
+    # (order 0 along z, order 1 in y, x), which is what nnU-Net does and panseval must copy.
+    {'name': 'transpose_quirk', 'seed': 505, 'trainer': 'nnUNetTrainerV2',
+     'num_modalities': 1, 'modalities': ['MRI'], 'normalization': ['nonCT'],
+     'use_mask': [False], 'num_classes': 1, 'base': 4, 'float_type': np.float64,
+     'folds': [0],
+     'stages': [{'patch': [8, 16, 16], 'spacing': [4.8, 1.2, 1.2],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 300.0, 'sd': 120.0, 'percentile_00_5': 5.0,
+                    'percentile_99_5': 900.0, 'median': 280.0, 'mn': 0.0, 'mx': 1200.0}],
+     'transpose_forward': [2, 0, 1], 'transpose_backward': [1, 2, 0],
+     'shape_zyx': (20, 22, 18), 'spacing_zyx': (1.0, 1.1, 1.5),
+     'box': ((1, 19), (2, 21), (1, 17)), 'rot': (-110.0, 35.0, False),
+     'origin_ras': (33.3, -12.0, 150.0), 'kind': ['mri']},
 ]
 
 
