@@ -411,6 +411,9 @@ END_TEST
 START_TEST(test_ct_onetile) { check_fixture("ct_onetile"); }
 END_TEST
 
+START_TEST(test_transpose_quirk) { check_fixture("transpose_quirk"); }
+END_TEST
+
 /* -j1 and -j2 give the same bits with the reference backend */
 START_TEST(test_threads_identical)
 {
@@ -663,6 +666,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_mri_pansegnet);
     tcase_add_test(tc, test_ens_pp);
     tcase_add_test(tc, test_ct_onetile);
+    tcase_add_test(tc, test_transpose_quirk);
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_model_without_plans);
