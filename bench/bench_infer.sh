@@ -92,7 +92,7 @@ for tag in nomirror mirror; do
         "$(echo "$t $c" | awk '{printf "%.2fx", $1 / $2}'); peak memory $cm MiB vs $tm MiB;" \
         "preprocessing+export $(echo "$cs" | awk '{printf "%.1f%%", 100 * $1}') vs" \
         "$(echo "$ts" | awk '{printf "%.1f%%", 100 * $1}') of the total; convolutions" \
-        "$cv GFLOP/s = $(echo "$cv $pk" | awk '{printf "%.1f%%", $2 > 0 ? 100 * $1 / $2 : 0}')" \
+        "$cv GFLOP/s = $(echo "$cv $pk" | awk '{printf "%.1f%%", ($2 > 0) ? 100 * $1 / $2 : 0}')" \
         "of the FP32 peak ($pk)"
     # the two label maps: Dice of the foreground
     "$PANSEVAL" metrics --ref "$DIR/seg_t_$tag.nii.gz" --pred "$DIR/seg_c_$tag.nii.gz" \
