@@ -5,7 +5,7 @@
 #   --bench      also the peers that the scripts in bench/ measure against
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
-      zlib1g-dev libdnnl-dev man-db"
+      zlib1g-dev libpng-dev libdnnl-dev man-db chromium"
 case "${1:-}" in
   --reference)
     pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels

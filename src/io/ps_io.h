@@ -242,6 +242,12 @@ void ps_json_free(ps_json *j);
 /* The first member `key` of object `obj`; NULL when absent or `obj` is not an object. */
 const ps_json *ps_json_get(const ps_json *obj, const char *key);
 
+/* ---- PNG (png_write.c) ------------------------------------------------------------------ */
+/* Encode width x height 8-bit RGB pixels (rows from the top, 3 bytes a pixel) as a PNG file
+ * in memory: *out (free() it) holds *out_len bytes. Deterministic (no time chunk). */
+int ps_png_encode_rgb(const uint8_t *rgb, int width, int height, unsigned char **out,
+                      size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif
