@@ -255,8 +255,12 @@ START_TEST(cli_forward_errors)
     ck_assert_msg(strstr(err, "1 channel(s), but the model expects 2"), "%s", err);
     /* missing model folder: the message names the path (exit 1 or 2 as the loader
      * classifies it) */
+    /* ps_test_tmp returns one static buffer: copy each name before the next call */
+    char tmpdir[4200], bad[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s", ps_test_tmp(""));
+    snprintf(bad, sizeof bad, "%s", ps_test_tmp("forward_bad.nii.gz"));
     snprintf(args, sizeof args, "--model %s/no_such_model --input %s/input.nii.gz -o %s",
-             ps_test_tmp(""), m2, ps_test_tmp("forward_bad.nii.gz"));
+             tmpdir, m2, bad);
     ck_assert_int_ne(run_cli(args, err, sizeof err), 0);
     ck_assert_msg(strstr(err, "no_such_model"), "%s", err);
     /* 16 x 30 x 32 patch: H not divisible by the total down-sampling 4 */
@@ -266,8 +270,9 @@ START_TEST(cli_forward_errors)
     ck_assert_int_eq(ps_volume_create(&g, 1, PS_DT_FLOAT32, &v), 0);
     ck_assert_int_eq(ps_volume_write(ps_test_tmp("forward_odd.nii.gz"), v), 0);
     ps_volume_free(v);
-    snprintf(args, sizeof args, "--model %s --input %s -o %s", m2,
-             ps_test_tmp("forward_odd.nii.gz"), ps_test_tmp("forward_bad.nii.gz"));
+    char odd[4200];
+    snprintf(odd, sizeof odd, "%s", ps_test_tmp("forward_odd.nii.gz"));
+    snprintf(args, sizeof args, "--model %s --input %s -o %s", m2, odd, bad);
     ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
     ck_assert_msg(strstr(err, "16 x 30 x 32 is not divisible"), "%s", err);
     /* usage errors exit with 2 */
