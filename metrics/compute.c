@@ -243,7 +243,24 @@ typedef struct crop {
     int64_t lo[3];  /* first voxel of the crop in the image */
     int64_t d[3];   /* crop dims */
     int64_t n;
+    int64_t g[3];   /* corner grid of the surfels: d + 1, but 1 along the flat axis (2D) */
+    int64_t gn;
+    int flat;       /* the flat axis of a 2D image, or -1 */
 } crop;
+
+/* The box [lo, hi) of mask voxels grown by one voxel and clipped to the image. */
+static void crop_init(crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3])
+{
+    c->flat = ps_flat_axis(dim);
+    for (int a = 0; a < 3; a++) {
+        c->lo[a] = lo[a] > 0 ? lo[a] - 1 : 0;
+        int64_t h = hi[a] < dim[a] ? hi[a] + 1 : dim[a];
+        c->d[a] = h - c->lo[a];
+        c->g[a] = c->d[a] + (a != c->flat);
+    }
+    c->n = c->d[0] * c->d[1] * c->d[2];
+    c->gn = c->g[0] * c->g[1] * c->g[2];
+}
 
 static void fill_crop_mask(const member *m, const int64_t dim[3], const crop *c, uint8_t *mask,
                            int nt)
@@ -278,6 +295,30 @@ static void boundary_6(const uint8_t *m, const int64_t d[3], uint8_t *b, int nt)
                 b[v] = !(m[v - 1] & m[v + 1] & m[v - nx] & m[v + nx] & m[v - nxy] & m[v + nxy]);
             }
         }
+}
+
+/* 2D images (one axis of length 1, see ps_flat_axis): b = mask voxels with an in-plane
+ * 4-neighbour outside the mask (MedPy's and MONAI's erosion with the 2D cross). The flat axis
+ * has no neighbours, so it never makes a voxel boundary. */
+static void boundary_plane(const uint8_t *m, const int64_t d[3], int flat, uint8_t *b, int nt)
+{
+    const int64_t stride[3] = {1, d[0], d[0] * d[1]};
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t z = 0; z < d[2]; z++)
+        for (int64_t y = 0; y < d[1]; y++)
+            for (int64_t x = 0; x < d[0]; x++) {
+                const int64_t c[3] = {x, y, z};
+                int64_t v = x + y * stride[1] + z * stride[2];
+                int bnd = 0;
+                if (m[v])
+                    for (int a = 0; a < 3 && !bnd; a++) {
+                        if (a == flat)
+                            continue;
+                        bnd = c[a] == 0 || c[a] == d[a] - 1 || !m[v - stride[a]] ||
+                              !m[v + stride[a]];
+                    }
+                b[v] = (uint8_t)bnd;
+            }
 }
 
 /* Count of sel per z-slice into cnt[0..nz) and the total. */
@@ -331,33 +372,6 @@ static void dirlist_free(dirlist *l)
     free(l->d);
     free(l->w);
     l->d = l->w = NULL;
-}
-
-/* Directed lists d(A -> B) and d(B -> A) between the boundaries sa, sb (flags on grid g).
- * For surfels (code_a, code_b given) the areas ride along. */
-static int directed_lists(const uint8_t *sa, const uint8_t *sb, const uint8_t *code_a,
-                          const uint8_t *code_b, const double *code_area,
-                          const int64_t g[3], const double sp[3],
-                          double *edt, int64_t *cnt, dirlist *ab, dirlist *ba,
-                          const ps_context *tctx, int nt)
-{
-    int rc;
-    const uint8_t *src[2] = {sa, sb}, *feat[2] = {sb, sa};
-    const uint8_t *codes[2] = {code_a, code_b};
-    dirlist *outl[2] = {ab, ba};
-    for (int dir = 0; dir < 2; dir++) {
-        dirlist *l = outl[dir];
-        l->n = count_slices(src[dir], g, cnt, nt);
-        l->d = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double));
-        if (!l->d)
-            return PS_ERR_NOMEM;
-        if (codes[dir] && !(l->w = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double))))
-            return PS_ERR_NOMEM;
-        if ((rc = ps_edt_sq(feat[dir], g, sp, edt, tctx)))
-            return rc;
-        gather(src[dir], g, cnt, edt, codes[dir], code_area, l->d, l->w, nt);
-    }
-    return 0;
 }
 
 /* Sum in a fixed order (the list order). */
@@ -424,125 +438,199 @@ static void voxel_percentiles(const dirlist *ab, const dirlist *ba, const ps_met
     out->hd95_pred_to_ref = pred_to_ref;
 }
 
-typedef struct work {
-    uint8_t *a, *b, *ba_, *bb_;  /* crop masks and their boundaries */
-    uint8_t *sa, *sb;            /* surfel flags on the corner grid */
-    uint8_t *code_a, *code_b;    /* neighbour codes on the corner grid */
-    double *edt, *tmp;
-    int64_t *cnt;
-    dirlist vab, vba, sab, sba;
-} work;
+/* ---- per-mask pieces and pair distances -------------------------------------------------------- */
+/* What one mask contributes to every pair it is part of, on a shared crop: its region mask,
+ * boundary flags and, for the surfel methods, its corner-grid codes and surfel flags. The
+ * distance transforms of the boundary (and surfel) flags are computed from these once per
+ * mask; a directed list A -> B reads B's transform at A's flags. */
+typedef struct piece {
+    uint8_t *mask, *bnd;  /* crop grid */
+    uint8_t *surf, *code; /* corner grid (surfel methods only) */
+} piece;
 
-static void work_free(work *w)
+static void piece_free(piece *p)
 {
-    free(w->a);
-    free(w->b);
-    free(w->ba_);
-    free(w->bb_);
-    free(w->sa);
-    free(w->sb);
-    free(w->code_a);
-    free(w->code_b);
-    free(w->edt);
-    free(w->tmp);
-    free(w->cnt);
-    dirlist_free(&w->vab);
-    dirlist_free(&w->vba);
-    dirlist_free(&w->sab);
-    dirlist_free(&w->sba);
+    free(p->mask);
+    free(p->bnd);
+    free(p->surf);
+    free(p->code);
+    memset(p, 0, sizeof *p);
 }
 
+static int piece_build(const member *m, const int64_t dim[3], const crop *c, int surfels, int nt,
+                       piece *p)
+{
+    memset(p, 0, sizeof *p);
+    p->mask = ps_malloc((size_t)c->n);
+    p->bnd = ps_malloc((size_t)c->n);
+    if (surfels) {
+        p->surf = ps_malloc((size_t)c->gn);
+        p->code = ps_malloc((size_t)c->gn);
+    }
+    if (!p->mask || !p->bnd || (surfels && (!p->surf || !p->code))) {
+        piece_free(p);
+        return PS_ERR_NOMEM;
+    }
+    fill_crop_mask(m, dim, c, p->mask, nt);
+    if (c->flat >= 0)
+        boundary_plane(p->mask, c->d, c->flat, p->bnd, nt);
+    else
+        boundary_6(p->mask, c->d, p->bnd, nt);
+    if (surfels) {
+        if (c->flat >= 0)
+            ps_surfel_grid_plane(p->mask, c->d, c->flat, p->surf, p->code, nt);
+        else
+            ps_surfel_grid(p->mask, c->d, p->surf, p->code, nt);
+    }
+    return 0;
+}
+
+/* Surfel weight of each code: marching-cubes area (3D) or contour length (2D), in mm^2 / mm. */
+static void code_weights(const crop *c, const double sp[3], double w[256])
+{
+    for (int code = 0; code < 256; code++)
+        w[code] = 0;
+    if (c->flat < 0) {
+        for (int code = 0; code < 256; code++)
+            w[code] = ps_surfel_code_area(code, sp);
+    } else {
+        int p = c->flat == 0 ? 1 : 0, q = c->flat == 2 ? 1 : 2;
+        for (int code = 0; code < 16; code++)
+            w[code] = ps_surfel_code_length(code, sp[p], sp[q]);
+    }
+}
+
+/* The EDT of a piece's boundary flags (crop grid) or surfel flags (corner grid). */
+static int piece_edt(const piece *p, const crop *c, const double sp[3], int surfels,
+                     double *edt, const ps_context *tctx)
+{
+    if (surfels)
+        return ps_edt_sq_at(p->surf, c->g, sp, c->lo, edt, tctx);
+    return ps_edt_sq_at(p->bnd, c->d, sp, c->lo, edt, tctx);
+}
+
+/* d(src -> other): `edt_other` read at the flags of src, in voxel order. */
+static int dir_gather(const piece *src, const crop *c, int surfels, const double *edt_other,
+                      const double *code_w, int64_t *cnt, int nt, dirlist *l)
+{
+    const uint8_t *sel = surfels ? src->surf : src->bnd;
+    const int64_t *g = surfels ? c->g : c->d;
+    l->n = count_slices(sel, g, cnt, nt);
+    l->d = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double));
+    if (!l->d)
+        return PS_ERR_NOMEM;
+    if (surfels && !(l->w = ps_malloc_array((size_t)(l->n ? l->n : 1), sizeof(double))))
+        return PS_ERR_NOMEM;
+    gather(sel, g, cnt, edt_other, surfels ? src->code : NULL, code_w, l->d, l->w, nt);
+    return 0;
+}
+
+/* Every distance metric of a pair from its directed lists: voxel lists vab (A -> B) and vba,
+ * and the surfel lists sab, sba when the options need surfels (else NULL). */
+static int lists_metrics(const dirlist *ab, const dirlist *ba, const dirlist *sab,
+                         const dirlist *sba, const ps_metrics_options *o, ps_case_metrics *out)
+{
+    double s_ab = sum_list(ab->d, ab->n), s_ba = sum_list(ba->d, ba->n);
+    out->hd = fmax(max_list(ab->d, ab->n), max_list(ba->d, ba->n));
+    out->assd = (s_ab + s_ba) / (double)(ab->n + ba->n);
+    out->masd = 0.5 * (s_ab / (double)ab->n + s_ba / (double)ba->n);
+    out->nsd = (double)(count_within(ab->d, ab->n, o->nsd_tol_mm) +
+                        count_within(ba->d, ba->n, o->nsd_tol_mm)) /
+               (double)(ab->n + ba->n);
+    double *tmp = ps_malloc_array((size_t)(ab->n + ba->n), sizeof(double));
+    if (!tmp)
+        return PS_ERR_NOMEM;
+    if (o->hd_method != PS_HD_DEEPMIND)
+        voxel_percentiles(ab, ba, o, tmp, out);
+    free(tmp);
+    if (!sab)
+        return 0;
+    if (o->nsd_method == PS_NSD_SURFEL) {
+        /* DeepMind compute_surface_dice_at_tolerance. */
+        double num = area_within(sab->d, sab->w, sab->n, o->nsd_tol_mm) +
+                     area_within(sba->d, sba->w, sba->n, o->nsd_tol_mm);
+        double den = sum_list(sab->w, sab->n) + sum_list(sba->w, sba->n);
+        out->nsd = num / den;
+    }
+    if (o->hd_method == PS_HD_DEEPMIND) {
+        /* the weighted percentile sorts the lists in place: work on copies */
+        int rc = 0;
+        double r2p = NAN, p2r = NAN;
+        dirlist c[2] = {{0}};
+        const dirlist *src[2] = {sab, sba};
+        for (int k = 0; k < 2 && !rc; k++) {
+            size_t n = (size_t)(src[k]->n ? src[k]->n : 1);
+            c[k].d = ps_malloc_array(n, sizeof(double));
+            c[k].w = ps_malloc_array(n, sizeof(double));
+            if (!c[k].d || !c[k].w) {
+                rc = PS_ERR_NOMEM;
+                break;
+            }
+            memcpy(c[k].d, src[k]->d, (size_t)src[k]->n * sizeof(double));
+            memcpy(c[k].w, src[k]->w, (size_t)src[k]->n * sizeof(double));
+        }
+        if (!rc)
+            rc = ps_percentile_weighted_first(c[0].d, c[0].w, sab->n, o->percentile, &r2p);
+        if (!rc)
+            rc = ps_percentile_weighted_first(c[1].d, c[1].w, sba->n, o->percentile, &p2r);
+        dirlist_free(&c[0]);
+        dirlist_free(&c[1]);
+        if (rc)
+            return rc;
+        out->hd95_ref_to_pred = r2p;
+        out->hd95_pred_to_ref = p2r;
+        out->hd95 = fmax(r2p, p2r);
+    }
+    return 0;
+}
+
+static int need_surfels(const ps_metrics_options *o)
+{
+    return o->hd_method == PS_HD_DEEPMIND || o->nsd_method == PS_NSD_SURFEL;
+}
+
+/* Distances of one pair: one EDT buffer, reused for the four transforms (voxel A, voxel B and,
+ * for the surfel methods, surfel A and surfel B). */
 static int distance_metrics(const member *ma, const member *mb, const ps_geometry *geom,
                             const scan_result *s, const ps_metrics_options *o, int nt,
                             ps_case_metrics *out)
 {
     crop c;
-    for (int a = 0; a < 3; a++) {
-        c.lo[a] = s->lo[a] > 0 ? s->lo[a] - 1 : 0;
-        int64_t hi = s->hi[a] < geom->dim[a] ? s->hi[a] + 1 : geom->dim[a];
-        c.d[a] = hi - c.lo[a];
-    }
-    c.n = c.d[0] * c.d[1] * c.d[2];
-    const int need_surfels = o->hd_method == PS_HD_DEEPMIND || o->nsd_method == PS_NSD_SURFEL;
-    const int64_t g[3] = {c.d[0] + 1, c.d[1] + 1, c.d[2] + 1};
-    const int64_t gn = g[0] * g[1] * g[2];
-    const int64_t edt_n = need_surfels ? gn : c.n;
+    crop_init(&c, s->lo, s->hi, geom->dim);
+    const int surf = need_surfels(o);
+    const double *sp = geom->spacing_mm;
     ps_context tctx;
     ps_context_init(&tctx);
     tctx.threads = nt;
     tctx.progress = 0;
-
-    work w = {0};
+    piece pa = {0}, pb = {0};
+    dirlist l[4] = {{0}}; /* vab, vba, sab, sba */
+    double code_w[256];
+    code_weights(&c, sp, code_w);
+    int64_t cmax = c.g[2] > c.d[2] ? c.g[2] : c.d[2];
+    double *edt = ps_malloc_array((size_t)(surf && c.gn > c.n ? c.gn : c.n), sizeof(double));
+    int64_t *cnt = ps_malloc_array((size_t)cmax, sizeof(int64_t));
     int rc = PS_ERR_NOMEM;
-    w.a = ps_malloc((size_t)c.n);
-    w.b = ps_malloc((size_t)c.n);
-    w.ba_ = ps_malloc((size_t)c.n);
-    w.bb_ = ps_malloc((size_t)c.n);
-    w.edt = ps_malloc_array((size_t)edt_n, sizeof(double));
-    w.cnt = ps_malloc_array((size_t)g[2], sizeof(int64_t));
-    if (!w.a || !w.b || !w.ba_ || !w.bb_ || !w.edt || !w.cnt)
+    if (!edt || !cnt)
         goto done;
-    fill_crop_mask(ma, geom->dim, &c, w.a, nt);
-    fill_crop_mask(mb, geom->dim, &c, w.b, nt);
-    boundary_6(w.a, c.d, w.ba_, nt);
-    boundary_6(w.b, c.d, w.bb_, nt);
-    if ((rc = directed_lists(w.ba_, w.bb_, NULL, NULL, NULL, c.d, geom->spacing_mm, w.edt, w.cnt,
-                             &w.vab, &w.vba, &tctx, nt)))
+    if ((rc = piece_build(ma, geom->dim, &c, surf, nt, &pa)) ||
+        (rc = piece_build(mb, geom->dim, &c, surf, nt, &pb)))
         goto done;
-
-    const dirlist *ab = &w.vab, *ba = &w.vba;
-    double sab = sum_list(ab->d, ab->n), sba = sum_list(ba->d, ba->n);
-    out->hd = fmax(max_list(ab->d, ab->n), max_list(ba->d, ba->n));
-    out->assd = (sab + sba) / (double)(ab->n + ba->n);
-    out->masd = 0.5 * (sab / (double)ab->n + sba / (double)ba->n);
-    out->nsd = (double)(count_within(ab->d, ab->n, o->nsd_tol_mm) +
-                        count_within(ba->d, ba->n, o->nsd_tol_mm)) /
-               (double)(ab->n + ba->n);
-    rc = PS_ERR_NOMEM;
-    if (!(w.tmp = ps_malloc_array((size_t)(ab->n + ba->n), sizeof(double))))
-        goto done;
-    if (o->hd_method != PS_HD_DEEPMIND)
-        voxel_percentiles(ab, ba, o, w.tmp, out);
-
-    if (need_surfels) {
-        w.sa = ps_malloc((size_t)gn);
-        w.sb = ps_malloc((size_t)gn);
-        w.code_a = ps_malloc((size_t)gn);
-        w.code_b = ps_malloc((size_t)gn);
-        if (!w.sa || !w.sb || !w.code_a || !w.code_b)
+    for (int sf = 0; sf <= surf; sf++) {
+        if ((rc = piece_edt(&pb, &c, sp, sf, edt, &tctx)) ||
+            (rc = dir_gather(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
+            (rc = piece_edt(&pa, &c, sp, sf, edt, &tctx)) ||
+            (rc = dir_gather(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
             goto done;
-        double code_area[256];
-        for (int code = 0; code < 256; code++)
-            code_area[code] = ps_surfel_code_area(code, geom->spacing_mm);
-        ps_surfel_grid(w.a, c.d, w.sa, w.code_a, nt);
-        ps_surfel_grid(w.b, c.d, w.sb, w.code_b, nt);
-        if ((rc = directed_lists(w.sa, w.sb, w.code_a, w.code_b, code_area, g,
-                                 geom->spacing_mm, w.edt,
-                                 w.cnt, &w.sab, &w.sba, &tctx, nt)))
-            goto done;
-        const dirlist *sab_ = &w.sab, *sba_ = &w.sba;
-        if (o->nsd_method == PS_NSD_SURFEL) {
-            /* DeepMind compute_surface_dice_at_tolerance. */
-            double num = area_within(sab_->d, sab_->w, sab_->n, o->nsd_tol_mm) +
-                         area_within(sba_->d, sba_->w, sba_->n, o->nsd_tol_mm);
-            double den = sum_list(sab_->w, sab_->n) + sum_list(sba_->w, sba_->n);
-            out->nsd = num / den;
-        }
-        if (o->hd_method == PS_HD_DEEPMIND) {
-            double r2p, p2r;
-            if ((rc = ps_percentile_weighted_first(w.sab.d, w.sab.w, w.sab.n, o->percentile,
-                                                   &r2p)) ||
-                (rc = ps_percentile_weighted_first(w.sba.d, w.sba.w, w.sba.n, o->percentile,
-                                                   &p2r)))
-                goto done;
-            out->hd95_ref_to_pred = r2p;
-            out->hd95_pred_to_ref = p2r;
-            out->hd95 = fmax(r2p, p2r);
-        }
     }
-    rc = 0;
+    rc = lists_metrics(&l[0], &l[1], surf ? &l[2] : NULL, surf ? &l[3] : NULL, o, out);
 done:
-    work_free(&w);
+    free(edt);
+    free(cnt);
+    piece_free(&pa);
+    piece_free(&pb);
+    for (int k = 0; k < 4; k++)
+        dirlist_free(&l[k]);
     return rc;
 }
 
@@ -568,6 +656,17 @@ static int check_volume(const ps_volume *v, const char *role)
     if (!v->data)
         return ps_error(PS_ERR_ARG, "%s: volume has no voxel data", name);
     return 0;
+}
+
+int ps_flat_axis(const int64_t dim[3])
+{
+    int flat = -1, n = 0;
+    for (int a = 0; a < 3; a++)
+        if (dim[a] == 1) {
+            flat = a;
+            n++;
+        }
+    return n == 1 ? flat : -1;
 }
 
 int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,

@@ -22,8 +22,12 @@
 /* Lower envelope of parabolas for one line (FH 2012, algorithm DT(f)), in place on f[0..n).
  * f may hold INFINITY (no feature reached on earlier axes); those points add no parabola.
  * Work arrays: v (n ints), z (n+1 doubles). The parabola intersection is computed in index
- * units, s = ((f(q) - f(p)) / sp^2 + q^2 - p^2) / (2 (q - p)), with small exact integers. */
-static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, double *d)
+ * units, s = ((f(q) - f(p)) / sp^2 + q^2 - p^2) / (2 (q - p)), with small exact integers.
+ * Positions are o + index: the position of the line's first point in the whole image, so that
+ * the same line inside two different crops gives bit-identical values (the parabolas, their
+ * intersections and every comparison are the same numbers). */
+static void envelope_1d(double *f, int64_t n, int64_t o, double sp, int64_t *v, double *z,
+                        double *d)
 {
     const double inv_sp2 = 1.0 / (sp * sp);
     int64_t k = -1;
@@ -39,8 +43,9 @@ static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, 
         }
         double s;
         for (;;) {
-            int64_t p = v[k];
-            s = ((f[q] - f[p]) * inv_sp2 + (double)(q * q - p * p)) / (2.0 * (double)(q - p));
+            int64_t p = v[k], qa = q + o, pa = p + o;
+            s = ((f[q] - f[p]) * inv_sp2 + (double)(qa * qa - pa * pa)) /
+                (2.0 * (double)(q - p));
             /* z[0] = -inf, so the first parabola is never removed (k > 0 is only a guard). */
             if (s <= z[k] && k > 0)
                 k--;
@@ -59,7 +64,7 @@ static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, 
     }
     k = 0;
     for (int64_t q = 0; q < n; q++) {
-        while (z[k + 1] < (double)q)
+        while (z[k + 1] < (double)(q + o))
             k++;
         double dq = sp * (double)(q - v[k]);
         d[q] = dq * dq + f[v[k]];
@@ -69,6 +74,13 @@ static void envelope_1d(double *f, int64_t n, double sp, int64_t *v, double *z, 
 
 int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
               double *out, const ps_context *ctx)
+{
+    static const int64_t zero[3] = {0, 0, 0};
+    return ps_edt_sq_at(mask, dim, spacing_mm, zero, out, ctx);
+}
+
+int ps_edt_sq_at(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
+                 const int64_t origin[3], double *out, const ps_context *ctx)
 {
     const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
     if (nx <= 0 || ny <= 0 || nz <= 0)
@@ -133,7 +145,7 @@ int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm
                     double *o = out + k * nxy + i;
                     for (int64_t j = 0; j < ny; j++)
                         f[j] = o[j * nx];
-                    envelope_1d(f, ny, sy, v, z, d);
+                    envelope_1d(f, ny, origin[1], sy, v, z, d);
                     for (int64_t j = 0; j < ny; j++)
                         o[j * nx] = f[j];
                 }
@@ -147,7 +159,7 @@ int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm
                     double *o = out + j * nx + i;
                     for (int64_t k = 0; k < nz; k++)
                         f[k] = o[k * nxy];
-                    envelope_1d(f, nz, sz, v, z, d);
+                    envelope_1d(f, nz, origin[2], sz, v, z, d);
                     for (int64_t k = 0; k < nz; k++)
                         o[k * nxy] = f[k];
                 }

@@ -33,4 +33,17 @@ void ps_surfel_grid(const uint8_t *mask, const int64_t cdim[3], uint8_t *surf, u
  * vector's components by s_j*s_k, s_i*s_k, s_i*s_j). */
 double ps_surfel_code_area(int code, const double spacing_mm[3]);
 
+/* 2D images: the flat axis (length 1) of an image with exactly one axis of length 1, else -1.
+ * Such an image is evaluated with 2D semantics (docs/metrics.md, "2D images"). */
+int ps_flat_axis(const int64_t dim[3]);
+
+/* The DeepMind 2D path on a crop whose axis `flat` has length 1: corner grid of the plane
+ * (length 1 along `flat`, cd[a] + 1 along the two others), 4-bit codes (bit
+ * 1 << (3 - (2 dp + dq)) for voxel offset (dp, dq) along the in-plane axes p < q) and surfel
+ * flags (code neither 0 nor 15). */
+void ps_surfel_grid_plane(const uint8_t *mask, const int64_t cdim[3], int flat, uint8_t *surf,
+                          uint8_t *code, int nthreads);
+/* Contour length in mm of a 4-bit code for in-plane spacings sp (axis p) and sq (axis q). */
+double ps_surfel_code_length(int code, double sp, double sq);
+
 #endif

@@ -13,6 +13,9 @@
  *  - hd, assd, masd and nsd (voxel) always use these boundary-voxel distances; hd95 and its
  *    directed parts follow opt->hd_method (the DeepMind method uses surfels instead).
  *  - HD95 variants: see ps_hd_method. opt->percentile replaces 95 in all of them.
+ *  - 2D images: an image with exactly one axis of length 1 (a 2D NIfTI, or a singleton axis
+ *    anywhere) uses 2D semantics in the plane of the other two axes: in-plane 4-neighbour
+ *    boundary, and the DeepMind 2D path (4-bit corner codes weighted by contour length).
  *  - Empty masks: see ps_empty_policy and the `status` of each row. When both masks are
  *    empty every distance metric and nsd is NaN (status both_empty), whatever the policy.
  *
@@ -171,6 +174,11 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
  * one separable pass per axis. */
 int ps_edt_sq(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
               double *out, const ps_context *ctx);
+/* The same for a crop whose voxel (0,0,0) is voxel `origin` of the whole image: the values are
+ * bit-identical to those of the same voxels in any other crop holding every mask voxel (the
+ * parabola positions are image positions), so distances from different crops can be mixed. */
+int ps_edt_sq_at(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
+                 const int64_t origin[3], double *out, const ps_context *ctx);
 
 /* The q-th percentile (q in [0,100]) of n values with linear interpolation between closest
  * ranks (numpy.percentile default, R type 7), by selection (expected O(n)). Reorders `x` in

@@ -62,3 +62,51 @@ void ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], uint8_t *surf,
             }
         }
 }
+
+/* 2D images (docs/metrics.md, "2D images"): the DeepMind package's 2D path. Corners of the
+ * plane (axes p < q, the two axes longer than 1) get the 4-bit code of their 2x2 neighbourhood,
+ * voxel offset (dp, dq) setting bit 1 << (3 - (2 dp + dq)) (the package's kernel [[8, 4], [2, 1]]
+ * correlated with scipy), and every code other than 0 and 15 is a contour element weighted by
+ * its length in mm: one or three inside voxels cut a corner, half the cell diagonal; two
+ * voxels side by side in the same dp row give an edge along q of length s_q, two in the same
+ * dq column an edge along p of length s_p; two diagonal voxels give two corner cuts. */
+double ps_surfel_code_length(int code, double sp, double sq)
+{
+    const double half_diag = 0.5 * sqrt(sp * sp + sq * sq);
+    int bits = (code & 1) + (code >> 1 & 1) + (code >> 2 & 1) + (code >> 3 & 1);
+    if (bits == 1 || bits == 3)
+        return half_diag;
+    if (bits != 2)
+        return 0.0;
+    if (code == 0xC || code == 0x3) /* (0,0)+(0,1) or (1,0)+(1,1): same dp row */
+        return sq;
+    if (code == 0xA || code == 0x5) /* (0,0)+(1,0) or (0,1)+(1,1): same dq column */
+        return sp;
+    return 2.0 * half_diag;         /* 0x9, 0x6: diagonal pair */
+}
+
+void ps_surfel_grid_plane(const uint8_t *mask, const int64_t cd[3], int flat, uint8_t *surf,
+                          uint8_t *code_out, int nthreads)
+{
+    const int p = flat == 0 ? 1 : 0, q = flat == 2 ? 1 : 2;
+    const int64_t g[3] = {cd[0] + (flat != 0), cd[1] + (flat != 1), cd[2] + (flat != 2)};
+    const int64_t stride[3] = {1, cd[0], cd[0] * cd[1]};
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t z = 0; z < g[2]; z++)
+        for (int64_t y = 0; y < g[1]; y++)
+            for (int64_t x = 0; x < g[0]; x++) {
+                const int64_t c[3] = {x, y, z};
+                int code = 0;
+                for (int dp = 0; dp < 2; dp++)
+                    for (int dq = 0; dq < 2; dq++) {
+                        int64_t vp = c[p] - 1 + dp, vq = c[q] - 1 + dq;
+                        if (vp < 0 || vp >= cd[p] || vq < 0 || vq >= cd[q])
+                            continue;
+                        if (mask[vp * stride[p] + vq * stride[q]])
+                            code |= 1 << (3 - (2 * dp + dq));
+                    }
+                int64_t ci = (z * g[1] + y) * g[0] + x;
+                surf[ci] = (uint8_t)(code != 0 && code != 15);
+                code_out[ci] = (uint8_t)code;
+            }
+}

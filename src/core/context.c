@@ -1,5 +1,6 @@
 /* context.c - run context, logging and progress display. */
 #include "ps_core.h"
+#include "ps_config.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,6 +11,11 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+const char *ps_version(void)
+{
+    return PS_VERSION;
+}
 
 void ps_context_init(ps_context *ctx)
 {

@@ -62,6 +62,12 @@ int ps_error_code(void);
 /* Forget this thread's message. */
 void ps_error_clear(void);
 
+/* ---- version -------------------------------------------------------------------------- */
+/* The library's version ("0.1.0"): the same string as `panseval --version` and the
+ * pkg-config file. Programs built against an installed libpanseval can compare it with the
+ * version of the headers they were compiled with. */
+const char *ps_version(void);
+
 /* ---- run context ---------------------------------------------------------------------- */
 /* Everything that would otherwise be global state travels in this struct. */
 typedef struct ps_context {

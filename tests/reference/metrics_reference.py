@@ -29,6 +29,19 @@ Sources of each value:
     uses float32). plastimatch treats voxels on the image edge differently from panseval, so no
     CLI value is recorded for edge-touching masks.
 
+2D images (exactly one axis of length 1; cases 11-16, and single_slice): every computation runs
+on the squeezed 2D arrays with the 2D tools' conventions: boundary = mask XOR binary_erosion with
+the 2D cross generate_binary_structure(2, 1) (MedPy's and MONAI's 2D default), 2D EDT with the
+two in-plane spacings, and a numpy transcription of surface-distance's 2D path
+(ENCODE_NEIGHBOURHOOD_2D_KERNEL [[8, 4], [2, 1]], contour lengths of
+create_table_neighbour_code_to_contour_length). With SURFACE_DISTANCE_PATH set to a checkout of
+github.com/google-deepmind/surface-distance the script also runs that package on every 2D case
+and asserts equality (it is not needed to regenerate the golden file). Cases 11-13 are published
+examples whose expected values the script asserts: Metrics Reloaded's test_pairwise_measures.py
+"Figure 10" pair (test_assd 0.44, test_masd 0.425, test_nsd 0.89 at tolerance 1) and MONAI's
+test_surface_dice.py 480x640 shift (1 - 976/4252 = 0.7705 at tolerance 0) and 10x10 line pair
+(class 1 at tolerance 5.5: 1 - 4/6).
+
 Usage: /usr/bin/python3 tests/reference/metrics_reference.py   (from the repository root)
 """
 import os
@@ -71,9 +84,9 @@ def make_cases():
     rng = np.random.default_rng(20261127)
     cases = []
 
-    def add(name, ref, pred, spacing, regions, dtype=np.uint8, affine=None):
+    def add(name, ref, pred, spacing, regions, dtype=np.uint8, affine=None, extra=()):
         cases.append(dict(name=name, ref=ref.astype(dtype), pred=pred.astype(dtype),
-                          spacing=spacing, regions=regions, affine=affine))
+                          spacing=spacing, regions=regions, affine=affine, extra=list(extra)))
 
     # 1. cube and shifted cube, CT-like spacing
     a = np.zeros((30, 28, 20), np.uint8)
@@ -138,6 +151,42 @@ def make_cases():
     b[6:8, 5:7, 3:5] = 1
     aff = np.array([[0, -0.78, 0, 10], [0.78, 0, 0, -5], [0, 0, 2.5, 3], [0, 0, 0, 1]])
     add("far_apart_rotated", a, b, (0.78, 0.78, 2.5), ["1"], affine=aff)
+    # ---- 2D images (saved as 2D NIfTI, dim[0] = 2, unless a singleton axis is given) ----
+    # 12. Metrics Reloaded test_pairwise_measures.py, "Figure 10 for distance metrics"
+    a = np.zeros((11, 11), np.uint8)
+    a[3:8, 3:8] = 1
+    b = a.copy()
+    b[5, 1:10] = 1
+    b[1:10, 5] = 1
+    add("mr_fig10_2d", a, b, (1.0, 1.0), ["1"],
+        extra=[("medpy", "voxel", 95.0, 1.0), ("deepmind", "surfel", 95.0, 1.0)])
+    # 13. MONAI test_surface_dice.py: labels[:, 60:], predictions[:, 50:] on 480 x 640
+    a = np.zeros((480, 640), np.uint8)
+    b = a.copy()
+    a[:, 60:] = 1
+    b[:, 50:] = 1
+    add("monai_shift_2d", a, b, (0.85, 1.2), ["1"],
+        extra=[("monai", "voxel", 95.0, 0.0), ("monai", "voxel", 95.0, 9.0)])
+    # 14. MONAI test_tolerance_all_distances: two 3-pixel lines on 10 x 10
+    a = np.zeros((10, 10), np.uint8)
+    b = a.copy()
+    a[5:8, 6] = 1
+    b[1:4, 1] = 1
+    add("monai_lines_2d", a, b, (1.0, 1.0), ["1"], extra=[("monai", "voxel", 95.0, 5.5)])
+    # 15. blobs in a plane with the singleton axis first, anisotropic, touching the edge
+    a = blob(rng, (1, 30, 26), 0.35, 2.0).astype(np.uint8)
+    b = blob(rng, (1, 30, 26), 0.35, 2.0).astype(np.uint8)
+    add("plane_axis0", a, b, (3.0, 0.7, 1.1), ["1"],
+        extra=[("deepmind", "surfel", 90.0, 1.5)])
+    # 16. two labels in a plane with the singleton axis in the middle
+    a = np.zeros((34, 1, 28), np.uint8)
+    b = a.copy()
+    a[4:25, 0, 5:20] = 1
+    a[10:14, 0, 8:13] = 2
+    b[6:27, 0, 4:21] = 1
+    b[11:16, 0, 9:12] = 2
+    add("plane_axis1", a, b, (0.9, 4.0, 0.8), ["1", "2", "1+2"],
+        extra=[("deepmind", "surfel", 95.0, 0.8)])
     return cases
 
 
@@ -148,12 +197,68 @@ def region_mask(vol, region):
 
 
 def boundary(m):
-    return m & ~ndi.binary_erosion(m, STRUCT6, border_value=0)
+    struct = STRUCT6 if m.ndim == 3 else ndi.generate_binary_structure(2, 1)
+    return m & ~ndi.binary_erosion(m, struct, border_value=0)
 
 
 def directed(a, b, sp):
     """distances from the boundary voxels of a to the nearest boundary voxel of b (MedPy)"""
     return ndi.distance_transform_edt(~boundary(b), sampling=sp)[boundary(a)]
+
+
+def flat_axis(shape):
+    """panseval's 2D rule: exactly one axis of length 1 (a 2D array is already flat)"""
+    ones = [i for i, n in enumerate(shape) if n == 1]
+    return ones[0] if len(shape) == 3 and len(ones) == 1 else None
+
+
+def to_plane(a, b, sp):
+    """squeeze a 2D image (exactly one singleton axis) to 2D arrays and 2 spacings"""
+    if a.ndim == 2:
+        return a, b, tuple(sp[:2])
+    f = flat_axis(a.shape)
+    if f is None:
+        return a, b, tuple(sp)
+    keep = [i for i in range(3) if i != f]
+    return np.squeeze(a, f), np.squeeze(b, f), tuple(sp[i] for i in keep)
+
+
+def contour_length_table(sp):
+    """16 contour lengths of surface-distance's 2D path (create_table_neighbour_code_to_
+    contour_length, transcribed): bits (top-left, top-right, bottom-left, bottom-right) =
+    (8, 4, 2, 1); x0 vertical, x1 horizontal"""
+    t = np.zeros(16)
+    vertical, horizontal = sp[0], sp[1]
+    diag = 0.5 * np.sqrt(sp[0] ** 2 + sp[1] ** 2)
+    for code, length in ((0b0001, diag), (0b0010, diag), (0b0011, horizontal),
+                         (0b0100, diag), (0b0101, vertical), (0b0110, 2 * diag),
+                         (0b0111, diag), (0b1000, diag), (0b1001, 2 * diag),
+                         (0b1010, vertical), (0b1011, diag), (0b1100, horizontal),
+                         (0b1101, diag), (0b1110, diag)):
+        t[code] = length
+    return t
+
+
+def deepmind_package(a, b, sp, q, tol):
+    """the real surface-distance package, when SURFACE_DISTANCE_PATH names a checkout"""
+    path = os.environ.get("SURFACE_DISTANCE_PATH")
+    if not path:
+        return None
+    sys.path.insert(0, path)
+    import surface_distance as sd  # noqa: E402
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = sd.compute_surface_distances(a.astype(bool), b.astype(bool), list(sp))
+        r2p = sd.compute_robust_hausdorff(
+            {"distances_gt_to_pred": d["distances_gt_to_pred"],
+             "distances_pred_to_gt": np.array([0.0]), "surfel_areas_gt": d["surfel_areas_gt"],
+             "surfel_areas_pred": np.array([1.0])}, q)
+        p2r = sd.compute_robust_hausdorff(
+            {"distances_gt_to_pred": np.array([0.0]), "surfel_areas_gt": np.array([1.0]),
+             "distances_pred_to_gt": d["distances_pred_to_gt"],
+             "surfel_areas_pred": d["surfel_areas_pred"]}, q)
+        nsd = sd.compute_surface_dice_at_tolerance(d, tol)
+    return max(r2p, p2r), p2r, r2p, nsd
 
 
 def plastimatch_rule(d, q):
@@ -176,19 +281,23 @@ def deepmind(a, b, sp, q, tol):
     description (Nikolov et al. 2018) and the package's documented steps."""
     both = a | b
     nz = np.nonzero(both)
+    nd = a.ndim
     lo = np.array([x.min() for x in nz])
     hi = np.array([x.max() for x in nz])
-    shape = hi - lo + 2  # one zero layer after the crop: the full 2x2x2 correlation
+    shape = hi - lo + 2  # one zero layer after the crop: the full 2x2(x2) correlation
     ca = np.zeros(shape, np.uint8)
     cb = np.zeros(shape, np.uint8)
-    sl = tuple(slice(lo[d], hi[d] + 1) for d in range(3))
-    ca[:-1, :-1, :-1] = a[sl]
-    cb[:-1, :-1, :-1] = b[sl]
-    code_a = ndi.correlate(ca, KERNEL, mode="constant", cval=0)
-    code_b = ndi.correlate(cb, KERNEL, mode="constant", cval=0)
-    sa = (code_a != 0) & (code_a != 255)
-    sb = (code_b != 0) & (code_b != 255)
-    table = surfel_areas_table(sp)
+    sl = tuple(slice(lo[d], hi[d] + 1) for d in range(nd))
+    inner = tuple(slice(0, -1) for d in range(nd))
+    ca[inner] = a[sl]
+    cb[inner] = b[sl]
+    kernel = KERNEL if nd == 3 else np.array([[8, 4], [2, 1]])
+    full = 255 if nd == 3 else 15
+    code_a = ndi.correlate(ca, kernel, mode="constant", cval=0)
+    code_b = ndi.correlate(cb, kernel, mode="constant", cval=0)
+    sa = (code_a != 0) & (code_a != full)
+    sb = (code_b != 0) & (code_b != full)
+    table = surfel_areas_table(sp) if nd == 3 else contour_length_table(sp)
     dist_to_b = ndi.distance_transform_edt(~sb, sampling=sp)
     dist_to_a = ndi.distance_transform_edt(~sa, sampling=sp)
     d_ab, w_ab = dist_to_b[sa], table[code_a[sa]]
@@ -232,9 +341,10 @@ def ratio(a, b):
 
 
 def metrics_row(a, b, sp, method, q, tol):
+    vox_ml = sp[0] * sp[1] * sp[2] / 1000.0  # a 2D image's voxel volume uses its third pixdim
+    a, b, sp = to_plane(a, b, sp)
     tp = int(np.sum(a & b)); fp = int(np.sum(~a & b)); fn = int(np.sum(a & ~b))
     tn = int(a.size - tp - fp - fn)
-    vox_ml = sp[0] * sp[1] * sp[2] / 1000.0
     r = dict(tp=tp, fp=fp, fn=fn, tn=tn)
     empty = tp + fp + fn == 0
     r["dice"] = 1.0 if empty else 2 * tp / (2 * tp + fp + fn)
@@ -281,7 +391,22 @@ def metrics_row(a, b, sp, method, q, tol):
     else:
         r["hd95"], r["hd95_pred_to_ref"], r["hd95_ref_to_pred"], r["nsd"] = \
             deepmind(a, b, sp, q, tol)
+        pkg = deepmind_package(a, b, sp, q, tol) if a.ndim == 2 else None
+        if pkg is not None and not np.allclose(pkg, (r["hd95"], r["hd95_pred_to_ref"],
+                                                     r["hd95_ref_to_pred"], r["nsd"]),
+                                               rtol=1e-12, atol=0):
+            sys.exit("surface-distance package %r != transcription %r" %
+                     (pkg, (r["hd95"], r["hd95_pred_to_ref"], r["hd95_ref_to_pred"], r["nsd"])))
     return status, r
+
+
+# published values of the 2D examples: (case, hd_method, tolerance) -> {column: (value, atol)}
+PUBLISHED = {
+    ("mr_fig10_2d", "medpy", 1.0): {"assd": (0.44, 0.01), "masd": (0.425, 0.001),
+                                    "nsd": (0.89, 0.01)},
+    ("monai_shift_2d", "monai", 0.0): {"nsd": (1 - 976 / 4252, 1e-12)},
+    ("monai_lines_2d", "monai", 5.5): {"nsd": (1 - 4 / 6, 1e-12)},
+}
 
 
 def fmt(x):
@@ -300,7 +425,8 @@ def main():
     rows = []
     for ci, c in enumerate(make_cases()):
         sp = c["spacing"]
-        aff = c["affine"] if c["affine"] is not None else np.diag(list(sp) + [1.0])
+        aff = c["affine"] if c["affine"] is not None else \
+            np.diag(list(sp) + [1.0] * (4 - len(sp)))
         fr, fp_ = "case_%02d_ref.nii.gz" % ci, "case_%02d_pred.nii.gz" % ci
         for arr, fn in ((c["ref"], fr), (c["pred"], fp_)):
             img = nib.Nifti1Image(arr, aff)
@@ -308,6 +434,8 @@ def main():
             nib.save(img, os.path.join(OUT, fn))
         # read back: spacing as the header stores it (float32 pixdim), in voxel-axis order
         sp = tuple(float(z) for z in nib.load(os.path.join(OUT, fr)).header.get_zooms()[:3])
+        if len(sp) == 2:
+            sp = sp + (1.0,)
         ref = np.asanyarray(nib.load(os.path.join(OUT, fr)).dataobj)
         pred = np.asanyarray(nib.load(os.path.join(OUT, fp_)).dataobj)
         for region in c["regions"]:
@@ -317,10 +445,15 @@ def main():
             if c["name"] in ("blobs_aniso", "labels_multi"):
                 settings += [("medpy", "voxel", 90.0, 1.5), ("monai", "voxel", 50.0, 3.0),
                              ("plastimatch", "voxel", 80.0, 1.0), ("deepmind", "surfel", 90.0, 1.5)]
+            settings += c["extra"]
             for method, nsd_m, q, tol in settings:
                 status, r = metrics_row(a, b, sp, method, q, tol)
+                for col, (want, atol) in PUBLISHED.get((c["name"], method, tol), {}).items():
+                    if abs(r[col] - want) > atol:
+                        sys.exit("%s %s: %.6f, published %.6f" % (c["name"], col, r[col], want))
                 cli = float("nan")
                 if method == "plastimatch" and q == 95.0 and status == "ok" and \
+                        a.ndim == 3 and flat_axis(a.shape) is None and \
                         not touches_edge(a) and not touches_edge(b):
                     cli = plastimatch_cli(a, b, aff)
                     if abs(cli - r["hd95"]) > 2e-6 * max(1.0, r["hd95"]) + 1e-6:
