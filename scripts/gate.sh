@@ -74,8 +74,11 @@ done
 run_fuzz() { # name binary corpus max_len
   if [ ! -x "$2" ]; then bad "fuzz $1: $2 was not built"; return; fi
   # -max_total_time bounds the run; a crash, leak, timeout or sanitizer report ends it with
-  # a non-zero status and leaves the input in $seeds/out
-  if nice -n 5 "$2" -max_total_time="$fuzz_s" -max_len="$4" -timeout=10 -rss_limit_mb=2048 \
+  # a non-zero status and leaves the input in $seeds/out. -timeout is per input: the largest
+  # legitimate work is a seed's bounded expansion (tests/golden/infer/tensors/expand_bomb.pt:
+  # 2^24 elements through the strided copy, about 1 s of CPU under ASan and coverage, several
+  # seconds on a busy machine), so 60 s means a real hang.
+  if nice -n 5 "$2" -max_total_time="$fuzz_s" -max_len="$4" -timeout=60 -rss_limit_mb=2560 \
        -print_final_stats=1 -artifact_prefix="$seeds/out/$1-" "$3" \
        > "$seeds/$1.log" 2>&1; then
     ok "fuzz $1 ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$seeds/$1.log" |
