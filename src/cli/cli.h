@@ -35,30 +35,87 @@ enum {
     {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},                 \
     {"help", no_argument, NULL, CLI_OPT_HELP}
 
-/* Help text for the common options, to append to each command's usage. */
-#define CLI_COMMON_HELP                                                                   \
-    "Common options:\n"                                                                   \
-    "  -o, --output FILE   write the result to FILE (atomically); default: stdout\n"      \
-    "      --format FMT    csv, tsv or json (default: the command's own)\n"               \
-    "  -j, --threads N     OpenMP threads (default: all cores); results do not depend on N\n" \
-    "      --seed S        seed for random numbers (default 1)\n"                         \
-    "  -q, --quiet         errors only;   -v, --verbose  more detail (repeatable)\n"      \
+/* Which common options a command takes (cli_common.uses, set after cli_common_init; the
+ * default is all). -q, -v and -h are always taken. cli_getopt() handles the common options in
+ * `uses` itself and returns the others to the command like its own options, so a command that
+ * does not take one reports it as unknown, and one with its own --format (text, ...) parses it. */
+enum {
+    CLI_USE_OUTPUT = 1 << 0,   /* -o FILE                                              */
+    CLI_USE_FORMAT = 1 << 1,   /* --format csv|tsv|json|md|tex, default from -o suffix */
+    CLI_USE_THREADS = 1 << 2,  /* -j N                                                 */
+    CLI_USE_SEED = 1 << 3,     /* --seed S                                             */
+    CLI_USE_PROGRESS = 1 << 4, /* --progress / --no-progress                           */
+    CLI_USE_TEXT = 1 << 5,     /* with CLI_USE_FORMAT: --format text is also accepted  */
+    CLI_USE_ALL = 0x1f,
+};
+
+/* Help lines of the common options, one macro each, composed per command:
+ *   CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_FORMAT CLI_HELP_THREADS)
+ * gives "Common options:" with those lines and the -q/-v/-h lines every command takes.
+ * List only the options in the command's `uses`, and each option once. */
+#define CLI_HELP_OUTPUT                                                                   \
+    "  -o, --output FILE   write the result to FILE; default: standard output. FILE is\n"  \
+    "                      checked before any work and written whole or not at all (a\n"   \
+    "                      temporary file beside it, then renamed). An existing file is\n" \
+    "                      replaced and keeps its mode; a symbolic link's target is\n"     \
+    "                      replaced. Refused: an input of the command, a folder, a\n"      \
+    "                      read-only file, a missing or unwritable folder.\n"
+#define CLI_HELP_FORMAT                                                                   \
+    "      --format FMT    csv, tsv, json, md (Markdown) or tex (LaTeX, booktabs); default:\n" \
+    "                      from the suffix of -o (.csv .tsv .json .md .tex), else csv;\n"  \
+    "                      a --format that contradicts the suffix is an error\n"
+#define CLI_HELP_THREADS                                                                  \
+    "  -j, --threads N     OpenMP threads (default: all cores); results do not depend on N\n"
+#define CLI_HELP_SEED "      --seed S        seed for random numbers (default 1)\n"
+#define CLI_HELP_PROGRESS                                                                 \
     "      --progress / --no-progress   force the progress line on stderr on or off\n"    \
-    "                      (default: shown when stderr is a terminal)\n"                  \
-    "  -h, --help          this text\n"
+    "                      (default: shown when stderr is a terminal)\n"
+#define CLI_HELP_VERBOSITY                                                                \
+    "  -q, --quiet         only errors and failed cases;  -v, --verbose  more (repeatable)\n"
+#define CLI_HELP_HELP "  -h, --help          this text (also: panseval help CMD)\n"
+#define CLI_COMMON_HELP_OF(lines) "Common options:\n" lines CLI_HELP_VERBOSITY CLI_HELP_HELP
+/* For the table commands that describe their own --format: -o, -q, -v, -h. */
+#define CLI_COMMON_HELP CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT)
 
 typedef struct cli_common {
     ps_context ctx;
     const char *output;      /* NULL or "-" = stdout */
     ps_table_format format;
-    int format_set;
+    int format_set;          /* 1 --format given, 2 taken from the suffix of -o */
+    int text;                /* CLI_USE_TEXT: 1 --format text, 0 another format, -1 not given */
     int help;
+    unsigned uses;           /* CLI_USE_* (default CLI_USE_ALL)                 */
+    const char *cmd;         /* for messages; set by cli_getopt                  */
+    char shortopts_[64];     /* private                                          */
+    char last_opt_[64];      /* private: the option cli_getopt returned last     */
 } cli_common;
 
 void cli_common_init(cli_common *c, ps_table_format default_format);
 /* Handle a common option code from getopt_long. Returns 1 if handled, 0 if `code` is not a
  * common option, -1 on a bad value (message printed). */
 int cli_common_option(cli_common *c, int code, const char *arg);
+
+/* getopt_long for every command, the one place that reports option errors: the common short
+ * options plus `shortopts` (the command's own, e.g. "m:"), and `longopts`. Handles the common
+ * options in c->uses; returns the next other option code, -1 at the end of the options, or
+ * CLI_GETOPT_ERROR after printing exactly one error "panseval CMD: ..." (unknown option, a
+ * missing argument, a bad common value, --format contradicting the suffix of -o, a bad -o).
+ * At the end of the options: with CLI_USE_FORMAT and no --format, the format follows the
+ * suffix of -o; with CLI_USE_OUTPUT (and no --help), -o is checked by cli_output_check()
+ * against the positional arguments, so a command whose inputs are all positional needs no
+ * call of its own. Sets optind = 1 on the first call (argv[0] is the command name). */
+#define CLI_GETOPT_ERROR (-2)
+int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* Before any work: check the output file (ps_atomic_check: folder exists and is writable, not
+ * a folder, not read-only) and refuse an output equal to one of the `n` input files (same
+ * st_dev/st_ino, or the same realpath; NULL and "-" inputs are skipped). 0, or an error
+ * printed ("panseval CMD: ...") and the exit status (2). */
+int cli_output_check(const cli_common *c, const char *const *inputs, int n);
+/* "panseval CMD: unknown option '--x'" for the option getopt just returned; returns 2. For a
+ * command's default: branch (a common option the command does not take). */
+int cli_unknown_option(const cli_common *c);
 
 /* Print "panseval <cmd>: <message>" for the current error to stderr. Returns 1 or 2. */
 int cli_report_error(const char *cmd, int rc);

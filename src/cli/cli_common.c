@@ -6,12 +6,16 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_common_init(cli_common *c, ps_table_format default_format)
 {
     memset(c, 0, sizeof *c);
     ps_context_init(&c->ctx);
     c->format = default_format;
+    c->text = -1;
+    c->uses = CLI_USE_ALL;
+    c->cmd = "";
 }
 
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
@@ -46,7 +50,7 @@ int cli_common_option(cli_common *c, int code, const char *arg)
     long v;
     switch (code) {
     case CLI_OPT_THREADS:
-        if (cli_parse_int("", "-j/--threads", arg, 1, 4096, &v))
+        if (cli_parse_int(c->cmd, "-j/--threads", arg, 1, 4096, &v))
             return -1;
         c->ctx.threads = (int)v;
         return 1;
@@ -54,9 +58,14 @@ int cli_common_option(cli_common *c, int code, const char *arg)
         c->output = arg;
         return 1;
     case CLI_OPT_FORMAT:
-        if (ps_table_format_parse(arg, &c->format)) {
-            cli_usage_error("", "--format must be csv, tsv or json, got '%s'", arg);
+        if ((c->uses & CLI_USE_TEXT) && !strcmp(arg, "text")) {
+            c->text = 1;
+        } else if (ps_table_format_parse(arg, &c->format)) {
+            cli_usage_error(c->cmd, "--format must be %scsv, tsv, json, md or tex, got '%s'",
+                            c->uses & CLI_USE_TEXT ? "text, " : "", arg);
             return -1;
+        } else {
+            c->text = 0;
         }
         c->format_set = 1;
         return 1;
@@ -65,7 +74,7 @@ int cli_common_option(cli_common *c, int code, const char *arg)
         errno = 0;
         unsigned long long s = strtoull(arg, &end, 10);
         if (errno || end == arg || *end || arg[0] == '-') {
-            cli_usage_error("", "--seed expects a non-negative whole number, got '%s'", arg);
+            cli_usage_error(c->cmd, "--seed expects a non-negative whole number, got '%s'", arg);
             return -1;
         }
         c->ctx.seed = (uint64_t)s;
@@ -161,4 +170,140 @@ int cli_split_list(const char *s, char **copy, char ***items, int *n)
         if (*tok)
             (*items)[(*n)++] = tok;
     return PS_OK;
+}
+
+/* The CLI_USE_* bit of a common option code, 0 for those every command takes. */
+static unsigned use_bit(int code)
+{
+    switch (code) {
+    case CLI_OPT_OUTPUT: return CLI_USE_OUTPUT;
+    case CLI_OPT_FORMAT: return CLI_USE_FORMAT;
+    case CLI_OPT_THREADS: return CLI_USE_THREADS;
+    case CLI_OPT_SEED: return CLI_USE_SEED;
+    case CLI_OPT_PROGRESS:
+    case CLI_OPT_NO_PROGRESS: return CLI_USE_PROGRESS;
+    default: return 0;
+    }
+}
+
+/* How the user spelled the option getopt just stopped at, for messages. */
+static const char *option_text(int argc, char **argv, char *buf, size_t len)
+{
+    const char *a = optind - 1 >= 1 && optind - 1 < argc ? argv[optind - 1] : NULL;
+    if (a && a[0] == '-' && a[1] == '-') {
+        const char *eq = strchr(a, '=');
+        snprintf(buf, len, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+    } else if (optopt > 0 && optopt < 256) {
+        snprintf(buf, len, "-%c", optopt);
+    } else {
+        snprintf(buf, len, "%s", a ? a : "?");
+    }
+    return buf;
+}
+
+/* End of the options: the format from the suffix of -o, or a conflict with it. */
+static int resolve_format(cli_common *c)
+{
+    ps_table_format sfx;
+    if (!(c->uses & CLI_USE_FORMAT) || !c->output || !ps_table_format_from_path(c->output, &sfx))
+        return 0;
+    if (!c->format_set) {
+        c->format = sfx;
+        c->format_set = 2;
+        if (c->uses & CLI_USE_TEXT)
+            c->text = 0;
+        return 0;
+    }
+    if (c->format_set == 1 && (c->text == 1 || c->format != sfx)) {
+        cli_usage_error(c->cmd, "--format %s contradicts the suffix of -o %s; give one or make "
+                        "them agree", c->text == 1 ? "text" : ps_table_format_name(c->format),
+                        c->output);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    if (!c->shortopts_[0]) {
+        c->cmd = cmd;
+        snprintf(c->shortopts_, sizeof c->shortopts_, ":%s%s", CLI_COMMON_SHORTOPTS,
+                 shortopts ? shortopts : "");
+        optind = 1;
+    }
+    opterr = 0; /* every message comes from here, once */
+    for (;;) {
+        int longindex = -1;
+        int code = getopt_long(argc, argv, c->shortopts_, longopts, &longindex);
+        char buf[128];
+        if (longindex >= 0)
+            snprintf(c->last_opt_, sizeof c->last_opt_, "--%s", longopts[longindex].name);
+        else if (code > 0 && code < 256)
+            snprintf(c->last_opt_, sizeof c->last_opt_, "-%c", code);
+        else
+            snprintf(c->last_opt_, sizeof c->last_opt_, "?");
+        if (code == -1) {
+            if (resolve_format(c))
+                return CLI_GETOPT_ERROR;
+            /* the output against the positional arguments (the input tables of most
+             * commands), before any work */
+            if (!c->help && (c->uses & CLI_USE_OUTPUT) &&
+                cli_output_check(c, (const char *const *)argv + optind, argc - optind))
+                return CLI_GETOPT_ERROR;
+            return -1;
+        }
+        if (code == ':') {
+            cli_usage_error(cmd, "option '%s' needs an argument",
+                            option_text(argc, argv, buf, sizeof buf));
+            return CLI_GETOPT_ERROR;
+        }
+        if (code == '?') {
+            cli_usage_error(cmd, "unknown option '%s'", option_text(argc, argv, buf, sizeof buf));
+            return CLI_GETOPT_ERROR;
+        }
+        unsigned bit = use_bit(code);
+        if (bit && !(c->uses & bit))
+            return code; /* not taken by this command: the command decides */
+        int h = cli_common_option(c, code, optarg);
+        if (h < 0)
+            return CLI_GETOPT_ERROR;
+        if (!h)
+            return code;
+    }
+}
+
+int cli_unknown_option(const cli_common *c)
+{
+    return cli_usage_error(c->cmd, "unknown option '%s'", c->last_opt_);
+}
+
+/* Same file: same device and inode, or (for files that do not exist yet) the same path. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!stat(a, &sa) && !stat(b, &sb))
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && !strcmp(ra, rb);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+int cli_output_check(const cli_common *c, const char *const *inputs, int n)
+{
+    const char *out = c->output;
+    if (!out || !strcmp(out, "-"))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i] || !strcmp(inputs[i], "-"))
+            continue;
+        if (same_file(out, inputs[i]))
+            return cli_usage_error(c->cmd, "-o %s is the input file %s; refusing to overwrite "
+                                   "an input", out, inputs[i]);
+    }
+    if (ps_atomic_check(out))
+        return cli_usage_error(c->cmd, "%s", ps_error_message());
+    return 0;
 }

@@ -271,18 +271,9 @@ int cli_groups_cells(const ps_table *t, const cli_groups *g, int grp, cli_rtable
 int cli_stats_getopt(const char *cmd, int argc, char **argv, const struct option *longopts,
                      cli_common *common, int *text)
 {
-    int c;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        if (c == CLI_OPT_FORMAT) {
-            if (cli_stats_format(cmd, optarg, text, &common->format))
-                return CLI_GETOPT_ERROR;
-            continue;
-        }
-        int h = cli_common_option(common, c, optarg);
-        if (h < 0)
-            return CLI_GETOPT_ERROR;
-        if (!h)
-            return c;
-    }
-    return -1;
+    common->uses |= CLI_USE_FORMAT | CLI_USE_TEXT;
+    int c = cli_getopt(common, cmd, argc, argv, "", longopts);
+    if (common->text >= 0)
+        *text = common->text;
+    return c;
 }

@@ -21,10 +21,9 @@ int cli_rtable_write(const cli_rtable *t, FILE *f, int text, ps_table_format fmt
  * text (default), csv, tsv, json. 0 or -1 (usage error printed). */
 int cli_stats_format(const char *cmd, const char *arg, int *text, ps_table_format *fmt);
 
-/* getopt_long for these commands: handles the common options and --format itself and returns
- * the next command-specific option code ('?' for an unknown option), -1 at the end, or
- * CLI_GETOPT_ERROR after printing a usage error for a bad common option value. */
-#define CLI_GETOPT_ERROR (-2)
+/* cli_getopt for these commands, with --format text|csv|tsv|json|md|tex (text unless given or
+ * implied by the suffix of -o): returns the next command-specific option code, -1 at the
+ * end, or CLI_GETOPT_ERROR after printing one usage error. */
 int cli_stats_getopt(const char *cmd, int argc, char **argv, const struct option *longopts,
                      cli_common *common, int *text);
 

@@ -63,23 +63,17 @@ int main_demo_data(int argc, char **argv)
     };
     cli_common common;
     cli_common_init(&common, PS_FMT_TSV);
+    common.uses = CLI_USE_THREADS | CLI_USE_SEED;
     const char *out = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        /* the short forms of --quiet / --verbose */
-        if (c == 'q')
-            c = CLI_OPT_QUIET;
-        else if (c == 'v')
-            c = CLI_OPT_VERBOSE;
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
-            return 2;
-        if (h)
-            continue;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
         case OPT_OUT: out = optarg; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        case CLI_OPT_OUTPUT:
+        case CLI_OPT_FORMAT:
+            return cli_usage_error(CMD, "-o/--output and --format do not apply; use --out DIR");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
@@ -90,8 +84,6 @@ int main_demo_data(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!out || !*out)
         return cli_usage_error(CMD, "--out DIR is required");
-    if (common.output || common.format_set)
-        return cli_usage_error(CMD, "-o/--output and --format do not apply; use --out DIR");
 
     ps_demo_summary sum;
     int rc = ps_demo_generate(&common.ctx, out, &sum);

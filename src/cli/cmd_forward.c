@@ -91,22 +91,15 @@ int main_forward(int argc, char **argv)
     long fold = 0, repeat = 1;
     ps_conv_backend backend = PS_CONV_AUTO;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:i:", longopts, NULL)) != -1) {
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0)
-            return 2;
-        if (h)
-            continue;
+    common.uses = CLI_USE_OUTPUT | CLI_USE_THREADS;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "m:i:", longopts)) != -1) {
         switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
         case 'm':
         case OPT_MODEL: model_dir = optarg; break;
         case 'i':
         case OPT_INPUT: input = optarg; break;
         case OPT_CHECKPOINT: checkpoint = optarg; break;
-        /* short forms of the common -v / -q (cli_common_option handles the long ones) */
-        case 'v': common.ctx.verbosity++; break;
-        case 'q': common.ctx.verbosity = 0; break;
         case OPT_FOLD:
             if (!strcmp(optarg, "all"))
                 fold = -1; /* ps_model_load: the folder "all" */
@@ -121,7 +114,7 @@ int main_forward(int argc, char **argv)
             if (ps_conv_backend_parse(optarg, &backend))
                 return cli_usage_error(CMD, "%s", ps_error_message());
             break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
@@ -146,6 +139,9 @@ int main_forward(int argc, char **argv)
     double *times = NULL;
     int rc, status = 0;
     double t0 = ps_now_seconds();
+    const char *inputs[] = {input};
+    if ((rc = cli_output_check(&common, inputs, 1)))
+        return rc;
     if ((rc = ps_model_load(model_dir, (int)fold, checkpoint, &m)))
         goto fail;
     if ((rc = ps_volume_read_float(input, &in)))

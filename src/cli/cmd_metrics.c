@@ -68,7 +68,7 @@ static void usage(FILE *f)
         "  --fail-fast         stop at the first case that fails (default: report it as a row\n"
         "                      with status=error and go on; the exit status is 1 at the end)\n"
         "\n"
-        CLI_COMMON_HELP
+        CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_FORMAT CLI_HELP_THREADS CLI_HELP_PROGRESS)
         "\n"
         "Output columns: case, model, modality, center, label, status, then the metrics,\n"
         "then message. status is ok, pred_empty, ref_empty, both_empty or error. Distances are\n"
@@ -247,7 +247,8 @@ static void run_one(run_state *st, int j)
         snprintf(msg, sizeof msg, "%s", ps_error_message());
         result_set_error(&st->res[j], msg);
         atomic_fetch_add(&st->nfailed, 1);
-        ps_log(st->ctx, PS_LOG_WARN, "case %s, model %s: %s", st->jobs[j].case_id,
+        /* an error: printed under -q as well */
+        ps_log(st->ctx, PS_LOG_ERROR, "case %s, model %s: %s", st->jobs[j].case_id,
                st->jobs[j].model, msg);
         if (st->a->fail_fast)
             atomic_store(&st->stop, 1);
@@ -365,16 +366,12 @@ int main_metrics(int argc, char **argv)
     if (!models)
         return cli_report_error(CMD, ps_error(PS_ERR_NOMEM, "out of memory"));
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0) {
+    common.uses = CLI_USE_OUTPUT | CLI_USE_FORMAT | CLI_USE_THREADS | CLI_USE_PROGRESS;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
+        switch (c) {
+        case CLI_GETOPT_ERROR:
             status = 2;
             goto out;
-        }
-        if (h)
-            continue;
-        switch (c) {
         case OPT_REF: ref = optarg; break;
         case OPT_PRED: pred = optarg; break;
         case OPT_CASE: case_id = optarg; break;
@@ -428,7 +425,7 @@ int main_metrics(int argc, char **argv)
         case OPT_NO_DISTANCES: a.opt.distances = 0; break;
         case OPT_FAIL_FAST: a.fail_fast = 1; break;
         default:
-            status = cli_usage_error(CMD, "unknown option");
+            status = cli_unknown_option(&common);
             goto out;
         }
     }
@@ -452,6 +449,9 @@ int main_metrics(int argc, char **argv)
         status = cli_usage_error(CMD, "--model selects pred:MODEL columns of a --manifest");
         goto out;
     }
+    const char *inputs[] = {manifest_path, ref, pred};
+    if ((status = cli_output_check(&common, inputs, 3)))
+        goto out;
 
     /* ---- the job list -------------------------------------------------------------------- */
     job *jobs = NULL;
@@ -506,7 +506,7 @@ int main_metrics(int argc, char **argv)
         mopt.check = PS_MANIFEST_CHECK_REFS | PS_MANIFEST_CHECK_PREDS |
                      (nrater ? PS_MANIFEST_CHECK_RATERS : 0);
         if (ps_manifest_check_files(man, &mopt))
-            ps_log(&common.ctx, PS_LOG_WARN, "%s\n(these cases are reported with status=error)",
+            ps_log(&common.ctx, PS_LOG_ERROR, "%s\n(these cases are reported with status=error)",
                    ps_error_message());
         /* no --model at all: every pred: column */
         int all_models = nmodels == 0;
@@ -593,7 +593,7 @@ int main_metrics(int argc, char **argv)
         status = cli_report_error(CMD, rc);
     else if (nfailed)
         status = 1;
-    if (nfailed && common.ctx.verbosity > 0)
+    if (nfailed) /* also under -q */
         fprintf(stderr, "panseval metrics: %d of %d case(s) failed (status=error rows)%s\n",
                 (int)nfailed, njobs, stopped ? "; stopped early (--fail-fast)" : "");
 

@@ -303,21 +303,15 @@ int main_model_info(int argc, char **argv)
         }
     }
     args[nargs] = NULL;
-    optind = 1;
-    while ((c = getopt_long(nargs, args, CLI_COMMON_SHORTOPTS "m:", longopts, NULL)) != -1) {
-        int h = cli_common_option(&common, c, optarg);
-        if (h < 0) {
+    common.uses = CLI_USE_OUTPUT | CLI_USE_FORMAT;
+    while ((c = cli_getopt(&common, CMD, nargs, args, "m:", longopts)) != -1) {
+        switch (c) {
+        case CLI_GETOPT_ERROR:
             free(args);
             return 2;
-        }
-        if (h)
-            continue;
-        switch (c) {
         case 'm':
         case OPT_MODEL: model_dir = optarg; break;
         case OPT_CHECKPOINT: checkpoint = optarg; break;
-        case 'v': common.ctx.verbosity++; break;
-        case 'q': common.ctx.verbosity = 0; break;
         case OPT_FOLD:
             if (!strcmp(optarg, "all"))
                 fold = -1;
@@ -327,8 +321,9 @@ int main_model_info(int argc, char **argv)
             }
             break;
         default:
+            c = cli_unknown_option(&common);
             free(args);
-            return cli_usage_error(CMD, "unknown option");
+            return c;
         }
     }
     int extra = optind < nargs;
@@ -342,10 +337,18 @@ int main_model_info(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", extra_arg);
     if (!model_dir)
         return cli_usage_error(CMD, "missing --model MODEL_DIR");
-    if (common.format_set && text_asked)
+    if (common.format_set == 1 && text_asked)
         return cli_usage_error(CMD, "--format given twice");
+    if (common.format_set == 2 && text_asked)
+        return cli_usage_error(CMD, "--format text contradicts the suffix of -o %s",
+                               common.output);
+    if (common.format_set && (common.format == PS_TABLE_MD || common.format == PS_TABLE_TEX))
+        return cli_usage_error(CMD, "model-info writes text, json, tsv or csv, not %s",
+                               ps_table_format_name(common.format));
     if (common.format_set)
         text = 0;
+    if ((c = cli_output_check(&common, NULL, 0)))
+        return c;
 
     ps_model *m = NULL;
     ps_net *net = NULL;

@@ -55,11 +55,13 @@ int main_summary(int argc, char **argv)
     };
     cli_common common;
     cli_common_init(&common, PS_FMT_CSV);
+    common.uses = CLI_USE_OUTPUT; /* --format has text and md here: parsed below */
     const char *by = "model,modality,label", *metrics = "dice,hd95,assd,nsd,vol_diff_ml";
     ps_report_format fmt = PS_REPORT_TEXT;
     int percent = 1, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
+        if (c == CLI_GETOPT_ERROR)
+            return 2;
         if (c == CLI_OPT_FORMAT) { /* this command also has text and md */
             if (ps_report_format_parse(optarg, &fmt))
                 return cli_usage_error(CMD, "%s", ps_error_message());
@@ -74,7 +76,7 @@ int main_summary(int argc, char **argv)
         case OPT_BY: by = optarg; break;
         case OPT_METRICS: metrics = optarg; break;
         case OPT_FRACTION: percent = 0; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {

@@ -27,7 +27,8 @@ static void usage(FILE *f)
             "panseval %s - evaluate and benchmark 3D medical image segmentation\n"
             "\n"
             "Usage: panseval <command> [options]\n"
-            "       panseval <command> --help     options of one command\n"
+            "       panseval <command> --help     the manual of one command\n"
+            "       panseval help <command>       the same\n"
             "\n"
             "Commands:\n",
             PS_VERSION);
@@ -63,6 +64,22 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc >= 3) { /* panseval help CMD = panseval CMD --help */
+        if (argc > 3) {
+            fprintf(stderr, "panseval help: give one command\n");
+            return 2;
+        }
+        for (int i = 0; i < NCOMMANDS; i++) {
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *args[] = {argv[2], "--help", NULL};
+                int rc = commands[i].fn(2, args);
+                return fclose(stdout) ? 1 : rc;
+            }
+        }
+        fprintf(stderr, "panseval help: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return fclose(stdout) ? 1 : 0;

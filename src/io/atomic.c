@@ -3,6 +3,13 @@
  * Write to a temporary file in the destination folder, flush, fsync, then rename() over the
  * destination: readers never see a half-written result, and a failed run leaves the previous
  * file untouched. "-" means standard output, which can only be flushed and checked.
+ *
+ * Overwrite policy (also in docs/io.md and in every command's --help):
+ *   - an existing regular file is replaced and keeps its permission bits;
+ *   - a symbolic link is followed: its target is replaced and the link stays a link;
+ *   - refused, before anything is written: a folder, a device or other non-regular file, a
+ *     read-only file (no write permission bit, or access(W_OK) fails), a link to a missing
+ *     file, a missing folder, and a folder we cannot write in.
  */
 #include "ps_io.h"
 
@@ -19,6 +26,89 @@ struct ps_atomic_file {
     char *tmp;   /* temporary file beside it      */
 };
 
+/* Folder part of `path` ("." when there is none) into buf. */
+static void folder_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, len, ".");
+    else if (slash == path)
+        snprintf(buf, len, "/");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+static int check_folder(const char *path, const char *target)
+{
+    char dir[4096];
+    folder_of(target, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st))
+        return ps_error(PS_ERR_IO, "%s: cannot write here: folder '%s' %s", path, dir,
+                        errno == ENOENT ? "does not exist" : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return ps_error(PS_ERR_IO, "%s: cannot write here: '%s' is not a folder", path, dir);
+    if (access(dir, W_OK | X_OK))
+        return ps_error(PS_ERR_IO, "%s: cannot write in folder '%s': %s", path, dir,
+                        strerror(errno));
+    return PS_OK;
+}
+
+/* The checks of the policy above. *target (owned, may be NULL) is where the data goes: the
+ * link's target for a symbolic link, else NULL (= path); *mode the mode to keep, or -1. */
+static int atomic_check(const char *path, char **target, long *mode)
+{
+    *target = NULL;
+    *mode = -1;
+    struct stat lst, st;
+    if (lstat(path, &lst)) {
+        if (errno != ENOENT)
+            return ps_error(PS_ERR_IO, "%s: cannot write here: %s", path, strerror(errno));
+        return check_folder(path, path);
+    }
+    const char *dest = path;
+    if (S_ISLNK(lst.st_mode)) {
+        if (stat(path, &st))
+            return ps_error(PS_ERR_IO, "%s: is a symbolic link to a missing file; not written",
+                            path);
+        if (!(*target = realpath(path, NULL)))
+            return ps_error(PS_ERR_IO, "%s: cannot resolve the symbolic link: %s", path,
+                            strerror(errno));
+        dest = *target;
+    } else {
+        st = lst;
+    }
+    int rc = PS_OK;
+    if (S_ISDIR(st.st_mode))
+        rc = ps_error(PS_ERR_IO, "%s: is a folder; give a file name", path);
+    else if (!S_ISREG(st.st_mode))
+        rc = ps_error(PS_ERR_IO, "%s: is not a regular file (use '-' for standard output)",
+                      path);
+    else if (!(st.st_mode & 0222) || access(dest, W_OK))
+        rc = ps_error(PS_ERR_IO, "%s: is read-only; not replaced (change its mode or choose "
+                      "another name)", path);
+    else
+        rc = check_folder(path, dest);
+    if (rc) {
+        free(*target);
+        *target = NULL;
+        return rc;
+    }
+    *mode = (long)(st.st_mode & 07777);
+    return PS_OK;
+}
+
+int ps_atomic_check(const char *path)
+{
+    if (!path || !strcmp(path, "-"))
+        return PS_OK;
+    char *target;
+    long mode;
+    int rc = atomic_check(path, &target, &mode);
+    free(target);
+    return rc;
+}
+
 int ps_atomic_open(const char *path, ps_atomic_file **out)
 {
     *out = NULL;
@@ -30,10 +120,19 @@ int ps_atomic_open(const char *path, ps_atomic_file **out)
         *out = af;
         return PS_OK;
     }
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    af->path = ps_strdup(path);
-    af->tmp = ps_asprintf("%.*s.%s.XXXXXX", (int)dirlen, path, slash ? slash + 1 : path);
+    char *target;
+    long mode;
+    int rc = atomic_check(path, &target, &mode);
+    if (rc) {
+        free(af);
+        return rc;
+    }
+    const char *dest = target ? target : path;
+    const char *slash = strrchr(dest, '/');
+    size_t dirlen = slash ? (size_t)(slash - dest) + 1 : 0;
+    af->path = ps_strdup(dest);
+    af->tmp = ps_asprintf("%.*s.%s.XXXXXX", (int)dirlen, dest, slash ? slash + 1 : dest);
+    free(target);
     if (!af->path || !af->tmp) {
         ps_atomic_abort(af);
         return PS_ERR_NOMEM;
@@ -47,10 +146,15 @@ int ps_atomic_open(const char *path, ps_atomic_file **out)
         return ps_error(PS_ERR_IO, "%s: cannot create a temporary file in its folder: %s", path,
                         strerror(e));
     }
-    /* mkstemp creates 0600; results are ordinary files, so honour the umask like fopen would */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
+    /* mkstemp creates 0600: a replaced file keeps its mode; a new one gets what fopen would
+     * give (0666 less the umask) */
+    if (mode >= 0) {
+        fchmod(fd, (mode_t)mode);
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
+    }
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;

@@ -126,8 +126,14 @@ int ps_volume_write(const char *path, const ps_volume *v);
 /* ---- atomic output files ----------------------------------------------------------------- */
 /* Opens "<dir>/.<name>.XXXXXX" next to `path`. ps_atomic_commit() flushes, fsyncs, checks for
  * late write errors and renames it over `path`; ps_atomic_abort() removes it. Both free `af`.
- * path "-" means stdout: commit only flushes and checks it. */
+ * path "-" means stdout: commit only flushes and checks it.
+ * Overwrite policy: an existing regular file is replaced keeping its mode; a symbolic link's
+ * target is replaced (the link stays); a folder, a non-regular file, a read-only file, a link
+ * to a missing file, a missing or unwritable folder are refused (PS_ERR_IO naming the path).
+ * ps_atomic_check() makes the same checks without creating anything, so that a command can
+ * refuse a bad output before its work; ps_atomic_open() makes them again. */
 typedef struct ps_atomic_file ps_atomic_file;
+int ps_atomic_check(const char *path);
 int ps_atomic_open(const char *path, ps_atomic_file **out);
 FILE *ps_atomic_stream(ps_atomic_file *af);
 int ps_atomic_commit(ps_atomic_file *af);
@@ -135,8 +141,9 @@ void ps_atomic_abort(ps_atomic_file *af);
 
 /* ---- tables ------------------------------------------------------------------------------ */
 /* An in-memory table of strings: header + rows. Read from CSV (RFC 4180 quoting) or TSV,
- * detected from the header line (a tab in the header means TSV). '#' lines before the header
- * are comments. Each cell remembers its line number for error messages. */
+ * detected from the header line (a tab in the header means TSV), or from a JSON array of
+ * flat objects as ps_table_writer writes it (null reads as "nan"). '#' lines before the
+ * header are comments. Each row remembers its line number for error messages. */
 typedef struct ps_table {
     int ncols;
     int64_t nrows;
@@ -144,7 +151,7 @@ typedef struct ps_table {
     char ***cells;        /* cells[r][c], NUL-terminated; "" for an empty cell      */
     int64_t *line;        /* 1-based source line of each row                        */
     char *path;           /* file read, or NULL                                     */
-    char sep;             /* ',' or '\t'                                            */
+    char sep;             /* ',' or '\t', or 'j' for a JSON table                    */
     char *text_;          /* private: storage of every cell and name                */
     char **cellv_;        /* private: nrows*ncols cell pointers behind cells[]       */
 } ps_table;
@@ -160,11 +167,34 @@ int ps_table_require_col(const ps_table *t, const char *name, int *col);
  * text is PS_ERR_FORMAT "<file> line L column 'x': 'abc' is not a number". */
 int ps_table_get_double(const ps_table *t, int64_t r, int c, double *out);
 
-/* Streaming writer for result tables: CSV (RFC 4180), TSV or a JSON array of objects with
- * the same keys. Numbers are written with %.17g (round-trip exact); NaN/Inf as "nan"/"inf"
- * in CSV/TSV and as null / "inf" strings in JSON. */
-typedef enum ps_table_format { PS_FMT_CSV = 0, PS_FMT_TSV, PS_FMT_JSON } ps_table_format;
+/* Streaming writer for result tables: CSV (RFC 4180), TSV, a JSON array of objects with the
+ * same keys, a Markdown pipe table, or a LaTeX booktabs tabular (needs \usepackage{booktabs}).
+ * Numbers: the shortest form of %.15g/%.16g/%.17g that reads back as the same double,
+ * integral values as integers. Non-finite numbers: nan / inf / -inf in CSV, TSV and Markdown;
+ * null (NaN) and the strings "Inf" / "-Inf" in JSON (read as numbers by pandas read_json and
+ * R jsonlite); NaN, $\infty$, $-\infty$ in LaTeX. Line breaks inside text cells become
+ * spaces except in JSON (escaped), so every record is one line. Full rules: docs/io.md. */
+typedef enum ps_table_format {
+    PS_TABLE_CSV = 0,
+    PS_TABLE_TSV,
+    PS_TABLE_JSON,
+    PS_TABLE_MD,  /* Markdown pipe table            */
+    PS_TABLE_TEX, /* LaTeX tabular with booktabs rules */
+} ps_table_format;
+/* the names used before Markdown and LaTeX were added */
+#define PS_FMT_CSV PS_TABLE_CSV
+#define PS_FMT_TSV PS_TABLE_TSV
+#define PS_FMT_JSON PS_TABLE_JSON
+/* "csv", "tsv", "json", "md" or "markdown", "tex" or "latex"; else PS_ERR_ARG. */
 int ps_table_format_parse(const char *s, ps_table_format *out);
+/* "csv", "tsv", "json", "md", "tex". */
+const char *ps_table_format_name(ps_table_format fmt);
+/* The format named by the suffix of `path` (.csv .tsv .json .md .tex): 1 and *out set, or 0
+ * (no such suffix; *out untouched). */
+int ps_table_format_from_path(const char *path, ps_table_format *out);
+/* The writer's text of a number (see above; nan / inf / -inf for non-finite values) into buf;
+ * returns what snprintf returns. 32 bytes always suffice. */
+int ps_format_double(double x, char *buf, size_t len);
 
 typedef struct ps_table_writer ps_table_writer;
 /* Writes to `f` (not owned). The header is given once; rows follow cell by cell. */
@@ -175,7 +205,11 @@ int ps_table_writer_num(ps_table_writer *w, double x);          /* next cell: nu
 int ps_table_writer_int(ps_table_writer *w, int64_t x);         /* next cell: integer*/
 int ps_table_writer_null(ps_table_writer *w);                   /* next cell: empty  */
 int ps_table_writer_end_row(ps_table_writer *w);
-int ps_table_writer_finish(ps_table_writer *w);  /* closes the JSON array; frees w */
+/* fflush the stream (rows written so far reach the file); PS_ERR_IO on a write error. */
+int ps_table_writer_flush(ps_table_writer *w);
+int64_t ps_table_writer_rows(const ps_table_writer *w); /* rows finished so far */
+/* Closes the JSON array / LaTeX tabular; frees w (NULL accepted). */
+int ps_table_writer_finish(ps_table_writer *w);
 
 #ifdef __cplusplus
 }

@@ -89,7 +89,7 @@ check_contains "geometry mismatch is an error row" "$T/geo.csv" ",error,"
 
 # --- output files -------------------------------------------------------------------------------
 "$PANSEVAL" metrics --ref "$T/demo/$r1" --pred "$T/demo/$r1" -o "$T/no/such/dir/out.csv" 2>"$T/err"
-check_status "unwritable output exits 1" 1 $?
+check_status "output in a missing folder is a usage error (2), found before any work" 2 $?
 check_contains "unwritable output names the path" "$T/err" "no/such/dir/out.csv"
 "$PANSEVAL" metrics --ref "$T/demo/$r1" --pred "$T/demo/$r1" --case self >"$T/self.csv" 2>"$T/err"
 check_status "a volume against itself exits 0" 0 $?

@@ -136,7 +136,7 @@ static void expect_error(int rc, int code, const char *needle1, const char *need
 static void mkdir_p(const char *d)
 {
     char cmd[4200];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
+    ck_assert_int_lt(snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d), (int)sizeof cmd);
     ck_assert_int_eq(system(cmd), 0);
 }
 

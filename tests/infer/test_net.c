@@ -255,12 +255,10 @@ START_TEST(cli_forward_errors)
     ck_assert_msg(strstr(err, "1 channel(s), but the model expects 2"), "%s", err);
     /* missing model folder: the message names the path (exit 1 or 2 as the loader
      * classifies it) */
-    /* ps_test_tmp returns one static buffer: copy each name before the next call */
-    char tmpdir[4200], bad[4200];
-    snprintf(tmpdir, sizeof tmpdir, "%s", ps_test_tmp(""));
-    snprintf(bad, sizeof bad, "%s", ps_test_tmp("forward_bad.nii.gz"));
+    char tmpdir[4096];
+    snprintf(tmpdir, sizeof tmpdir, "%s", ps_test_tmp("")); /* ps_test_tmp reuses its buffer */
     snprintf(args, sizeof args, "--model %s/no_such_model --input %s/input.nii.gz -o %s",
-             tmpdir, m2, bad);
+             tmpdir, m2, ps_test_tmp("forward_bad.nii.gz"));
     ck_assert_int_ne(run_cli(args, err, sizeof err), 0);
     ck_assert_msg(strstr(err, "no_such_model"), "%s", err);
     /* 16 x 30 x 32 patch: H not divisible by the total down-sampling 4 */
@@ -272,7 +270,8 @@ START_TEST(cli_forward_errors)
     ps_volume_free(v);
     char odd[4200];
     snprintf(odd, sizeof odd, "%s", ps_test_tmp("forward_odd.nii.gz"));
-    snprintf(args, sizeof args, "--model %s --input %s -o %s", m2, odd, bad);
+    snprintf(args, sizeof args, "--model %s --input %s -o %s", m2, odd,
+             ps_test_tmp("forward_bad.nii.gz"));
     ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
     ck_assert_msg(strstr(err, "16 x 30 x 32 is not divisible"), "%s", err);
     /* usage errors exit with 2 */

@@ -1,4 +1,4 @@
-/* Tests of the CSV/TSV table reader. Expected cells are written by hand from RFC 4180 and the
+/* Tests of the CSV/TSV/JSON table reader and the table writer. Expected cells are written by hand from RFC 4180 and the
  * rules at the top of src/io/table_read.c; line numbers are counted by hand in each input. */
 #include "ps_io.h"
 #include "ps_test.h"
@@ -180,6 +180,182 @@ START_TEST(read_file)
 }
 END_TEST
 
+/* ---- the writer ------------------------------------------------------------------------ */
+/* Write a 2-column table (text, number) with the given rows into a string (caller frees). */
+static char *write_table(ps_table_format fmt, int nrows, const char *const *text,
+                         const double *num)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    const char *names[] = {"name", "value"};
+    ps_table_writer *w;
+    ck_assert_int_eq(ps_table_writer_create(f, fmt, 2, names, &w), 0);
+    for (int r = 0; r < nrows; r++) {
+        ck_assert_int_eq(ps_table_writer_str(w, text[r]), 0);
+        ck_assert_int_eq(ps_table_writer_num(w, num[r]), 0);
+        ck_assert_int_eq(ps_table_writer_end_row(w), 0);
+    }
+    ck_assert_int_eq(ps_table_writer_finish(w), 0);
+    fclose(f);
+    return buf;
+}
+
+static const char *fmt_num(double x)
+{
+    static char buf[64];
+    ps_format_double(x, buf, sizeof buf);
+    return buf;
+}
+
+START_TEST(shortest_numbers)
+{
+    /* expected texts by hand: the shortest decimal that reads back as the same double */
+    ck_assert_str_eq(fmt_num(82.62), "82.62");     /* %.17g gives 82.620000000000005 */
+    ck_assert_str_eq(fmt_num(0.1), "0.1");
+    ck_assert_str_eq(fmt_num(1.0 / 3.0), "0.3333333333333333"); /* needs 16 digits */
+    ck_assert_str_eq(fmt_num(0.1 + 0.2), "0.30000000000000004"); /* needs 17 digits */
+    ck_assert_str_eq(fmt_num(3.0), "3");
+    ck_assert_str_eq(fmt_num(-0.0), "0");
+    ck_assert_str_eq(fmt_num(1e15), "1000000000000000"); /* integral below 2^53: digits */
+    ck_assert_str_eq(fmt_num(1e300), "1e+300");
+    ck_assert_str_eq(fmt_num(2.5e-10), "2.5e-10");
+    ck_assert_str_eq(fmt_num(NAN), "nan");
+    ck_assert_str_eq(fmt_num(-INFINITY), "-inf");
+    /* every double round-trips: a fixed pseudo-random set over the whole exponent range */
+    uint64_t z = 88172645463325252ULL;
+    for (int i = 0; i < 100000; i++) {
+        z ^= z << 13, z ^= z >> 7, z ^= z << 17; /* xorshift64 */
+        double x;
+        memcpy(&x, &z, sizeof x);
+        if (!isfinite(x))
+            continue;
+        const char *t = fmt_num(x);
+        ck_assert_msg(strtod(t, NULL) == x || x == 0, "%.17g printed as %s", x, t);
+        ck_assert_int_le((int)strlen(t), 24);
+    }
+}
+END_TEST
+
+START_TEST(writer_csv_tsv_one_line_per_record)
+{
+    const char *text[] = {"a\nb", "c,\"d\"", "e\tf\r\ng"};
+    const double num[] = {1.5, NAN, INFINITY};
+    char *csv = write_table(PS_TABLE_CSV, 3, text, num);
+    ck_assert_str_eq(csv, "name,value\n"
+                          "\"a b\",1.5\n"
+                          "\"c,\"\"d\"\"\",nan\n"
+                          "\"e\tf  g\",inf\n");
+    char *tsv = write_table(PS_TABLE_TSV, 3, text, num);
+    ck_assert_str_eq(tsv, "name\tvalue\na b\t1.5\nc,\"d\"\tnan\ne f  g\tinf\n");
+    /* the reader reads back what the writer wrote */
+    ps_table *t = parse_ok(csv);
+    ck_assert_int_eq((int)t->nrows, 3);
+    ck_assert_str_eq(t->cells[1][0], "c,\"d\"");
+    double x;
+    ck_assert_int_eq(ps_table_get_double(t, 2, 1, &x), 0);
+    ck_assert(isinf(x) && x > 0);
+    ps_table_free(t);
+    free(csv);
+    free(tsv);
+}
+END_TEST
+
+START_TEST(writer_json_nonfinite)
+{
+    const char *text[] = {"x\n\"y\"", "b", "c", "d"};
+    const double num[] = {82.62, NAN, INFINITY, -INFINITY};
+    char *js = write_table(PS_TABLE_JSON, 4, text, num);
+    /* the convention: null for NaN, "Inf" / "-Inf" (read as numbers by pandas read_json and
+     * R jsonlite, checked by hand with pandas 1.5.3 and jsonlite 1.8.4) */
+    ck_assert_str_eq(js, "[\n"
+                         "{\"name\": \"x\\n\\\"y\\\"\", \"value\": 82.62},\n"
+                         "{\"name\": \"b\", \"value\": null},\n"
+                         "{\"name\": \"c\", \"value\": \"Inf\"},\n"
+                         "{\"name\": \"d\", \"value\": \"-Inf\"}\n"
+                         "]\n");
+    ps_table *t = parse_ok(js);
+    ck_assert_int_eq(t->ncols, 2);
+    ck_assert_int_eq((int)t->nrows, 4);
+    ck_assert_str_eq(t->colnames[1], "value");
+    ck_assert_str_eq(t->cells[0][0], "x\n\"y\"");
+    double x[4];
+    for (int r = 0; r < 4; r++)
+        ck_assert_int_eq(ps_table_get_double(t, r, 1, &x[r]), 0);
+    ck_assert(x[0] == 82.62 && isnan(x[1]) && isinf(x[2]) && x[2] > 0 && x[3] < 0 &&
+              isinf(x[3]));
+    ck_assert_int_eq((int)t->line[3], 5);
+    ps_table_free(t);
+    free(js);
+}
+END_TEST
+
+START_TEST(reader_json)
+{
+    /* keys in another order, escapes, true/false, \u escapes incl. a surrogate pair */
+    ps_table *t = parse_ok(" [ {\"a\": \"\\u00e9\\ud83d\\ude00\", \"b\": -1.5e3},\n"
+                           "   {\"b\": true, \"a\": \"t\\tx\"} ] \n");
+    ck_assert_int_eq(t->ncols, 2);
+    ck_assert_str_eq(t->cells[0][0], "\xc3\xa9\xf0\x9f\x98\x80");
+    ck_assert_str_eq(t->cells[0][1], "-1.5e3");
+    ck_assert_str_eq(t->cells[1][0], "t\tx");
+    ck_assert_str_eq(t->cells[1][1], "true");
+    ps_table_free(t);
+    parse_fails("[{\"a\": 1}, {\"b\": 2}]", PS_ERR_FORMAT, "no key 'a'");
+    parse_fails("[{\"a\": 1}, {\"a\": 2, \"b\": 3}]", PS_ERR_FORMAT, "2 keys");
+    parse_fails("[{\"a\": [1]}]", PS_ERR_FORMAT, "nested");
+    parse_fails("[{\"a\": 1}", PS_ERR_FORMAT, "expected");
+    parse_fails("[{\"a\": \"x}]", PS_ERR_FORMAT, "not closed");
+    parse_fails("[]", PS_ERR_FORMAT, "empty JSON array");
+    parse_fails("[{\"a\": 1}] x", PS_ERR_FORMAT, "after the end");
+}
+END_TEST
+
+START_TEST(writer_markdown_latex)
+{
+    const char *text[] = {"a|b", "50% & $x_1$ {#} ~^\\"};
+    const double num[] = {0.25, -INFINITY};
+    char *md = write_table(PS_TABLE_MD, 2, text, num);
+    ck_assert_str_eq(md, "| name | value |\n"
+                         "| --- | --- |\n"
+                         "| a\\|b | 0.25 |\n"
+                         "| 50% & $x_1$ {#} ~^\\ | -inf |\n");
+    char *tex = write_table(PS_TABLE_TEX, 2, text, num);
+    ck_assert_str_eq(tex, "\\begin{tabular}{ll}\n"
+                          "\\toprule\n"
+                          "name & value \\\\\n"
+                          "\\midrule\n"
+                          "a|b & 0.25 \\\\\n"
+                          "50\\% \\& \\$x\\_1\\$ \\{\\#\\} \\textasciitilde{}\\textasciicircum{}"
+                          "\\textbackslash{} & $-\\infty$ \\\\\n"
+                          "\\bottomrule\n"
+                          "\\end{tabular}\n");
+    free(md);
+    free(tex);
+}
+END_TEST
+
+START_TEST(format_names)
+{
+    ps_table_format f;
+    const char *names[] = {"csv", "tsv", "json", "md", "markdown", "tex", "latex"};
+    const ps_table_format want[] = {PS_TABLE_CSV, PS_TABLE_TSV, PS_TABLE_JSON, PS_TABLE_MD,
+                                    PS_TABLE_MD,  PS_TABLE_TEX, PS_TABLE_TEX};
+    for (int i = 0; i < 7; i++) {
+        ck_assert_int_eq(ps_table_format_parse(names[i], &f), 0);
+        ck_assert_int_eq(f, want[i]);
+    }
+    ck_assert_int_eq(ps_table_format_parse("html", &f), PS_ERR_ARG);
+    ck_assert_int_eq(ps_table_format_from_path("out/x.tex", &f), 1);
+    ck_assert_int_eq(f, PS_TABLE_TEX);
+    ck_assert_int_eq(ps_table_format_from_path("x.json", &f), 1);
+    ck_assert_int_eq(f, PS_TABLE_JSON);
+    ck_assert_int_eq(ps_table_format_from_path("x.txt", &f), 0);
+    ck_assert_int_eq(ps_table_format_from_path("dir/.csv", &f), 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("io_table");
@@ -193,6 +369,12 @@ static Suite *make_suite(void)
     tcase_add_test(tc, get_double);
     tcase_add_test(tc, require_col);
     tcase_add_test(tc, read_file);
+    tcase_add_test(tc, shortest_numbers);
+    tcase_add_test(tc, writer_csv_tsv_one_line_per_record);
+    tcase_add_test(tc, writer_json_nonfinite);
+    tcase_add_test(tc, reader_json);
+    tcase_add_test(tc, writer_markdown_latex);
+    tcase_add_test(tc, format_names);
     suite_add_tcase(s, tc);
     return s;
 }

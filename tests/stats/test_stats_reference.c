@@ -75,7 +75,7 @@ static void load_data(void)
         if (!d || strcmp(d->name, r.f[0])) {
             ck_assert_int_lt(nsets, MAXSETS);
             d = &sets[nsets++];
-            snprintf(d->name, sizeof d->name, "%s", r.f[0]);
+            ck_assert_int_lt(snprintf(d->name, sizeof d->name, "%s", r.f[0]), (int)sizeof d->name);
             d->n = 0;
         }
         ck_assert_uint_lt(d->n, MAXN);
@@ -268,8 +268,9 @@ static void run_golden(const char *file)
         double got = NAN, want = num(r.f[2]);
         int rc = value_of(d, r.f[1], &got);
         ck_assert_msg(rc >= 0, "%s: unknown statistic %s", file, r.f[1]);
-        char where[128];
-        snprintf(where, sizeof where, "%s %s [%s]", r.f[0], r.f[1], r.nf > 3 ? r.f[3] : "");
+        char where[512];
+        ck_assert_int_lt(snprintf(where, sizeof where, "%s %s [%s]", r.f[0], r.f[1],
+                                  r.nf > 3 ? r.f[3] : ""), (int)sizeof where);
         if (rc == 1) {
             nchecked++, nfailed++;
             fprintf(stderr, "MISMATCH %s: library error: %s\n", where, ps_error_message());
@@ -319,7 +320,8 @@ static void load_mpmath(void)
     while (next_row(fp, buf, sizeof buf, &r, &hdr)) {
         ck_assert_int_ge(r.nf, 6);
         ck_assert_int_lt(nmp, MAXMP);
-        snprintf(mp_key[nmp], sizeof mp_key[nmp], "%s|%s|%s|%s", r.f[0], r.f[1], r.f[2], r.f[3]);
+        ck_assert_int_lt(snprintf(mp_key[nmp], sizeof mp_key[nmp], "%s|%s|%s|%s", r.f[0], r.f[1],
+                                  r.f[2], r.f[3]), (int)sizeof mp_key[nmp]);
         mp_val[nmp] = num(r.f[4]);
         mp_rerr[nmp] = num(r.f[5]);
         nmp++;
@@ -330,7 +332,8 @@ static void load_mpmath(void)
 static int find_mpmath(const char *fn, const char *a1, const char *a2, const char *a3)
 {
     char key[96];
-    snprintf(key, sizeof key, "%s|%s|%s|%s", fn, a1, a2, a3);
+    if (snprintf(key, sizeof key, "%s|%s|%s|%s", fn, a1, a2, a3) >= (int)sizeof key)
+        return -1; /* longer than any key stored */
     for (int i = 0; i < nmp; i++)
         if (!strcmp(mp_key[i], key))
             return i;
@@ -375,7 +378,8 @@ START_TEST(test_distributions_r)
         char where[200];
         int m = find_mpmath(fn, r.f[1], r.f[2], r.f[3]);
         if (m >= 0) {
-            snprintf(where, sizeof where, "%s(%s, %s, %s) [mpmath]", fn, r.f[1], r.f[2], r.f[3]);
+            ck_assert_int_lt(snprintf(where, sizeof where, "%s(%s, %s, %s) [mpmath]", fn, r.f[1],
+                                      r.f[2], r.f[3]), (int)sizeof where);
             check(got, mp_val[m], PS_TOL_REF, 0.0, where);
             nmpcheck++;
         }
@@ -383,7 +387,8 @@ START_TEST(test_distributions_r)
             nskipped++; /* R itself is off here */
             continue;
         }
-        snprintf(where, sizeof where, "%s(%s, %s, %s) [R]", fn, r.f[1], r.f[2], r.f[3]);
+        ck_assert_int_lt(snprintf(where, sizeof where, "%s(%s, %s, %s) [R]", fn, r.f[1], r.f[2],
+                                  r.f[3]), (int)sizeof where);
         check(got, want, PS_TOL_REF, 0.0, where);
     }
     fclose(fp);
