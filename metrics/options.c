@@ -184,6 +184,18 @@ int ps_region_list_parse(const char *s, ps_region **out, int *n)
             free(r);
             return ps_error_context(rc, "region list '%s', item %d", s, cnt + 1);
         }
+        /* a region listed twice would give two identical rows per case (and double weight
+         * in every mean): refuse it, naming both items */
+        for (int k = 0; k < cnt; k++) {
+            if (r[k].n == r[cnt].n &&
+                !memcmp(r[k].labels, r[cnt].labels, (size_t)r[k].n * sizeof r[k].labels[0])) {
+                char txt[16 * 12];
+                ps_region_format(&r[cnt], txt, sizeof txt);
+                free(r);
+                return ps_error(PS_ERR_ARG, "region list '%s': label %s is listed twice (items "
+                                "%d and %d)", s, txt, k + 1, cnt + 1);
+            }
+        }
         cnt++;
         if (!e)
             break;

@@ -8,6 +8,7 @@
  *   ps_io.h        NIfTI volumes with geometry, CSV/TSV/JSON tables, atomic output files
  *   ps_manifest.h  data manifests and the synthetic demo data set
  *   ps_metrics.h   per-case segmentation metrics (overlap, volumes, distances, NSD)
+ *   ps_eval.h      the per-case table and the evaluation driver (plans, streamed rows)
  *   ps_stats.h     statistics on numbers (tests, intervals, regression, agreement)
  *   ps_reports.h   analyses of per-case tables and their rendering
  *   ps_infer.h     nnU-Net v1 / PanSegNet checkpoints and the network
@@ -21,6 +22,7 @@
 #include "ps_io.h"
 #include "ps_manifest.h"
 #include "ps_metrics.h"
+#include "ps_eval.h"
 #include "ps_stats.h"
 #include "ps_reports.h"
 #include "ps_infer.h"

@@ -4,6 +4,7 @@
 #define PS_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ps_core.h"
@@ -87,7 +88,7 @@ typedef struct cli_common {
     unsigned uses;           /* CLI_USE_* (default CLI_USE_ALL)                 */
     const char *cmd;         /* for messages; set by cli_getopt                  */
     char shortopts_[64];     /* private                                          */
-    char last_opt_[64];      /* private: the option cli_getopt returned last     */
+    char last_opt[64];       /* the option cli_getopt returned last: "--labels" */
 } cli_common;
 
 void cli_common_init(cli_common *c, ps_table_format default_format);
@@ -139,6 +140,12 @@ int cli_parse_level(const char *cmd, const char *s, double *out);
  * half-written is left) and returns rc. */
 int cli_output_open(const cli_common *c, ps_atomic_file **af, FILE **f);
 int cli_output_close(ps_atomic_file *af, int rc);
+
+/* SIGINT / SIGTERM: the first one sets the returned flag (to the signal number) so that a
+ * long run can stop taking work and keep what is done; a second one ends the process. Release
+ * restores the previous handlers. */
+volatile sig_atomic_t *cli_catch_stop_signals(void);
+void cli_release_stop_signals(void);
 
 /* The subcommand entry points (one file each). */
 #define PS_CMD(name, fn, summary) int fn(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 void cli_common_init(cli_common *c, ps_table_format default_format)
@@ -238,11 +239,11 @@ int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char
         int code = getopt_long(argc, argv, c->shortopts_, longopts, &longindex);
         char buf[128];
         if (longindex >= 0)
-            snprintf(c->last_opt_, sizeof c->last_opt_, "--%s", longopts[longindex].name);
+            snprintf(c->last_opt, sizeof c->last_opt, "--%s", longopts[longindex].name);
         else if (code > 0 && code < 256)
-            snprintf(c->last_opt_, sizeof c->last_opt_, "-%c", code);
+            snprintf(c->last_opt, sizeof c->last_opt, "-%c", code);
         else
-            snprintf(c->last_opt_, sizeof c->last_opt_, "?");
+            snprintf(c->last_opt, sizeof c->last_opt, "?");
         if (code == -1) {
             if (resolve_format(c))
                 return CLI_GETOPT_ERROR;
@@ -275,7 +276,7 @@ int cli_getopt(cli_common *c, const char *cmd, int argc, char **argv, const char
 
 int cli_unknown_option(const cli_common *c)
 {
-    return cli_usage_error(c->cmd, "unknown option '%s'", c->last_opt_);
+    return cli_usage_error(c->cmd, "unknown option '%s'", c->last_opt);
 }
 
 /* Same file: same device and inode, or (for files that do not exist yet) the same path. */
@@ -306,4 +307,32 @@ int cli_output_check(const cli_common *c, const char *const *inputs, int n)
     if (ps_atomic_check(out))
         return cli_usage_error(c->cmd, "%s", ps_error_message());
     return 0;
+}
+
+/* The one flag a signal handler may set (the only global of the CLI, as signals require). */
+static volatile sig_atomic_t stop_signal;
+static struct sigaction old_int, old_term;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+volatile sig_atomic_t *cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    return &stop_signal;
+}
+
+void cli_release_stop_signals(void)
+{
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
 }

@@ -175,6 +175,12 @@ static void describe(const ps_geometry *g, char *buf, size_t len)
 int ps_geometry_check_same(const ps_geometry *a, const char *name_a,
                            const ps_geometry *b, const char *name_b)
 {
+    return ps_geometry_check_same_tol(a, name_a, b, name_b, PS_GEOM_TOL_MM);
+}
+
+int ps_geometry_check_same_tol(const ps_geometry *a, const char *name_a,
+                               const ps_geometry *b, const char *name_b, double tol_mm)
+{
     char what[256] = "";
     static const char axis[3] = {'i', 'j', 'k'};
     for (int d = 0; d < 3 && !what[0]; d++)
@@ -182,11 +188,11 @@ int ps_geometry_check_same(const ps_geometry *a, const char *name_a,
             snprintf(what, sizeof what, "dims differ on axis %c: %lld vs %lld", axis[d],
                      (long long)a->dim[d], (long long)b->dim[d]);
     for (int d = 0; d < 3 && !what[0]; d++)
-        if (!(fabs(a->spacing_mm[d] - b->spacing_mm[d]) <= PS_GEOM_TOL_MM))
+        if (!(fabs(a->spacing_mm[d] - b->spacing_mm[d]) <= tol_mm))
             snprintf(what, sizeof what, "spacing differs on axis %c: %.9g vs %.9g mm", axis[d],
                      a->spacing_mm[d], b->spacing_mm[d]);
     for (int r = 0; r < 3 && !what[0]; r++)
-        if (!(fabs(a->affine[r][3] - b->affine[r][3]) <= PS_GEOM_TOL_MM))
+        if (!(fabs(a->affine[r][3] - b->affine[r][3]) <= tol_mm))
             snprintf(what, sizeof what, "origin differs in world coordinate %c: %.9g vs %.9g mm",
                      "xyz"[r], a->affine[r][3], b->affine[r][3]);
     for (int c = 0; c < 3 && !what[0]; c++) {

@@ -70,6 +70,12 @@ void ps_geometry_set_affine(ps_geometry *g, const double affine[4][4]);
  * names both files and prints both geometries. */
 int ps_geometry_check_same(const ps_geometry *a, const char *name_a,
                            const ps_geometry *b, const char *name_b);
+/* The same with spacing and origin compared within tol_mm (>= 0) instead of 1e-4 mm; the
+ * direction tolerance stays 1e-5. Dims differing is reported first. */
+int ps_geometry_check_same_tol(const ps_geometry *a, const char *name_a,
+                               const ps_geometry *b, const char *name_b, double tol_mm);
+/* Write `s` as a JSON string literal (quotes and escapes) to f: the one JSON string escaper. */
+void ps_json_put_string(FILE *f, const char *s);
 
 /* Length of the field-of-view diagonal in mm: sqrt(sum((dim_d * spacing_d)^2)). */
 double ps_geometry_diagonal_mm(const ps_geometry *g);

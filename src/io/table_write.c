@@ -149,7 +149,7 @@ static void put_tex_text(FILE *f, const char *s)
     }
 }
 
-static void put_json_string(FILE *f, const char *s)
+void ps_json_put_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -174,7 +174,7 @@ static void put_text(const ps_table_writer *w, const char *s)
     switch (w->fmt) {
     case PS_TABLE_CSV: put_csv_text(w->f, s); break;
     case PS_TABLE_TSV: put_tsv_text(w->f, s); break;
-    case PS_TABLE_JSON: put_json_string(w->f, s); break;
+    case PS_TABLE_JSON: ps_json_put_string(w->f, s); break;
     case PS_TABLE_MD: put_md_text(w->f, s); break;
     case PS_TABLE_TEX: put_tex_text(w->f, s); break;
     }
@@ -262,7 +262,7 @@ static int begin_cell(ps_table_writer *w)
             fputs(w->rows ? ",\n{" : "\n{", f);
         else
             fputs(", ", f);
-        put_json_string(f, w->names[w->col]);
+        ps_json_put_string(f, w->names[w->col]);
         fputs(": ", f);
         break;
     case PS_TABLE_CSV:

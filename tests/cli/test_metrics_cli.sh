@@ -35,7 +35,7 @@ check_status "metrics on the demo set exits 0" 0 $?
 check_same "output identical for -j 1 and -j 2" "$T/j1.csv" "$T/j2.csv"
 check_same "output identical for -j 1 and -j 3" "$T/j1.csv" "$T/j3.csv"
 head -n 1 "$T/j1.csv" >"$T/header"
-check_contains "header starts with the key columns" "$T/header" "case,model,modality,center,label,status,tp,fp,fn,tn,dice"
+check_contains "header starts with the key columns" "$T/header" "case,model,subject,modality,center,label,status,geometry,tp,fp,fn,tn,dice"
 check_contains "header has the distance columns" "$T/header" "hd95,hd95_pred_to_ref,hd95_ref_to_pred,assd,masd,nsd,message"
 check_contains "the empty demo prediction is reported" "$T/j1.csv" ",pred_empty,"
 ncases=$(grep -vc '^#' "$M"); ncases=$((ncases - 1))

@@ -924,6 +924,13 @@ START_TEST(test_parsers)
     free(list);
     ck_assert_int_eq(ps_region_list_parse("1,,2", &list, &n), PS_ERR_ARG);
     ck_assert_msg(strstr(ps_error_message(), "item 2") != NULL, "%s", ps_error_message());
+    /* issue 12 A16: a label or region listed twice is an error (2+1 is the region 1+2) */
+    ck_assert_int_eq(ps_region_list_parse("1,1", &list, &n), PS_ERR_ARG);
+    ck_assert_msg(strstr(ps_error_message(), "label 1 is listed twice") != NULL, "%s",
+                  ps_error_message());
+    ck_assert_int_eq(ps_region_list_parse("1+2,3,2+1", &list, &n), PS_ERR_ARG);
+    ck_assert_msg(strstr(ps_error_message(), "items 1 and 3") != NULL, "%s",
+                  ps_error_message());
 
     ps_hd_method hm;
     ck_assert_int_eq(ps_hd_method_parse("deepmind", &hm), 0);
