@@ -56,6 +56,10 @@ int cli_common_option(cli_common *c, int code, const char *arg)
         c->ctx.threads = (int)v;
         return 1;
     case CLI_OPT_OUTPUT:
+        if (!*arg) {
+            cli_usage_error(c->cmd, "-o/--output needs a file name ('-' for standard output)");
+            return -1;
+        }
         c->output = arg;
         return 1;
     case CLI_OPT_FORMAT:

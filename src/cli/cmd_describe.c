@@ -35,7 +35,7 @@ static void usage(FILE *f)
         "                       counts)\n"
         "  --format FMT         text (default: aligned columns), csv, tsv or json\n"
         "\n"
-        CLI_COMMON_HELP
+        CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_THREADS)
         "\n"
         "Output, one row (JSON object) per group and metric:\n"
         "  <by columns>, metric\n"

@@ -61,6 +61,8 @@ static int atomic_check(const char *path, char **target, long *mode)
     *target = NULL;
     *mode = -1;
     struct stat lst, st;
+    if (!*path)
+        return ps_error(PS_ERR_IO, "empty output file name");
     if (lstat(path, &lst)) {
         if (errno != ENOENT)
             return ps_error(PS_ERR_IO, "%s: cannot write here: %s", path, strerror(errno));

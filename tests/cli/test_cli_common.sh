@@ -17,6 +17,8 @@ P=$G/case_00_pred.nii.gz
 check_status "output in a missing folder: usage error" 2 $?
 check_contains "missing folder is named" "$T/err" "$T/missing/dir"
 check_contains "missing folder: says it does not exist" "$T/err" "does not exist"
+"$PANSEVAL" metrics --ref "$R" --pred "$P" -o "" >"$T/out" 2>"$T/err"
+check_status "an empty -o is a usage error" 2 $?
 mkdir -p "$T/adir"
 "$PANSEVAL" metrics --ref "$R" --pred "$P" -o "$T/adir" >"$T/out" 2>"$T/err"
 check_status "output is a folder: usage error" 2 $?
@@ -84,6 +86,11 @@ check_contains "the conflict is explained" "$T/err" "contradicts the suffix"
 check_true "nothing written on a conflict" test ! -e "$T/c.json"
 "$PANSEVAL" metrics --ref "$R" --pred "$P" --format json -o "$T/agree.json" 2>"$T/err"
 check_status "--format json with -o x.json is fine" 0 $?
+printf 'case,model,label,status,dice\nc1,a,1,ok,0.8\nc2,a,1,ok,0.7\nc3,a,1,ok,0.9\nc1,b,1,ok,0.6\nc2,b,1,ok,0.65\nc3,b,1,ok,0.7\n' >"$T/two.csv"
+"$PANSEVAL" compare "$T/two.csv" --metric dice --a a --b b -o "$T/cmp.md" >"$T/out" 2>"$T/err"
+check_contains "compare -o x.md writes a Markdown table" "$T/cmp.md" "| metric |"
+"$PANSEVAL" compare "$T/two.csv" --metric dice --a a --b b --format text -o "$T/cmp.csv" >"$T/out" 2>"$T/err"
+check_status "compare --format text with -o x.csv is an error" 2 $?
 "$PANSEVAL" metrics --ref "$R" --pred "$P" -o "$T/plain.out" 2>"$T/err"
 check_contains "an unknown suffix keeps the default (csv)" "$T/plain.out" "case,model"
 
@@ -120,6 +127,18 @@ check_contains "summary: prefixed" "$T/err" "panseval summary: option '--by' nee
 "$PANSEVAL" compare "$T/one.csv" --metric >"$T/out" 2>"$T/err"
 n=$(grep -c '^panseval' "$T/err")
 check_true "compare --metric without argument: one error line" test "$n" -eq 1
+for c in "summary x --metrics" "compare x --a" "volume x --by" "describe x --metric" \
+         "kappa x --raters" "icc x --raters" "demo-data --out" "forward --model" \
+         "model-info --fold"; do
+  # shellcheck disable=SC2086
+  "$PANSEVAL" $c >"$T/out" 2>"$T/err"
+  st=$?
+  n=$(grep -c '^panseval' "$T/err")
+  opt=${c##* }
+  check_true "$c (no argument): exit 2 and one error line naming $opt" \
+    test "$st" -eq 2 -a "$n" -eq 1
+  check_contains "$c: the error is prefixed by the command" "$T/err" "needs an argument"
+done
 "$PANSEVAL" metrics --nosuch >"$T/out" 2>"$T/err"
 check_contains "an unknown option is named" "$T/err" "panseval metrics: unknown option '--nosuch'"
 n=$(grep -c '^panseval' "$T/err")

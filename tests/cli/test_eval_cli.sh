@@ -28,6 +28,9 @@ check_contains "missing rows are counted on stderr" "$T/err" "1 evaluation(s) wi
 "$PANSEVAL" metrics --manifest "$T/demo/gap.tsv" --labels 1,2 -o "$T/gap12.csv" 2>"$T/err"
 n=$(grep -c ',missing,' "$T/gap12.csv")
 check_true "with --labels 1,2: one missing row per label" test "$n" -eq 2
+"$PANSEVAL" metrics --manifest "$T/demo/gap.tsv" -j 1 -o "$T/gap_j1.csv" 2>"$T/err"
+"$PANSEVAL" metrics --manifest "$T/demo/gap.tsv" -j 3 -o "$T/gap_j3.csv" 2>"$T/err"
+check_same "missing rows: the same table for -j 1 and -j 3" "$T/gap_j1.csv" "$T/gap_j3.csv"
 "$PANSEVAL" summary "$T/gap.csv" --by model --format csv -o "$T/gap_sum.csv" 2>"$T/err"
 check_status "summary reads a table with missing rows" 0 $?
 
@@ -98,6 +101,8 @@ n=$(grep -c '^a,nn,' "$T/folder.csv"); check_true "case a evaluated" test "$n" -
 "$PANSEVAL" metrics --ref "$G/case_00_ref.nii.gz" --pred "$G/case_00_pred.nii.gz" --case a --name nn -o "$T/pair.csv" 2>"$T/err"
 grep '^a,' "$T/folder.csv" >"$T/fa"; grep '^a,' "$T/pair.csv" >"$T/pa"
 check_same "folder mode gives the numbers of the file pair" "$T/fa" "$T/pa"
+"$PANSEVAL" metrics --ref "$T/refs" --pred "$T/preds" --name nn -j 3 -o "$T/folder_j3.csv" 2>"$T/err"
+check_same "folder mode: the same table for -j 3" "$T/folder.csv" "$T/folder_j3.csv"
 "$PANSEVAL" metrics --ref "$T/refs" --pred "$G/case_00_pred.nii.gz" >"$T/out" 2>"$T/err"
 check_status "a folder with a file is a usage error" 2 $?
 

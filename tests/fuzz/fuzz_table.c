@@ -1,4 +1,4 @@
-/* fuzz_table.c - libFuzzer target for the CSV/TSV reader (ps_table_parse, src/io/table_read.c).
+/* fuzz_table.c - libFuzzer target for the CSV/TSV/JSON reader (ps_table_parse, src/io/table_read.c).
  *
  * The whole input is the table text (NUL bytes included). A parsed table is walked cell by
  * cell: every cell, column name and line number must be readable, ps_table_get_double must
@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         return 0;
     }
-    if (!t || t->ncols < 1 || t->nrows < 0 || (t->sep != ',' && t->sep != '\t'))
+    if (!t || t->ncols < 1 || t->nrows < 0 ||
+        (t->sep != ',' && t->sep != '\t' && t->sep != 'j'))
         __builtin_trap();
     volatile size_t acc = 0;
     for (int c = 0; c < t->ncols; c++) {
@@ -40,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int64_t prev_line = 0;
     for (int64_t r = 0; r < t->nrows; r++) {
-        if (t->line[r] <= prev_line)
+        /* CSV/TSV records start on later lines; JSON objects may share a line */
+        if (t->line[r] < prev_line || (t->sep != 'j' && t->line[r] == prev_line))
             __builtin_trap();
         prev_line = t->line[r];
         for (int c = 0; c < t->ncols; c++) {

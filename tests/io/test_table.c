@@ -356,6 +356,88 @@ START_TEST(format_names)
 }
 END_TEST
 
+/* ---- what pandas and R read from the writer's output ------------------------------------ */
+static const char *const fx_text[] = {"plain", "comma, \"quoted\"", "two\nlines", "tab\there",
+                                      "x", "third", "sum", "tiny", "neg", "int"};
+static const double fx_value[] = {82.62, NAN, INFINITY, -INFINITY, 1.0 / 3.0, 0.1 + 0.2,
+                                  0.30000000000000004, 1e-300, -2.5, 3};
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, (1 << 16) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Each golden line: format, row, type, value as the reader printed it. The value must equal
+ * panseval's reading of the same fixture: exactly (R; pandas with its exact options), or to
+ * 4 machine epsilons relative (pandas' default parsers are not correctly rounded). */
+static void check_reader_golden(const char *golden, int exact_only_if_marked)
+{
+    ps_table *g = NULL;
+    ck_assert_int_eq(ps_table_read(ps_test_path(golden), &g), 0);
+    int cf = ps_table_col(g, "format"), cr = ps_table_col(g, "row"), cv = ps_table_col(g, "value");
+    ck_assert(cf >= 0 && cr >= 0 && cv >= 0);
+    int nchecked = 0;
+    for (int64_t r = 0; r < g->nrows; r++) {
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "%s", g->cells[r][cf]);
+        int exact = !exact_only_if_marked || strchr(fmt, '+') != NULL;
+        char *plus = strchr(fmt, '+');
+        if (plus)
+            *plus = '\0';
+        char path[64];
+        snprintf(path, sizeof path, "golden/io/table_nonfinite.%s", fmt);
+        ps_table *t = NULL;
+        ck_assert_int_eq(ps_table_read(ps_test_path(path), &t), 0);
+        int row = atoi(g->cells[r][cr]);
+        double ours, theirs;
+        ck_assert_int_eq(ps_table_get_double(t, row, 1, &ours), 0);
+        const char *v = g->cells[r][cv];
+        while (*v == ' ')
+            v++;
+        theirs = !strcmp(v, "NA") ? NAN : strtod(v, NULL); /* jsonlite reads null as NA */
+        ck_assert_msg(ours == fx_value[row] || (isnan(ours) && isnan(fx_value[row])),
+                      "panseval reads %s row %d as %.17g", fmt, row, ours);
+        if (isnan(ours) || isinf(ours) || exact)
+            ck_assert_msg(ours == theirs || (isnan(ours) && isnan(theirs)),
+                          "%s %s row %d: %.17g vs %.17g", golden, g->cells[r][cf], row, ours,
+                          theirs);
+        else
+            ck_assert_msg(fabs(ours - theirs) <= 4 * 2.220446049250313e-16 * fabs(ours),
+                          "%s %s row %d: %.17g vs %.17g", golden, g->cells[r][cf], row, ours,
+                          theirs);
+        ps_table_free(t);
+        nchecked++;
+    }
+    ck_assert_int_ge(nchecked, 30);
+    ps_table_free(g);
+}
+
+START_TEST(readers_pandas_and_r)
+{
+    /* the fixtures are the writer's output, byte for byte */
+    const ps_table_format fmts[] = {PS_TABLE_CSV, PS_TABLE_TSV, PS_TABLE_JSON};
+    for (int k = 0; k < 3; k++) {
+        char *ours = write_table(fmts[k], 10, fx_text, fx_value);
+        char path[64];
+        snprintf(path, sizeof path, "golden/io/table_nonfinite.%s", ps_table_format_name(fmts[k]));
+        size_t len;
+        char *fixture = slurp(ps_test_path(path), &len);
+        ck_assert_str_eq(ours, fixture);
+        free(ours);
+        free(fixture);
+    }
+    /* R read.csv / read.delim / jsonlite: exact; pandas: see check_reader_golden */
+    check_reader_golden("golden/io/table_readers_R.tsv", 0);
+    check_reader_golden("golden/io/table_readers_pandas.tsv", 1);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("io_table");
@@ -375,6 +457,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, reader_json);
     tcase_add_test(tc, writer_markdown_latex);
     tcase_add_test(tc, format_names);
+    tcase_add_test(tc, readers_pandas_and_r);
     suite_add_tcase(s, tc);
     return s;
 }
