@@ -4,7 +4,7 @@
 #     320x260x(40-80), two models), or every EVERY-th case of it (same CT/MRI mix);
 #   - `panseval metrics -j 2` (both models: Dice, HD95, ASSD, NSD, ...) against the time to
 #     only inflate every file it reads (libdeflate-gunzip, two processes in parallel);
-#   - peak memory (max RSS) of the run against a run of a tenth of the cases: flat;
+#   - peak memory (max RSS): one case repeated 10 and 100 times must peak the same;
 #   - `mpirun -n 2 ... --mpi -j 1` against one process with -j 2;
 #   - a projection to N nodes from the measured cost per case.
 # Every configuration is run RUNS times (default 3), alternating, and the median is quoted.
@@ -25,8 +25,6 @@ fi
 # the subset manifest: every EVERY-th case (paths stay relative to SET)
 awk -v e="$EVERY" 'BEGIN{FS="\t"} /^#/ {next} !h {print; h=1; next} {if ((n++ % e) == 0) print}' \
   "$SET/manifest.tsv" > "$SET/bench_subset.tsv"
-awk -v e="$((EVERY * 10))" 'BEGIN{FS="\t"} /^#/ {next} !h {print; h=1; next} {if ((n++ % e) == 0) print}' \
-  "$SET/manifest.tsv" > "$SET/bench_tenth.tsv"
 ncases=$(($(wc -l < "$SET/bench_subset.tsv") - 1))
 # the files metrics reads: ref, pred:modelA, pred:modelB (columns 5, 7, 8)
 awk 'BEGIN{FS="\t"} NR > 1 {print $5; print $7; print $8}' "$SET/bench_subset.tsv" |
@@ -34,9 +32,9 @@ awk 'BEGIN{FS="\t"} NR > 1 {print $5; print $7; print $8}' "$SET/bench_subset.ts
 nfiles=$(wc -l < "$W/files")
 echo "set: $SET, $ncases cases (every ${EVERY}th of $(($(grep -vc '^#' "$SET/manifest.tsv") - 1))), $nfiles files, $(du -ch $(cat "$W/files") | tail -1 | cut -f1) compressed"
 
-t() { # seconds of wall time of "$@" (stdout and stderr discarded)
-  s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-  echo "$s $e" | awk '{printf "%.3f", $2 - $1}'
+t() { # "wall,cpu" seconds of "$@" (cpu = user + system of it and its children)
+  /usr/bin/time -f "%e %U %S" -o "$W/time" sh -c '"$@" >/dev/null 2>&1' sh "$@"
+  awk '{printf "%.2f,%.2f", $1, $2 + $3}' "$W/time"
 }
 inflate() { xargs -P 2 -n 64 libdeflate-gunzip -c < "$W/files" > /dev/null; }
 metrics() { "$PV" metrics --manifest "$SET/bench_subset.tsv" -j 2 -o "$W/m.csv" --no-progress; }
@@ -44,7 +42,9 @@ mpi2() {
   mpirun -n 2 --oversubscribe --allow-run-as-root "$PV" metrics --manifest "$SET/bench_subset.tsv" \
     --mpi -j 1 -o "$W/mpi.csv" --no-progress
 }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+median() { # median of field $1 (1 wall, 2 cpu) of "wall,cpu" words on stdin
+  tr ' ' '\n' | grep . | cut -d, -f"$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'
+}
 
 ti=""; tm=""; tp=""
 for r in $(seq "$RUNS"); do
@@ -54,22 +54,32 @@ for r in $(seq "$RUNS"); do
     tp="$tp $(t mpi2)"
   fi
 done
-mi=$(echo $ti | median); mm=$(echo $tm | median)
-echo "inflate only (2 processes):        runs$ti s, median $mi s"
-echo "panseval metrics -j 2:             runs$tm s, median $mm s"
-echo "ratio metrics / inflate:           $(echo "$mm $mi" | awk '{printf "%.2f", $1 / $2}') (target <= 1.3)"
+mi=$(echo $ti | median 1); mm=$(echo $tm | median 1)
+ci=$(echo $ti | median 2); cm=$(echo $tm | median 2)
+echo "runs as wall,cpu seconds"
+echo "inflate only (2 processes):        runs$ti; median wall $mi s, cpu $ci s"
+echo "panseval metrics -j 2:             runs$tm; median wall $mm s, cpu $cm s"
+echo "ratio metrics / inflate:           wall $(echo "$mm $mi" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cm $ci" | awk '{printf "%.2f", $1 / $2}') (target <= 1.3)"
 if [ -n "$tp" ]; then
-  mp=$(echo $tp | median)
-  echo "mpirun -n 2 --mpi -j 1:            runs$tp s, median $mp s"
-  echo "ratio 2 ranks x 1 / 1 rank x 2:    $(echo "$mp $mm" | awk '{printf "%.2f", $1 / $2}') (target <= 1.10)"
+  mp=$(echo $tp | median 1); cp=$(echo $tp | median 2)
+  echo "mpirun -n 2 --mpi -j 1:            runs$tp; median wall $mp s, cpu $cp s"
+  echo "ratio 2 ranks x 1 / 1 rank x 2:    wall $(echo "$mp $mm" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cp $cm" | awk '{printf "%.2f", $1 / $2}') (target <= 1.10)"
   cmp -s "$W/m.csv" "$W/mpi.csv" && echo "mpirun output: byte-identical to one process"
 fi
-# memory: the full subset against a tenth of it
-/usr/bin/time -f %M -o "$W/rss_full" "$PV" metrics --manifest "$SET/bench_subset.tsv" -j 2 -o "$W/m.csv" --no-progress 2>/dev/null
-/usr/bin/time -f %M -o "$W/rss_tenth" "$PV" metrics --manifest "$SET/bench_tenth.tsv" -j 2 -o "$W/t.csv" --no-progress 2>/dev/null
-nt=$(($(wc -l < "$SET/bench_tenth.tsv") - 1))
-echo "peak RSS: $ncases cases $(($(cat "$W/rss_full") / 1024)) MB, $nt cases $(($(cat "$W/rss_tenth") / 1024)) MB"
+# memory over a run: the largest case of the subset repeated 10 and 100 times (distinct case
+# ids): the peak must not grow with the number of cases
+big=$(awk 'BEGIN{FS="\t"} NR > 1 {print $1, $5}' "$SET/bench_subset.tsv" |
+  while read -r c r; do echo "$(stat -c %s "$SET/$r") $c"; done | sort -n | tail -1 | cut -d' ' -f2)
+for k in 10 100; do
+  awk -v k="$k" -v c="$big" 'BEGIN{FS=OFS="\t"} /^#/ {next} !h {print; h=1; next}
+       $1 == c {for (i = 0; i < k; i++) {$1 = c "_" i; $2 = $1; print}; exit}' \
+    "$SET/manifest.tsv" > "$SET/bench_rep$k.tsv"
+  /usr/bin/time -f %M -o "$W/rss$k" "$PV" metrics --manifest "$SET/bench_rep$k.tsv" -j 2 \
+    -o "$W/r.csv" --no-progress 2>/dev/null
+done
+echo "peak RSS, case $big (the subset's largest reference file) x10: $(($(cat "$W/rss10") / 1024)) MB, x100: $(($(cat "$W/rss100") / 1024)) MB"
 per=$(echo "$mm $ncases" | awk '{printf "%.4f", $1 / $2}')
+# (wall time per case of the -j 2 run; a node with C cores: about per * 2 / C)
 echo "cost per case (2 cores): $per s; projected for 2,117 cases:"
 for n in 1 2 4 8 16; do
   echo "$per $n" | awk '{printf "  %2d node(s) x 2 cores: %.0f s\n", $2, 2117 * $1 / $2}'
