@@ -317,11 +317,11 @@ int ps_eval_run_dist(const ps_eval_plan *plan, const ps_eval_settings *s,
     if (!r && rank == 0)
         r = ps_eval_writer_create(out, fmt, plan, &rc.w);
     if (r && ranks > 1 && rank == 0) {
-        /* the other ranks wait in the queue: let it end them before reporting */
+        /* the other ranks wait in the queue for tasks: an empty run stops them */
         int keep = r;
-        char msg[2048];
+        char msg[4096];
         snprintf(msg, sizeof msg, "%s", ps_error_message());
-        ps_dist_abort(o->dist, 1);
+        ps_dist_run(o->dist, 0, NULL, 0, mpi_work, mpi_sink, &rc);
         r = ps_error(keep, "%s", msg);
     }
     if (r)
@@ -337,14 +337,14 @@ int ps_eval_run_dist(const ps_eval_plan *plan, const ps_eval_settings *s,
         sum->ref_grid += rc.extra.ref_grid;
         sum->rows += rc.extra.rows;
     } else {
-        rc.case_left = ps_calloc((size_t)(plan->ncases ? plan->ncases : 1),
-                                 sizeof *rc.case_left);
-        if (!rc.case_left) {
+        /* rank 0 counts the jobs of each case left to emit; workers only compute */
+        if (rank == 0 && !(rc.case_left = ps_calloc((size_t)(plan->ncases ? plan->ncases : 1),
+                                                    sizeof *rc.case_left))) {
             r = PS_ERR_NOMEM;
-            ps_dist_abort(o->dist, 1);
+            ps_dist_run(o->dist, 0, NULL, 0, mpi_work, mpi_sink, &rc);
             goto done;
         }
-        for (int64_t j = 0; j < plan->njobs; j++) {
+        for (int64_t j = 0; rank == 0 && j < plan->njobs; j++) {
             int64_t ci = plan->jobs[j].case_index;
             if (ci >= 0 && ci < plan->ncases)
                 rc.case_left[ci]++;
