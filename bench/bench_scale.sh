@@ -32,26 +32,25 @@ awk 'BEGIN{FS="\t"} NR > 1 {print $5; print $7; print $8}' "$SET/bench_subset.ts
 nfiles=$(wc -l < "$W/files")
 echo "set: $SET, $ncases cases (every ${EVERY}th of $(($(grep -vc '^#' "$SET/manifest.tsv") - 1))), $nfiles files, $(du -ch $(cat "$W/files") | tail -1 | cut -f1) compressed"
 
-t() { # "wall,cpu" seconds of "$@" (cpu = user + system of it and its children)
-  /usr/bin/time -f "%e %U %S" -o "$W/time" sh -c '"$@" >/dev/null 2>&1' sh "$@"
+t() { # "wall,cpu" seconds of the shell command $1 (cpu = user + system, children included)
+  /usr/bin/time -f "%e %U %S" -o "$W/time" sh -c "$1" >/dev/null 2>&1 ||
+    { echo "failed (status $?): $1" >&2; exit 1; }
   awk '{printf "%.2f,%.2f", $1, $2 + $3}' "$W/time"
 }
-inflate() { xargs -P 2 -n 64 libdeflate-gunzip -c < "$W/files" > /dev/null; }
-metrics() { "$PV" metrics --manifest "$SET/bench_subset.tsv" -j 2 -o "$W/m.csv" --no-progress; }
-mpi2() {
-  mpirun -n 2 --oversubscribe --allow-run-as-root "$PV" metrics --manifest "$SET/bench_subset.tsv" \
-    --mpi -j 1 -o "$W/mpi.csv" --no-progress
-}
+inflate="xargs -P 2 -n 64 libdeflate-gunzip -c < $W/files > /dev/null"
+metrics="$PV metrics --manifest $SET/bench_subset.tsv -j 2 -o $W/m.csv --no-progress"
+mpi2="mpirun -n 2 --oversubscribe --allow-run-as-root $PV metrics --manifest \
+  $SET/bench_subset.tsv --mpi -j 1 -o $W/mpi.csv --no-progress"
 median() { # median of field $1 (1 wall, 2 cpu) of "wall,cpu" words on stdin
   tr ' ' '\n' | grep . | cut -d, -f"$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'
 }
 
 ti=""; tm=""; tp=""
 for r in $(seq "$RUNS"); do
-  ti="$ti $(t inflate)"
-  tm="$tm $(t metrics)"
+  ti="$ti $(t "$inflate")"
+  tm="$tm $(t "$metrics")"
   if command -v mpirun >/dev/null && "$PV" metrics --help | grep -q -- --mpi; then
-    tp="$tp $(t mpi2)"
+    tp="$tp $(t "$mpi2")"
   fi
 done
 mi=$(echo $ti | median 1); mm=$(echo $tm | median 1)
