@@ -74,6 +74,7 @@ static unsigned char *slurp(const char *path, size_t *n)
     unsigned char *b = malloc((size_t)len + 1);
     ck_assert((long)fread(b, 1, (size_t)len, f) == len);
     fclose(f);
+    b[len] = 0; /* callers search it as text */
     *n = (size_t)len;
     return b;
 }
