@@ -216,12 +216,15 @@ const char *ps_jr_header_differs(const ps_jr_header *a, const ps_jr_header *b, c
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
+/* One header line without its '\n' (malloc'd), or NULL at the end or past 16 MiB. */
 static char *read_line(FILE *f)
 {
     size_t cap = 256, n = 0;
     char *s = malloc(cap);
-    int c;
-    while (s && (c = fgetc(f)) != EOF && c != '\n') {
+    if (!s)
+        return NULL;
+    int c = EOF;
+    while ((c = fgetc(f)) != EOF && c != '\n') {
         if (n + 1 >= cap) {
             char *t = cap < ((size_t)1 << 24) ? realloc(s, cap *= 2) : NULL;
             if (!t) {
@@ -232,7 +235,7 @@ static char *read_line(FILE *f)
         }
         s[n++] = (char)c;
     }
-    if (!s || (c == EOF && n == 0)) {
+    if (c == EOF && n == 0) {
         free(s);
         return NULL;
     }
