@@ -28,16 +28,8 @@
 /* ---- region membership ----------------------------------------------------------------------- */
 enum { MB_U8_RANGE, MB_U8_LUT, MB_I32_RANGE, MB_I32_LIST };
 
-typedef struct member {
-    int kind;
-    const void *data;
-    int32_t lo;
-    uint32_t width; /* labels lo..lo+width form the region (range kinds) */
-    uint8_t lut[256];
-    const ps_region *region;
-} member;
 
-static void member_init(member *m, const ps_volume *v, const ps_region *r)
+void ps_member_init_(ps_member *m, const ps_volume *v, const ps_region *r)
 {
     memset(m, 0, sizeof *m);
     m->data = v->data;
@@ -58,7 +50,7 @@ static void member_init(member *m, const ps_volume *v, const ps_region *r)
 }
 
 /* out[0..n) = 1 where voxel off+i is in the region, else 0. */
-static void member_row(const member *m, int64_t off, int64_t n, uint8_t *restrict out)
+static void member_row(const ps_member *m, int64_t off, int64_t n, uint8_t *restrict out)
 {
     switch (m->kind) {
     case MB_U8_RANGE: {
@@ -114,20 +106,16 @@ static int row_any_nonzero(const ps_volume *v, int64_t off, int64_t n)
 }
 
 /* ---- pass 1: counts and the union bounding box ------------------------------------------------ */
-typedef struct scan_result {
-    int64_t na, nb, nab;
-    int64_t lo[3], hi[3]; /* union bounding box, hi exclusive; lo > hi when both are empty */
-} scan_result;
 
 /* Rows outside [jlo, jhi) x [klo, khi) are known to be zero in both volumes. */
-static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *ma,
-                       const member *mb, const int64_t dim[3], const int64_t box_lo[3],
-                       const int64_t box_hi[3], int nt, scan_result *res)
+int ps_scan_counts_(const ps_volume *va, const ps_volume *vb, const ps_member *ma,
+                       const ps_member *mb, const int64_t dim[3], const int64_t box_lo[3],
+                       const int64_t box_hi[3], int nt, ps_scan_result *res)
 {
     const int64_t nx = dim[0], ny = dim[1], nz = dim[2];
     const int64_t jlo = box_lo[1], jhi = box_hi[1], klo = box_lo[2], khi = box_hi[2];
-    const scan_result empty = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
-    scan_result *part = ps_malloc_array((size_t)nt, sizeof *part);
+    const ps_scan_result empty = {0, 0, 0, {nx, ny, nz}, {0, 0, 0}};
+    ps_scan_result *part = ps_malloc_array((size_t)nt, sizeof *part);
     uint8_t *rows = ps_malloc_array((size_t)nt, (size_t)(2 * nx));
     if (!part || !rows) {
         free(part);
@@ -144,7 +132,7 @@ static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *m
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        scan_result acc = empty;
+        ps_scan_result acc = empty;
         uint8_t *ra = rows + (size_t)tid * (size_t)(2 * nx), *rb = ra + nx;
 #pragma omp for schedule(static)
         for (int64_t k = klo; k < khi; k++) {
@@ -180,7 +168,7 @@ static int scan_counts(const ps_volume *va, const ps_volume *vb, const member *m
         }
         part[tid] = acc;
     }
-    scan_result r = empty;
+    ps_scan_result r = empty;
     for (int t = 0; t < nt; t++) {
         r.na += part[t].na;
         r.nb += part[t].nb;
@@ -202,7 +190,7 @@ static double ratio(double num, double den)
     return den > 0 ? num / den : NAN;
 }
 
-static void overlap_metrics(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
+void ps_overlap_metrics_(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
                             const ps_metrics_options *opt, ps_case_metrics *out)
 {
     double TP = (double)tp, FP = (double)fp, FN = (double)fn, TN = (double)tn;
@@ -227,11 +215,17 @@ static void overlap_metrics(int64_t tp, int64_t fp, int64_t fn, int64_t tn, doub
      * 2 (tp tn - fn fp) / ((tp + fp)(fp + tn) + (tp + fn)(fn + tn)), which avoids the
      * cancellation of 1 - pe near 1. NaN when the denominator is 0 (both raters constant:
      * sklearn.metrics.cohen_kappa_score is 0/0 there as well). */
-    double kden = (TP + FP) * (FP + TN) + (TP + FN) * (FN + TN);
-    out->kappa = kden > 0 ? 2.0 * (TP * TN - FN * FP) / kden : NAN;
+    out->kappa = ps_kappa_2x2(tp, fp, fn, tn);
 }
 
-static void set_distances(ps_case_metrics *out, double v, double nsd)
+double ps_kappa_2x2(int64_t tp, int64_t fp, int64_t fn, int64_t tn)
+{
+    double TP = (double)tp, FP = (double)fp, FN = (double)fn, TN = (double)tn;
+    double kden = (TP + FP) * (FP + TN) + (TP + FN) * (FN + TN);
+    return kden > 0 ? 2.0 * (TP * TN - FN * FP) / kden : NAN;
+}
+
+void ps_set_distances_(ps_case_metrics *out, double v, double nsd)
 {
     out->hd = out->hd95 = out->hd95_pred_to_ref = out->hd95_ref_to_pred = v;
     out->assd = out->masd = v;
@@ -239,19 +233,11 @@ static void set_distances(ps_case_metrics *out, double v, double nsd)
 }
 
 /* ---- crop, boundary, gathering ------------------------------------------------------------------ */
-typedef struct crop {
-    int64_t lo[3];  /* first voxel of the crop in the image */
-    int64_t d[3];   /* crop dims */
-    int64_t n;
-    int64_t g[3];   /* corner grid of the surfels: d + 1, but 1 along the flat axis (2D) */
-    int64_t gn;
-    int flat;       /* the flat axis of a 2D image, or -1 */
-} crop;
 
 /* The box [lo, hi) of mask voxels grown by one voxel and clipped to the image. */
-static void crop_init(crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3])
+void ps_crop_init_(ps_crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3])
 {
-    c->flat = ps_flat_axis(dim);
+    c->flat = ps_flat_axis_(dim);
     for (int a = 0; a < 3; a++) {
         c->lo[a] = lo[a] > 0 ? lo[a] - 1 : 0;
         int64_t h = hi[a] < dim[a] ? hi[a] + 1 : dim[a];
@@ -262,7 +248,7 @@ static void crop_init(crop *c, const int64_t lo[3], const int64_t hi[3], const i
     c->gn = c->g[0] * c->g[1] * c->g[2];
 }
 
-static void fill_crop_mask(const member *m, const int64_t dim[3], const crop *c, uint8_t *mask,
+static void fill_crop_mask(const ps_member *m, const int64_t dim[3], const ps_crop *c, uint8_t *mask,
                            int nt)
 {
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -297,7 +283,7 @@ static void boundary_6(const uint8_t *m, const int64_t d[3], uint8_t *b, int nt)
         }
 }
 
-/* 2D images (one axis of length 1, see ps_flat_axis): b = mask voxels with an in-plane
+/* 2D images (one axis of length 1, see ps_flat_axis_): b = mask voxels with an in-plane
  * 4-neighbour outside the mask (MedPy's and MONAI's erosion with the 2D cross). The flat axis
  * has no neighbours, so it never makes a voxel boundary. */
 static void boundary_plane(const uint8_t *m, const int64_t d[3], int flat, uint8_t *b, int nt)
@@ -361,13 +347,8 @@ static void gather(const uint8_t *sel, const int64_t d[3], const int64_t *cnt,
 }
 
 /* ---- surface-distance lists ------------------------------------------------------------------ */
-typedef struct dirlist {
-    double *d;  /* distances in mm, voxel order */
-    double *w;  /* surfel areas in mm^2 (surfel lists only) */
-    int64_t n;
-} dirlist;
 
-static void dirlist_free(dirlist *l)
+void ps_dirlist_free_(ps_dirlist *l)
 {
     free(l->d);
     free(l->w);
@@ -410,7 +391,7 @@ static double area_within(const double *x, const double *w, int64_t n, double to
 }
 
 /* Voxel-list percentiles (medpy, monai, plastimatch). `tmp` holds na + nb doubles. */
-static void voxel_percentiles(const dirlist *ab, const dirlist *ba, const ps_metrics_options *o,
+static void voxel_percentiles(const ps_dirlist *ab, const ps_dirlist *ba, const ps_metrics_options *o,
                               double *tmp, ps_case_metrics *out)
 {
     const double q = o->percentile;
@@ -443,12 +424,8 @@ static void voxel_percentiles(const dirlist *ab, const dirlist *ba, const ps_met
  * boundary flags and, for the surfel methods, its corner-grid codes and surfel flags. The
  * distance transforms of the boundary (and surfel) flags are computed from these once per
  * mask; a directed list A -> B reads B's transform at A's flags. */
-typedef struct piece {
-    uint8_t *mask, *bnd;  /* crop grid */
-    uint8_t *surf, *code; /* corner grid (surfel methods only) */
-} piece;
 
-static void piece_free(piece *p)
+void ps_piece_free_(ps_piece *p)
 {
     free(p->mask);
     free(p->bnd);
@@ -457,8 +434,8 @@ static void piece_free(piece *p)
     memset(p, 0, sizeof *p);
 }
 
-static int piece_build(const member *m, const int64_t dim[3], const crop *c, int surfels, int nt,
-                       piece *p)
+int ps_piece_build_(const ps_member *m, const int64_t dim[3], const ps_crop *c, int surfels, int nt,
+                       ps_piece *p)
 {
     memset(p, 0, sizeof *p);
     p->mask = ps_malloc((size_t)c->n);
@@ -468,7 +445,7 @@ static int piece_build(const member *m, const int64_t dim[3], const crop *c, int
         p->code = ps_malloc((size_t)c->gn);
     }
     if (!p->mask || !p->bnd || (surfels && (!p->surf || !p->code))) {
-        piece_free(p);
+        ps_piece_free_(p);
         return PS_ERR_NOMEM;
     }
     fill_crop_mask(m, dim, c, p->mask, nt);
@@ -478,7 +455,7 @@ static int piece_build(const member *m, const int64_t dim[3], const crop *c, int
         boundary_6(p->mask, c->d, p->bnd, nt);
     if (surfels) {
         if (c->flat >= 0)
-            ps_surfel_grid_plane(p->mask, c->d, c->flat, p->surf, p->code, nt);
+            ps_surfel_grid_plane_(p->mask, c->d, c->flat, p->surf, p->code, nt);
         else
             ps_surfel_grid(p->mask, c->d, p->surf, p->code, nt);
     }
@@ -486,7 +463,7 @@ static int piece_build(const member *m, const int64_t dim[3], const crop *c, int
 }
 
 /* Surfel weight of each code: marching-cubes area (3D) or contour length (2D), in mm^2 / mm. */
-static void code_weights(const crop *c, const double sp[3], double w[256])
+void ps_code_weights_(const ps_crop *c, const double sp[3], double w[256])
 {
     for (int code = 0; code < 256; code++)
         w[code] = 0;
@@ -496,12 +473,12 @@ static void code_weights(const crop *c, const double sp[3], double w[256])
     } else {
         int p = c->flat == 0 ? 1 : 0, q = c->flat == 2 ? 1 : 2;
         for (int code = 0; code < 16; code++)
-            w[code] = ps_surfel_code_length(code, sp[p], sp[q]);
+            w[code] = ps_surfel_code_length_(code, sp[p], sp[q]);
     }
 }
 
 /* The EDT of a piece's boundary flags (crop grid) or surfel flags (corner grid). */
-static int piece_edt(const piece *p, const crop *c, const double sp[3], int surfels,
+int ps_piece_edt_(const ps_piece *p, const ps_crop *c, const double sp[3], int surfels,
                      double *edt, const ps_context *tctx)
 {
     if (surfels)
@@ -510,8 +487,8 @@ static int piece_edt(const piece *p, const crop *c, const double sp[3], int surf
 }
 
 /* d(src -> other): `edt_other` read at the flags of src, in voxel order. */
-static int dir_gather(const piece *src, const crop *c, int surfels, const double *edt_other,
-                      const double *code_w, int64_t *cnt, int nt, dirlist *l)
+int ps_dir_gather_(const ps_piece *src, const ps_crop *c, int surfels, const double *edt_other,
+                      const double *code_w, int64_t *cnt, int nt, ps_dirlist *l)
 {
     const uint8_t *sel = surfels ? src->surf : src->bnd;
     const int64_t *g = surfels ? c->g : c->d;
@@ -527,8 +504,8 @@ static int dir_gather(const piece *src, const crop *c, int surfels, const double
 
 /* Every distance metric of a pair from its directed lists: voxel lists vab (A -> B) and vba,
  * and the surfel lists sab, sba when the options need surfels (else NULL). */
-static int lists_metrics(const dirlist *ab, const dirlist *ba, const dirlist *sab,
-                         const dirlist *sba, const ps_metrics_options *o, ps_case_metrics *out)
+int ps_lists_metrics_(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlist *sab,
+                         const ps_dirlist *sba, const ps_metrics_options *o, ps_case_metrics *out)
 {
     double s_ab = sum_list(ab->d, ab->n), s_ba = sum_list(ba->d, ba->n);
     out->hd = fmax(max_list(ab->d, ab->n), max_list(ba->d, ba->n));
@@ -556,8 +533,8 @@ static int lists_metrics(const dirlist *ab, const dirlist *ba, const dirlist *sa
         /* the weighted percentile sorts the lists in place: work on copies */
         int rc = 0;
         double r2p = NAN, p2r = NAN;
-        dirlist c[2] = {{0}};
-        const dirlist *src[2] = {sab, sba};
+        ps_dirlist c[2] = {{0}};
+        const ps_dirlist *src[2] = {sab, sba};
         for (int k = 0; k < 2 && !rc; k++) {
             size_t n = (size_t)(src[k]->n ? src[k]->n : 1);
             c[k].d = ps_malloc_array(n, sizeof(double));
@@ -573,8 +550,8 @@ static int lists_metrics(const dirlist *ab, const dirlist *ba, const dirlist *sa
             rc = ps_percentile_weighted_first(c[0].d, c[0].w, sab->n, o->percentile, &r2p);
         if (!rc)
             rc = ps_percentile_weighted_first(c[1].d, c[1].w, sba->n, o->percentile, &p2r);
-        dirlist_free(&c[0]);
-        dirlist_free(&c[1]);
+        ps_dirlist_free_(&c[0]);
+        ps_dirlist_free_(&c[1]);
         if (rc)
             return rc;
         out->hd95_ref_to_pred = r2p;
@@ -584,58 +561,58 @@ static int lists_metrics(const dirlist *ab, const dirlist *ba, const dirlist *sa
     return 0;
 }
 
-static int need_surfels(const ps_metrics_options *o)
+int ps_need_surfels_(const ps_metrics_options *o)
 {
     return o->hd_method == PS_HD_DEEPMIND || o->nsd_method == PS_NSD_SURFEL;
 }
 
 /* Distances of one pair: one EDT buffer, reused for the four transforms (voxel A, voxel B and,
  * for the surfel methods, surfel A and surfel B). */
-static int distance_metrics(const member *ma, const member *mb, const ps_geometry *geom,
-                            const scan_result *s, const ps_metrics_options *o, int nt,
+static int distance_metrics(const ps_member *ma, const ps_member *mb, const ps_geometry *geom,
+                            const ps_scan_result *s, const ps_metrics_options *o, int nt,
                             ps_case_metrics *out)
 {
-    crop c;
-    crop_init(&c, s->lo, s->hi, geom->dim);
-    const int surf = need_surfels(o);
+    ps_crop c;
+    ps_crop_init_(&c, s->lo, s->hi, geom->dim);
+    const int surf = ps_need_surfels_(o);
     const double *sp = geom->spacing_mm;
     ps_context tctx;
     ps_context_init(&tctx);
     tctx.threads = nt;
     tctx.progress = 0;
-    piece pa = {0}, pb = {0};
-    dirlist l[4] = {{0}}; /* vab, vba, sab, sba */
+    ps_piece pa = {0}, pb = {0};
+    ps_dirlist l[4] = {{0}}; /* vab, vba, sab, sba */
     double code_w[256];
-    code_weights(&c, sp, code_w);
+    ps_code_weights_(&c, sp, code_w);
     int64_t cmax = c.g[2] > c.d[2] ? c.g[2] : c.d[2];
     double *edt = ps_malloc_array((size_t)(surf && c.gn > c.n ? c.gn : c.n), sizeof(double));
     int64_t *cnt = ps_malloc_array((size_t)cmax, sizeof(int64_t));
     int rc = PS_ERR_NOMEM;
     if (!edt || !cnt)
         goto done;
-    if ((rc = piece_build(ma, geom->dim, &c, surf, nt, &pa)) ||
-        (rc = piece_build(mb, geom->dim, &c, surf, nt, &pb)))
+    if ((rc = ps_piece_build_(ma, geom->dim, &c, surf, nt, &pa)) ||
+        (rc = ps_piece_build_(mb, geom->dim, &c, surf, nt, &pb)))
         goto done;
     for (int sf = 0; sf <= surf; sf++) {
-        if ((rc = piece_edt(&pb, &c, sp, sf, edt, &tctx)) ||
-            (rc = dir_gather(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
-            (rc = piece_edt(&pa, &c, sp, sf, edt, &tctx)) ||
-            (rc = dir_gather(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
+        if ((rc = ps_piece_edt_(&pb, &c, sp, sf, edt, &tctx)) ||
+            (rc = ps_dir_gather_(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
+            (rc = ps_piece_edt_(&pa, &c, sp, sf, edt, &tctx)) ||
+            (rc = ps_dir_gather_(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
             goto done;
     }
-    rc = lists_metrics(&l[0], &l[1], surf ? &l[2] : NULL, surf ? &l[3] : NULL, o, out);
+    rc = ps_lists_metrics_(&l[0], &l[1], surf ? &l[2] : NULL, surf ? &l[3] : NULL, o, out);
 done:
     free(edt);
     free(cnt);
-    piece_free(&pa);
-    piece_free(&pb);
+    ps_piece_free_(&pa);
+    ps_piece_free_(&pb);
     for (int k = 0; k < 4; k++)
-        dirlist_free(&l[k]);
+        ps_dirlist_free_(&l[k]);
     return rc;
 }
 
 /* ---- entry point -------------------------------------------------------------------------------- */
-static int check_volume(const ps_volume *v, const char *role)
+int ps_check_label_volume_(const ps_volume *v, const char *role)
 {
     const char *name = v->path ? v->path : role;
     if (v->dtype != PS_DT_UINT8 && v->dtype != PS_DT_INT32)
@@ -658,7 +635,7 @@ static int check_volume(const ps_volume *v, const char *role)
     return 0;
 }
 
-int ps_flat_axis(const int64_t dim[3])
+int ps_flat_axis_(const int64_t dim[3])
 {
     int flat = -1, n = 0;
     for (int a = 0; a < 3; a++)
@@ -667,6 +644,59 @@ int ps_flat_axis(const int64_t dim[3])
             n++;
         }
     return n == 1 ? flat : -1;
+}
+
+/* Region and option ranges, shared with the rater set (raters.c). */
+/* Status from the two mask sizes; for an empty mask (or distances off) the distance columns
+ * by the empty policy. Returns 1 when the distances are settled, 0 when they must be computed. */
+int ps_status_and_empty_(int64_t na, int64_t nb, const ps_metrics_options *opt,
+                        const ps_geometry *geom, ps_case_metrics *out)
+{
+    if (na == 0 && nb == 0)
+        out->status = PS_CASE_BOTH_EMPTY;
+    else if (na == 0)
+        out->status = PS_CASE_REF_EMPTY;
+    else if (nb == 0)
+        out->status = PS_CASE_PRED_EMPTY;
+    else
+        out->status = PS_CASE_OK;
+
+    if (!opt->distances || out->status == PS_CASE_BOTH_EMPTY)
+        return 1; /* distances stay NaN */
+    if (out->status != PS_CASE_OK) {
+        switch (opt->empty) {
+        case PS_EMPTY_INF:
+            ps_set_distances_(out, INFINITY, 0.0);
+            break;
+        case PS_EMPTY_WORST:
+            ps_set_distances_(out, ps_geometry_diagonal_mm(geom), 0.0);
+            break;
+        default:
+            break; /* NaN */
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int ps_metrics_args_check_(const ps_region *region, const ps_metrics_options *opt)
+{
+    if (region->n < 1 || region->n > PS_REGION_MAX)
+        return ps_error(PS_ERR_ARG, "region has %d labels (must be 1..%d)", region->n,
+                        PS_REGION_MAX);
+    for (int k = 0; k < region->n; k++)
+        if (region->labels[k] < 1 || (k && region->labels[k] <= region->labels[k - 1]))
+            return ps_error(PS_ERR_ARG, "region labels must be positive, sorted and distinct "
+                                        "(use ps_region_parse)");
+    if (!(opt->percentile >= 0 && opt->percentile <= 100))
+        return ps_error(PS_ERR_ARG, "percentile %g is outside [0, 100]", opt->percentile);
+    if (!(opt->nsd_tol_mm >= 0) || isinf(opt->nsd_tol_mm))
+        return ps_error(PS_ERR_ARG, "NSD tolerance %g mm must be finite and >= 0",
+                        opt->nsd_tol_mm);
+    if ((unsigned)opt->hd_method > PS_HD_PLASTIMATCH || (unsigned)opt->nsd_method > PS_NSD_SURFEL ||
+        (unsigned)opt->empty > PS_EMPTY_WORST || (unsigned)opt->empty_dice > PS_EMPTY_DICE_NAN)
+        return ps_error(PS_ERR_ARG, "invalid metric option value");
+    return 0;
 }
 
 int ps_metrics_compute(const ps_volume *ref, const ps_volume *pred, const ps_region *region,
@@ -685,37 +715,24 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
         return ps_error(PS_ERR_ARG, "ps_metrics_compute: NULL argument");
     memset(out, 0, sizeof *out);
     out->status = PS_CASE_ERROR;
-    set_distances(out, NAN, NAN);
+    ps_set_distances_(out, NAN, NAN);
     ps_metrics_options defaults;
     if (!opt) {
         ps_metrics_options_init(&defaults);
         opt = &defaults;
     }
-    if (region->n < 1 || region->n > PS_REGION_MAX)
-        return ps_error(PS_ERR_ARG, "region has %d labels (must be 1..%d)", region->n,
-                        PS_REGION_MAX);
-    for (int k = 0; k < region->n; k++)
-        if (region->labels[k] < 1 || (k && region->labels[k] <= region->labels[k - 1]))
-            return ps_error(PS_ERR_ARG, "region labels must be positive, sorted and distinct "
-                                        "(use ps_region_parse)");
-    if (!(opt->percentile >= 0 && opt->percentile <= 100))
-        return ps_error(PS_ERR_ARG, "percentile %g is outside [0, 100]", opt->percentile);
-    if (!(opt->nsd_tol_mm >= 0) || isinf(opt->nsd_tol_mm))
-        return ps_error(PS_ERR_ARG, "NSD tolerance %g mm must be finite and >= 0",
-                        opt->nsd_tol_mm);
-    if ((unsigned)opt->hd_method > PS_HD_PLASTIMATCH || (unsigned)opt->nsd_method > PS_NSD_SURFEL ||
-        (unsigned)opt->empty > PS_EMPTY_WORST || (unsigned)opt->empty_dice > PS_EMPTY_DICE_NAN)
-        return ps_error(PS_ERR_ARG, "invalid metric option value");
-    if ((rc = check_volume(ref, "reference")) || (rc = check_volume(pred, "prediction")))
+    if ((rc = ps_metrics_args_check_(region, opt)))
+        return rc;
+    if ((rc = ps_check_label_volume_(ref, "reference")) || (rc = ps_check_label_volume_(pred, "prediction")))
         return rc;
     if ((rc = ps_geometry_check_same(&ref->geom, ref->path ? ref->path : "reference",
                                      &pred->geom, pred->path ? pred->path : "prediction")))
         return rc;
 
     int nt = ps_context_threads(ctx);
-    member ma, mb;
-    member_init(&ma, ref, region);
-    member_init(&mb, pred, region);
+    ps_member ma, mb;
+    ps_member_init_(&ma, ref, region);
+    ps_member_init_(&mb, pred, region);
     /* the count pass visits the caller's box, clipped to the image, or the whole image */
     int64_t box_lo[3] = {0, 0, 0}, box_hi[3];
     for (int a = 0; a < 3; a++) {
@@ -725,40 +742,18 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
             box_hi[a] = hi[a] < box_hi[a] ? hi[a] : box_hi[a];
         }
     }
-    scan_result s;
-    if ((rc = scan_counts(ref, pred, &ma, &mb, ref->geom.dim, box_lo, box_hi, nt, &s)))
+    ps_scan_result s;
+    if ((rc = ps_scan_counts_(ref, pred, &ma, &mb, ref->geom.dim, box_lo, box_hi, nt, &s)))
         return ps_error_context(rc, "counting voxels");
 
     const double *sp = ref->geom.spacing_mm;
     const double voxel_ml = sp[0] * sp[1] * sp[2] / 1000.0;
     const int64_t nvox = ps_volume_nvox(ref);
     int64_t tp = s.nab, fn = s.na - s.nab, fp = s.nb - s.nab;
-    overlap_metrics(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, opt, out);
+    ps_overlap_metrics_(tp, fp, fn, nvox - tp - fp - fn, voxel_ml, opt, out);
 
-    if (s.na == 0 && s.nb == 0)
-        out->status = PS_CASE_BOTH_EMPTY;
-    else if (s.na == 0)
-        out->status = PS_CASE_REF_EMPTY;
-    else if (s.nb == 0)
-        out->status = PS_CASE_PRED_EMPTY;
-    else
-        out->status = PS_CASE_OK;
-
-    if (!opt->distances || out->status == PS_CASE_BOTH_EMPTY)
-        return 0; /* distances stay NaN */
-    if (out->status != PS_CASE_OK) {
-        switch (opt->empty) {
-        case PS_EMPTY_INF:
-            set_distances(out, INFINITY, 0.0);
-            break;
-        case PS_EMPTY_WORST:
-            set_distances(out, ps_geometry_diagonal_mm(&ref->geom), 0.0);
-            break;
-        default:
-            break; /* NaN */
-        }
+    if (ps_status_and_empty_(s.na, s.nb, opt, &ref->geom, out))
         return 0;
-    }
     if ((rc = distance_metrics(&ma, &mb, &ref->geom, &s, opt, nt, out))) {
         out->status = PS_CASE_ERROR;
         return ps_error_context(rc, "surface distances");

@@ -35,15 +35,91 @@ double ps_surfel_code_area(int code, const double spacing_mm[3]);
 
 /* 2D images: the flat axis (length 1) of an image with exactly one axis of length 1, else -1.
  * Such an image is evaluated with 2D semantics (docs/metrics.md, "2D images"). */
-int ps_flat_axis(const int64_t dim[3]);
+int ps_flat_axis_(const int64_t dim[3]);
 
 /* The DeepMind 2D path on a crop whose axis `flat` has length 1: corner grid of the plane
  * (length 1 along `flat`, cd[a] + 1 along the two others), 4-bit codes (bit
  * 1 << (3 - (2 dp + dq)) for voxel offset (dp, dq) along the in-plane axes p < q) and surfel
  * flags (code neither 0 nor 15). */
-void ps_surfel_grid_plane(const uint8_t *mask, const int64_t cdim[3], int flat, uint8_t *surf,
+void ps_surfel_grid_plane_(const uint8_t *mask, const int64_t cdim[3], int flat, uint8_t *surf,
                           uint8_t *code, int nthreads);
 /* Contour length in mm of a 4-bit code for in-plane spacings sp (axis p) and sq (axis q). */
-double ps_surfel_code_length(int code, double sp, double sq);
+double ps_surfel_code_length_(int code, double sp, double sq);
+
+
+/* ---- shared by compute.c (one pair) and raters.c (k raters of one case) ------------------- */
+/* Region membership of one label map (compute.c). */
+typedef struct ps_member {
+    int kind;
+    const void *data;
+    int32_t lo;
+    uint32_t width; /* labels lo..lo+width form the region (range kinds) */
+    uint8_t lut[256];
+    const ps_region *region;
+} ps_member;
+void ps_member_init_(ps_member *m, const ps_volume *v, const ps_region *r);
+
+/* Counts and union bounding box of two memberships over rows inside [box_lo, box_hi). */
+typedef struct ps_scan_result {
+    int64_t na, nb, nab;
+    int64_t lo[3], hi[3]; /* union bounding box, hi exclusive; lo > hi when both are empty */
+} ps_scan_result;
+int ps_scan_counts_(const ps_volume *va, const ps_volume *vb, const ps_member *ma,
+                   const ps_member *mb, const int64_t dim[3], const int64_t box_lo[3],
+                   const int64_t box_hi[3], int nt, ps_scan_result *res);
+
+/* Overlap, volume and kappa columns from the four counts. */
+void ps_overlap_metrics_(int64_t tp, int64_t fp, int64_t fn, int64_t tn, double voxel_ml,
+                        const ps_metrics_options *opt, ps_case_metrics *out);
+void ps_set_distances_(ps_case_metrics *out, double v, double nsd);
+int ps_check_label_volume_(const ps_volume *v, const char *role);
+/* Region and option ranges (percentile, tolerance, enum values); PS_ERR_ARG with a message. */
+int ps_metrics_args_check_(const ps_region *region, const ps_metrics_options *opt);
+/* Status from the mask sizes and, for an empty mask or distances off, the distance columns by
+ * the empty policy: 1 when the distances are settled, 0 when they must be computed. */
+int ps_status_and_empty_(int64_t na, int64_t nb, const ps_metrics_options *opt,
+                        const ps_geometry *geom, ps_case_metrics *out);
+
+/* The crop of a box [lo, hi) of mask voxels: grown by one voxel, clipped to the image. */
+typedef struct ps_crop {
+    int64_t lo[3];  /* first voxel of the crop in the image */
+    int64_t d[3];   /* crop dims */
+    int64_t n;
+    int64_t g[3];   /* corner grid of the surfels: d + 1, but 1 along the flat axis (2D) */
+    int64_t gn;
+    int flat;       /* the flat axis of a 2D image, or -1 */
+} ps_crop;
+void ps_crop_init_(ps_crop *c, const int64_t lo[3], const int64_t hi[3], const int64_t dim[3]);
+
+/* A directed distance list. */
+typedef struct ps_dirlist {
+    double *d;  /* distances in mm, voxel order */
+    double *w;  /* surfel areas in mm^2 (surfel lists only) */
+    int64_t n;
+} ps_dirlist;
+void ps_dirlist_free_(ps_dirlist *l);
+
+/* One mask's pieces on a crop: region mask and boundary flags, and for the surfel methods
+ * corner codes and surfel flags. */
+typedef struct ps_piece {
+    uint8_t *mask, *bnd;  /* crop grid */
+    uint8_t *surf, *code; /* corner grid (surfel methods only) */
+} ps_piece;
+int ps_piece_build_(const ps_member *m, const int64_t dim[3], const ps_crop *c, int surfels,
+                   int nt, ps_piece *p);
+void ps_piece_free_(ps_piece *p);
+/* EDT (squared mm) of the boundary flags (surfels = 0, crop grid) or surfel flags (corner grid)
+ * into edt, with image positions (ps_edt_sq_at), so crops of any size agree bitwise. */
+int ps_piece_edt_(const ps_piece *p, const ps_crop *c, const double sp[3], int surfels,
+                 double *edt, const ps_context *tctx);
+/* Surfel weights per code (3D areas or 2D contour lengths). */
+void ps_code_weights_(const ps_crop *c, const double sp[3], double w[256]);
+/* d(src -> other) from the other mask's EDT, in voxel order; cnt holds max(g[2], d[2]). */
+int ps_dir_gather_(const ps_piece *src, const ps_crop *c, int surfels, const double *edt_other,
+                  const double *code_w, int64_t *cnt, int nt, ps_dirlist *l);
+/* All distance columns of a pair from its lists (sab, sba NULL unless surfels are needed). */
+int ps_lists_metrics_(const ps_dirlist *ab, const ps_dirlist *ba, const ps_dirlist *sab,
+                     const ps_dirlist *sba, const ps_metrics_options *o, ps_case_metrics *out);
+int ps_need_surfels_(const ps_metrics_options *o);
 
 #endif

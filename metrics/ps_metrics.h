@@ -166,6 +166,102 @@ int ps_metrics_compute_box(const ps_volume *ref, const ps_volume *pred, const ps
                            const ps_metrics_options *opt, const ps_context *ctx,
                            const int64_t lo[3], const int64_t hi[3], ps_case_metrics *out);
 
+/* Cohen's kappa of a 2x2 table (tp, fp, fn, tn), as the kappa column: NaN when both raters
+ * are constant. */
+double ps_kappa_2x2(int64_t tp, int64_t fp, int64_t fn, int64_t tn);
+
+/* ---- k raters of one case (metrics/raters.c) -------------------------------------------------
+ * The label maps of k raters on one grid, prepared once for one region: each mask's counting
+ * pass, boundary (and surfel) flags and their distance transforms are computed once and shared
+ * by every pair, on the crop of the union box of all raters' region voxels. Memory: k crop-sized
+ * double buffers (2k for the surfel methods) and 2k crop-sized byte masks. Read-only after
+ * creation: the query functions may run concurrently. Bit-identical for any thread count. */
+typedef struct ps_rater_set ps_rater_set;
+
+/* vols[0..k) label maps as for ps_metrics_compute, all with the geometry of vols[0] (checked:
+ * PS_ERR_GEOMETRY naming the differing file). opt NULL = defaults, ctx NULL = all cores. */
+int ps_rater_set_create(const ps_volume *const *vols, int k, const ps_region *region,
+                        const ps_metrics_options *opt, const ps_context *ctx,
+                        ps_rater_set **out);
+void ps_rater_set_free(ps_rater_set *s);
+int ps_rater_set_size(const ps_rater_set *s);
+/* Region voxels of rater r (0 for an empty mask), or -1 for an invalid index. */
+int64_t ps_rater_set_count(const ps_rater_set *s, int r);
+/* The union box of every rater's region voxels, hi exclusive; returns 0 (and an empty box)
+ * when every mask is empty. */
+int ps_rater_set_box(const ps_rater_set *s, int64_t lo[3], int64_t hi[3]);
+/* The same for rater r alone. */
+int ps_rater_set_rater_box(const ps_rater_set *s, int r, int64_t lo[3], int64_t hi[3]);
+/* Every column for rater a as reference and rater b as prediction: bit-identical to
+ * ps_metrics_compute(vols[a], vols[b], region, opt). */
+int ps_rater_set_pair(const ps_rater_set *s, int a, int b, ps_case_metrics *out);
+/* Voxel agreement of the raters sub[0..nsub) (sub NULL = all k) over the box [lo, hi) clipped
+ * to the image (NULL, NULL = the whole image): hist[m] (m = 0..nsub) = number of voxels that
+ * exactly m of them put in the region. */
+int ps_rater_set_histogram(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                           const int64_t hi[3], int64_t *hist);
+/* Rating patterns of the same raters over the box: counts[p] (p = 0 .. 2^nsub - 1) = voxels
+ * whose set of raters having them is p (bit i = rater sub[i]). nsub <= PS_RATERS_PATTERN_MAX. */
+#define PS_RATERS_PATTERN_MAX 16
+int ps_rater_set_patterns(const ps_rater_set *s, const int *sub, int nsub, const int64_t lo[3],
+                          const int64_t hi[3], int64_t *counts);
+/* Set out[v] = label (int32 volume on the raters' grid) for every voxel whose rating pattern p
+ * has in_of_pattern[p] != 0; other voxels are left alone. in_of_pattern[0] must be 0. */
+int ps_rater_set_paint(const ps_rater_set *s, const uint8_t *in_of_pattern, int32_t label,
+                       ps_volume *out);
+
+/* ---- label fusion (metrics/staple.c, metrics/fuse.c; docs/agreement.md) -------------------- */
+typedef struct ps_staple_options {
+    int max_iter;             /* 0 = until converged (ITK's default)                          */
+    double confidence_weight; /* binary: multiplies the prior, default 1 (ITK)               */
+    double threshold;         /* binary consensus: posterior >= threshold, default 0.5       */
+    double ml_tol;            /* multi-label: stop when no confusion entry moves by this, 1e-5 */
+} ps_staple_options;
+void ps_staple_options_init(ps_staple_options *o);
+
+typedef struct ps_staple_result {
+    int k;
+    int iterations;  /* ITK's GetElapsedIterations(): index of the last iteration            */
+    double prior;    /* g                                                                    */
+    double *sens;    /* k sensitivities p_r                                                  */
+    double *spec;    /* k specificities q_r                                                  */
+    double *w;       /* 2^k posteriors W of each rating pattern (bit r = rater r)            */
+} ps_staple_result;
+void ps_staple_result_clear(ps_staple_result *r);
+
+/* Binary STAPLE on the 2^k pattern counts of ps_rater_set_patterns (over the whole image for
+ * ITK's semantics); Warfield et al. 2004 with ITK 5.2 STAPLEImageFilter's initialisation and
+ * stopping rule. opt NULL = defaults. */
+int ps_staple_binary(const int64_t *counts, int k, const ps_staple_options *opt,
+                     ps_staple_result *out);
+
+#define PS_STAPLE_TUPLES_MAX (1 << 20)
+typedef struct ps_staple_ml_result {
+    int k, nlabels, iterations;
+    size_t ntuples;  /* nlabels^k                                                            */
+    double *theta;   /* k confusion matrices, (nlabels+1) x nlabels each, theta[r][j][c] =
+                        P(rater r says j | truth c); row nlabels is ITK's undecided row      */
+    double *prior;   /* nlabels label frequencies                                            */
+    int32_t *winner; /* consensus label of every label tuple                                 */
+} ps_staple_ml_result;
+void ps_staple_ml_result_clear(ps_staple_ml_result *r);
+
+/* Multi-label STAPLE (ITK 5.2 MultiLabelSTAPLEImageFilter) on label-tuple counts:
+ * counts[t], t = sum_r label_r nlabels^r, labels 0..nlabels-1 (ps_label_tuples). */
+int ps_staple_multilabel(const int64_t *counts, int k, int nlabels,
+                         const ps_staple_options *opt, ps_staple_ml_result *out);
+/* Label-tuple counts of k maps (labels 0..nlabels-1) over every voxel; ntuples = nlabels^k. */
+int ps_label_tuples(const ps_volume *const *vols, int k, int nlabels, const ps_context *ctx,
+                    int64_t *counts, size_t ntuples);
+/* out[v] = label_of_tuple[tuple of v] (int32 volume on the raters' grid). */
+int ps_label_tuples_paint(const ps_volume *const *vols, int k, int nlabels,
+                          const int32_t *label_of_tuple, const ps_context *ctx, ps_volume *out);
+
+/* Majority vote into out (int32, the raters' grid): the label most raters give; a tie goes to
+ * the lowest tied label, background 0 included (a binary tie is background). */
+int ps_fuse_majority(const ps_volume *const *vols, int k, const ps_context *ctx,
+                     ps_volume *out);
+
 /* ---- building blocks (exposed for tests and other modules) ------------------------------- */
 
 /* Exact squared Euclidean distance transform of a binary grid (i fastest), anisotropic.

@@ -70,7 +70,7 @@ void ps_surfel_grid(const uint8_t *mask, const int64_t cd[3], uint8_t *surf,
  * its length in mm: one or three inside voxels cut a corner, half the cell diagonal; two
  * voxels side by side in the same dp row give an edge along q of length s_q, two in the same
  * dq column an edge along p of length s_p; two diagonal voxels give two corner cuts. */
-double ps_surfel_code_length(int code, double sp, double sq)
+double ps_surfel_code_length_(int code, double sp, double sq)
 {
     const double half_diag = 0.5 * sqrt(sp * sp + sq * sq);
     int bits = (code & 1) + (code >> 1 & 1) + (code >> 2 & 1) + (code >> 3 & 1);
@@ -85,7 +85,7 @@ double ps_surfel_code_length(int code, double sp, double sq)
     return 2.0 * half_diag;         /* 0x9, 0x6: diagonal pair */
 }
 
-void ps_surfel_grid_plane(const uint8_t *mask, const int64_t cd[3], int flat, uint8_t *surf,
+void ps_surfel_grid_plane_(const uint8_t *mask, const int64_t cd[3], int flat, uint8_t *surf,
                           uint8_t *code_out, int nthreads)
 {
     const int p = flat == 0 ? 1 : 0, q = flat == 2 ? 1 : 2;

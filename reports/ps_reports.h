@@ -1,18 +1,43 @@
-/* ps_reports.h - group a per-case table and summarise its metrics.
+/* ps_reports.h - the analyses of per-case tables and the result tables they return.
  *
- * Input is the per-case table of `panseval metrics` (columns case, model, modality, center,
- * label, status, <metrics>, message), read with ps_table_read(). Rows are grouped by the
- * values of the chosen key columns, in order of first appearance, so the output order follows
- * the input order.
+ * Input is a table read with ps_table_read(): the per-case table of `panseval metrics`
+ * (columns case, model, modality, center, label, status, <metrics>, message, plus subject and
+ * meta:KEY when the manifest has them) or, for kappa and icc, any table of ratings. Every
+ * analysis shares three pieces:
  *
- * Empty masks and failed cases are never dropped silently: each group reports how many rows
- * it has of every status (ok, pred_empty, ref_empty, both_empty, error), and each metric
- * reports how many finite values entered its statistics. A value that is NaN or empty (for
- * example HD95 of a case with an empty prediction under --empty nan) is counted in n_missing,
- * an infinite one (--empty inf) in n_inf; neither enters the mean, and both counts are
- * printed beside it.
+ *  - one grouping (ps_groups): rows grouped by the values of any list of columns, groups in
+ *    order of first appearance, so the output order follows the input order;
+ *  - one row filter and exclusion policy (ps_report_classify), the rule of docs/stats.md
+ *    "Which rows enter a statistic":
+ *      1. --model keeps the rows of that model (the others are not part of the analysis);
+ *      2. a row whose status is `error` or `missing` never enters a statistic (reason error /
+ *         missing); with ok_only, any status other than `ok` is left out too (reason not_ok);
+ *      3. otherwise the row enters a metric's statistics when that metric's value is finite:
+ *         NaN or an empty cell is left out as `nan`, +-inf as `inf`. The value a metric has
+ *         for an empty mask is the one `panseval metrics --empty` wrote: Dice of an empty
+ *         prediction is 0 and so always counts; HD95 is nan or inf (left out) or a number;
+ *      4. compare pairs rows of two models by case (and label); a case present for one model
+ *         only is left out as `unpaired`.
+ *    Every analysis reports per metric (and group) how many rows were left out, and why, in
+ *    the columns n_excluded and excl_<reason>, and in a warning message;
+ *  - one result-table model (ps_rtable): named columns of typed cells (text, number,
+ *    integer) with a display hint per column, plus text lines around the table and messages.
+ *    ps_rtable_write() renders it as aligned text (terminals), and through src/io's
+ *    ps_table_writer as CSV, TSV, JSON (every column, exact numbers), Markdown or LaTeX
+ *    booktabs (the columns shown in text, each cell as its display text).
  *
- * Thread safety: a ps_report is built by one thread; reading it from several is safe.
+ * Tables come from ps_report_load (CSV/TSV/JSON tables, nnU-Net summary.json files, several
+ * joined); ps_nnunet_write writes a per-case table as nnU-Net's summary.json (docs/nnunet.md).
+ *
+ * A header-only table (no rows) is PS_ERR_FORMAT "<file>: the table has no rows" in every
+ * analysis. Unknown columns are PS_ERR_ARG naming the column and the columns there are; a cell
+ * that is neither a number, nan/inf nor empty is PS_ERR_FORMAT naming file, line and column.
+ * A group whose statistic is undefined (too few values, constant data) does not fail the
+ * analysis: its cells are NaN and an error message is added to the result (ps_rtable_nerrors).
+ *
+ * Ownership: every ps_rtable returned is the caller's (ps_rtable_free). Inputs are not kept.
+ * Thread safety: no global state; an analysis may use OpenMP inside (threads from its
+ * options) and its result does not depend on the thread count.
  */
 #ifndef PS_REPORTS_H
 #define PS_REPORTS_H
@@ -21,6 +46,7 @@
 #include <stdio.h>
 
 #include "ps_core.h"
+#include "ps_eval.h"
 #include "ps_io.h"
 #include "ps_stats.h"
 
@@ -28,50 +54,297 @@
 extern "C" {
 #endif
 
-/* Statuses counted per group, in column order. */
-#define PS_REPORT_NSTATUS 5
-extern const char *const ps_report_status_names[PS_REPORT_NSTATUS];
+/* ---- result tables ----------------------------------------------------------------------- */
+typedef enum ps_cell_kind { PS_CELL_STR = 0, PS_CELL_NUM, PS_CELL_INT } ps_cell_kind;
 
-typedef struct ps_report_group {
-    char **keys;                       /* values of the key columns                        */
-    int64_t nrows;
-    int64_t status_count[PS_REPORT_NSTATUS];
-    int64_t other_status;              /* rows whose status is none of the above           */
-    ps_stats_summary *metric;          /* per metric; n = number of finite values used     */
-    int64_t *n_missing;                /* per metric: NaN or empty cells left out          */
-    int64_t *n_inf;                    /* per metric: +-inf cells left out                 */
-} ps_report_group;
+/* How a number column is shown in text, Markdown and LaTeX (CSV/TSV/JSON always write the
+ * exact value). */
+typedef enum ps_col_style {
+    PS_STYLE_G6 = 0,   /* %.6g                                                          */
+    PS_STYLE_FIXED,    /* %.<digits>f                                                   */
+    PS_STYLE_SIG,      /* %.<digits>g                                                   */
+} ps_col_style;
 
-typedef struct ps_report {
-    int nkeys;
-    char **key_names;
-    int nmetrics;
-    char **metric_names;
-    int ngroups;
-    ps_report_group *groups;
-    double level;                      /* CI level of the means (0.95)                     */
-} ps_report;
+/* Column flags. */
+enum {
+    PS_COL_DATA_ONLY = 1, /* not shown in text/Markdown/LaTeX (e.g. the excl_* counts)     */
+    PS_COL_RIGHT = 2,     /* text cells right-aligned (numbers always are)                  */
+};
 
-/* Summarise `metrics` of `t` grouped by the `by` columns (nby may be 0: one group).
- * Rows whose status column is "error" count in status_count but not in the metrics.
- * Unknown column names are PS_ERR_ARG naming the column and the columns there are; a cell
- * that is neither a number, nan/inf nor empty is PS_ERR_FORMAT naming file, line and column. */
-int ps_report_summarize(const ps_table *t, const char *const *by, int nby,
-                        const char *const *metrics, int nmetrics, ps_report **out);
-void ps_report_free(ps_report *r);
+typedef struct ps_rtable ps_rtable;
+
+int ps_rtable_create(ps_rtable **out);
+void ps_rtable_free(ps_rtable *t);
+/* Columns are added before the first cell. */
+int ps_rtable_add_col(ps_rtable *t, const char *name, ps_cell_kind kind, ps_col_style style,
+                      int digits, int flags);
+/* Cells in row order; a row ends after the last column. */
+int ps_rtable_str(ps_rtable *t, const char *s);
+int ps_rtable_num(ps_rtable *t, double x);      /* NaN: nan (text), empty (CSV), null (JSON) */
+int ps_rtable_int(ps_rtable *t, int64_t x);
+/* Lines printed in text output above / below the table (e.g. a title, a footnote); Markdown
+ * and LaTeX print them as paragraphs / comments. */
+int ps_rtable_head(ps_rtable *t, const char *fmt, ...) PS_PRINTF(2, 3);
+int ps_rtable_foot(ps_rtable *t, const char *fmt, ...) PS_PRINTF(2, 3);
+/* Messages for the user (warnings: exclusions, undefined CIs; errors: a group whose
+ * statistic is undefined). The caller prints them. */
+int ps_rtable_warn(ps_rtable *t, const char *fmt, ...) PS_PRINTF(2, 3);
+int ps_rtable_error(ps_rtable *t, const char *fmt, ...) PS_PRINTF(2, 3);
+/* An alternative table shown in text/Markdown/LaTeX instead of this one (summary's
+ * "mean ± SD" cells); owned by t. */
+void ps_rtable_set_display(ps_rtable *t, ps_rtable *display);
+
+int ps_rtable_ncols(const ps_rtable *t);
+int64_t ps_rtable_nrows(const ps_rtable *t);
+const char *ps_rtable_colname(const ps_rtable *t, int c);
+int ps_rtable_find_col(const ps_rtable *t, const char *name); /* -1 if absent */
+ps_cell_kind ps_rtable_kind(const ps_rtable *t, int c);
+const char *ps_rtable_cell_str(const ps_rtable *t, int64_t r, int c); /* NULL if not text  */
+double ps_rtable_cell_num(const ps_rtable *t, int64_t r, int c);      /* NaN for text      */
+int ps_rtable_nmessages(const ps_rtable *t);
+const char *ps_rtable_message(const ps_rtable *t, int i, int *is_error);
+int ps_rtable_nerrors(const ps_rtable *t);
 
 typedef enum ps_report_format {
-    PS_REPORT_TEXT = 0, /* aligned columns for a terminal: "mean ± sd" per metric            */
-    PS_REPORT_MARKDOWN, /* a Markdown table, same content                                    */
-    PS_REPORT_CSV,      /* one numeric column per statistic: <metric>_n, _mean, _sd, ...     */
+    PS_REPORT_TEXT = 0, /* aligned columns for a terminal                                    */
+    PS_REPORT_CSV,
     PS_REPORT_TSV,
     PS_REPORT_JSON,
+    PS_REPORT_MD,       /* a GitHub-flavoured Markdown table                                 */
+    PS_REPORT_TEX,      /* a LaTeX booktabs tabular                                          */
 } ps_report_format;
+/* "text", "csv", "tsv", "json", "md" (or "markdown"), "tex" (or "latex"). */
 int ps_report_format_parse(const char *s, ps_report_format *out);
+const char *ps_report_format_names(void); /* "text, csv, tsv, json, md or tex" */
+int ps_rtable_write(const ps_rtable *t, FILE *f, ps_report_format fmt);
 
-/* Write the report. In text and Markdown, metrics whose name starts with "dice", "jaccard"
- * or "nsd" are shown in percent when `percent` is set (as the PanSegNet paper does). */
-int ps_report_write(const ps_report *r, FILE *f, ps_report_format fmt, int percent);
+/* ---- grouping ------------------------------------------------------------------------------ */
+typedef struct ps_groups {
+    int nby;          /* number of key columns                              */
+    char **by;        /* their names (owned)                                */
+    int *col;         /* their column indices                               */
+    int ngroups;
+    int64_t *first;   /* a representative row of each group                 */
+    int *of_row;      /* group of each table row, -1 if the row is not used */
+    int64_t *start;   /* rows of group k: rows[start[k] .. start[k+1]-1],   */
+    int64_t *rows;    /* in table order                                     */
+} ps_groups;
+
+/* Group the rows with use[r] != 0 (use NULL: every row) by the columns by[0..nby-1] (nby 0:
+ * one group). Any column can be a key (model, modality, center, label, subject, meta:KEY...). */
+int ps_groups_build(const ps_table *t, const char *const *by, int nby, const unsigned char *use,
+                    ps_groups *g);
+void ps_groups_free(ps_groups *g);
+/* "modality=CT, center=A" (or "all rows") into buf. */
+const char *ps_groups_label(const ps_table *t, const ps_groups *g, int grp, char *buf,
+                            size_t len);
+/* Add the key columns to a result table / write a group's keys as its first cells. */
+int ps_groups_add_cols(const ps_groups *g, ps_rtable *rt);
+int ps_groups_cells(const ps_table *t, const ps_groups *g, int grp, ps_rtable *rt);
+
+/* ---- row filter and exclusion policy ------------------------------------------------------ */
+typedef enum ps_excl {
+    PS_EXCL_NAN = 0,   /* value NaN or empty                                   */
+    PS_EXCL_INF,       /* value +-inf                                           */
+    PS_EXCL_ERROR,     /* status error                                          */
+    PS_EXCL_MISSING,   /* status missing (the prediction is not available)       */
+    PS_EXCL_NOT_OK,    /* another status than ok, with ok_only                   */
+    PS_EXCL_UNPAIRED,  /* compare: the case is there for one model only          */
+    PS_EXCL_N,
+    PS_EXCL_NONE = -1, /* the value enters                                       */
+} ps_excl;
+const char *ps_excl_name(ps_excl e); /* "nan", "inf", "error", "missing", "not_ok", "unpaired" */
+
+typedef struct ps_excl_counts {
+    int64_t n[PS_EXCL_N];
+} ps_excl_counts;
+int64_t ps_excl_total(const ps_excl_counts *c);
+/* "1 nan, 2 error" into buf ("" when nothing was left out). */
+const char *ps_excl_describe(const ps_excl_counts *c, char *buf, size_t len);
+/* Columns excl_nan ... excl_unpaired (PS_COL_DATA_ONLY) and their cells. */
+int ps_excl_add_cols(ps_rtable *rt, int with_unpaired);
+int ps_excl_cells(ps_rtable *rt, const ps_excl_counts *c, int with_unpaired);
+
+/* The row filter: the table, its status column, an optional model and ok_only. */
+typedef struct ps_rowfilter {
+    const ps_table *t;
+    const char *name;  /* table name for messages                     */
+    int status_col;    /* -1: no status column, every row is "ok"      */
+    int model_col;
+    int ok_only;
+    unsigned char *use; /* rows of the selected model (owned)          */
+    int64_t nuse;
+} ps_rowfilter;
+
+/* Select the rows of `model` (NULL: every row). PS_ERR_FORMAT for a table without rows,
+ * PS_ERR_ARG "no rows with model 'M'" when the model is absent. */
+int ps_rowfilter_init(ps_rowfilter *f, const ps_table *t, const char *model, int ok_only);
+void ps_rowfilter_free(ps_rowfilter *f);
+/* The exclusion rule for cell (r, c): *reason = PS_EXCL_NONE and *v the value when it enters,
+ * else the reason. A cell that is not a number is PS_ERR_FORMAT. */
+int ps_report_classify(const ps_rowfilter *f, int64_t r, int c, double *v, ps_excl *reason);
+/* Only the status part of the rule: PS_EXCL_NONE or ERROR / MISSING / NOT_OK. */
+ps_excl ps_report_status_excl(const ps_rowfilter *f, int64_t r);
+
+/* PS_ERR_FORMAT "<name>: the table has no rows" when t has none, else PS_OK. */
+int ps_report_require_rows(const ps_table *t);
+
+/* ---- summary ---------------------------------------------------------------------------------- */
+/* The statuses counted per group are those of the per-case table's owner, src/eval
+ * (ps_eval_status, ps_eval_status_name), in its order: ok, pred_empty, ref_empty, both_empty,
+ * missing, error. */
+
+typedef struct ps_summary_options {
+    const char *const *by;      /* default model,modality,label                        */
+    int nby;
+    const char *const *metrics; /* default dice,hd95,assd,nsd,vol_diff_ml              */
+    int nmetrics;
+    int percent;                /* show dice, jaccard, nsd in percent in text/md (1)    */
+    double level;               /* CI level (0.95)                                      */
+    const char *model;          /* NULL: every row; else the rows of that model         */
+} ps_summary_options;
+void ps_summary_options_init(ps_summary_options *o);
+
+/* Per group: rows, count per status, with a geometry column the rows whose geometry is
+ * neither empty nor "ok" (n_geometry_flagged: e.g. ref_grid, evaluated on the reference's grid
+ * although the headers disagree), and per metric n, the exclusions and mean, sd, median,
+ * q1, q3, min, max, ci_low, ci_high (data columns <metric>_n, _excluded, _nan, _inf,
+ * _error, _missing, _mean ...). Text/Markdown/LaTeX show "mean ± sd [k nan]" cells. */
+int ps_report_summary(const ps_table *t, const ps_summary_options *o, ps_rtable **out);
+
+/* ---- describe -------------------------------------------------------------------------------- */
+typedef struct ps_describe_options {
+    const char *const *metrics;
+    int nmetrics;
+    const char *const *by;
+    int nby;
+    const char *model;          /* NULL: every row                          */
+    int ok_only;
+    double level;               /* 0.95                                     */
+    long bootstrap;             /* resamples, 0 = none                      */
+    ps_boot_stat boot_stat;     /* PS_BOOT_MEAN                             */
+    uint64_t seed;              /* 1                                        */
+    int threads;                /* for the bootstrap; 0 = all               */
+} ps_describe_options;
+void ps_describe_options_init(ps_describe_options *o);
+/* One row per group and metric: <by>, metric, n, n_excluded, mean, sd, median, q1, q3, iqr,
+ * min, max, ci_low, ci_high [, boot_replicates, boot_stat, boot_pct_low, boot_pct_high,
+ * boot_bca_low, boot_bca_high], excl_<reason>. */
+int ps_report_describe(const ps_table *t, const ps_describe_options *o, ps_rtable **out);
+
+/* ---- volume ------------------------------------------------------------------------------------ */
+typedef struct ps_volume_options {
+    const char *ref_col, *pred_col; /* vol_ref_ml, vol_pred_ml              */
+    const char *const *by;
+    int nby;
+    const char *model;
+    int ok_only;
+    double level;
+} ps_volume_options;
+void ps_volume_options_init(ps_volume_options *o);
+/* One row per group: <by>, n, n_excluded, OLS, R^2, correlations, Bland-Altman (see
+ * `panseval volume --help` for the columns), excl_<reason>. A row enters when both volumes
+ * enter by the exclusion rule; the reason counted is the reference's, else the prediction's. */
+int ps_report_volume(const ps_table *t, const ps_volume_options *o, ps_rtable **out);
+
+/* ---- compare ------------------------------------------------------------------------------------ */
+typedef struct ps_compare_options {
+    const char *const *metrics; /* one or more metric columns               */
+    int nmetrics;
+    const char *model_a, *model_b;
+    const char *const *by;
+    int nby;
+    int ok_only;
+    double level;               /* 0.95                                     */
+    ps_alternative alternative; /* two-sided                                */
+    ps_padjust_method correction; /* holm, across every (metric, group) row */
+    ps_wilcoxon_options wilcoxon; /* R's defaults                           */
+} ps_compare_options;
+void ps_compare_options_init(ps_compare_options *o);
+/* The Wilcoxon options by name: the convention ("r", the default when NULL, or "scipy") and
+ * then the overrides (each NULL = the convention's): zero "wilcox" | "pratt" | "zsplit",
+ * method "auto" | "exact" | "approx", continuity "yes" | "no". PS_ERR_ARG on a bad name. */
+int ps_compare_wilcoxon_options(const char *convention, const char *zero, const char *method,
+                                const char *continuity, ps_wilcoxon_options *wo);
+/* Rows of model A and B are paired by case (and label when the table has that column);
+ * d = A - B. One row per group and metric: <by>, metric, model_a, model_b, n, n_excluded,
+ * mean_a, mean_b, mean_diff, sd_diff, t, df, p_t, ci_low, ci_high, dz, wilcoxon_v,
+ * p_wilcoxon, wilcoxon_exact, p_t_adj, p_wilcoxon_adj, excl_<reason>. A pair is left out
+ * with the reason of model A's row when that row is left out, else model B's. */
+int ps_report_compare(const ps_table *t, const ps_compare_options *o, ps_rtable **out);
+
+/* ---- agreement tables (kappa, icc) ---------------------------------------------------------- */
+/* The ratings of an agreement analysis: either one column per rater ("wide": rater_cols),
+ * or the long per-case table with one row per case x rater: the value column, the rater
+ * column (e.g. model) and the subject key (case, and label when the table has it). */
+typedef struct ps_ratings_spec {
+    const char *const *raters;  /* wide: the rater columns; long: the raters to use, in this
+                                 * order (NULL/0: every value of rater_col, first appearance) */
+    int nraters;
+    const char *value_col;      /* long form when set                                      */
+    const char *rater_col;      /* long form: default "model"                              */
+} ps_ratings_spec;
+
+typedef struct ps_kappa_options {
+    ps_ratings_spec ratings;
+    ps_kappa_weights weights;   /* none                                     */
+    double level;               /* 0.95                                     */
+    ps_alpha_metric alpha_metric; /* nominal                                */
+    int threads;
+} ps_kappa_options;
+void ps_kappa_options_init(ps_kappa_options *o);
+/* Cohen's kappa per pair of raters; with 3+ raters also Fleiss', Light's kappa and
+ * Krippendorff's alpha (docs/agreement.md). Long form: a subject is (case, label); a subject
+ * rated twice by one rater is PS_ERR_FORMAT naming both lines; a subject without a row for a
+ * rater, or whose row has status error/missing, has a missing rating for that rater. */
+int ps_report_kappa(const ps_table *t, const ps_kappa_options *o, ps_rtable **out);
+
+typedef struct ps_icc_options {
+    ps_ratings_spec ratings;
+    double level;
+} ps_icc_options;
+void ps_icc_options_init(ps_icc_options *o);
+/* The six Shrout-Fleiss ICCs, one row per form. Same ratings rules as ps_report_kappa. */
+int ps_report_icc(const ps_table *t, const ps_icc_options *o, ps_rtable **out);
+
+/* ---- loading tables; nnU-Net's summary.json ---------------------------------------------------- */
+/* Read the tables named by args[0..n-1] and concatenate them (they must have the same columns,
+ * in the same order). Each argument is a path ('-' = standard input) or MODEL=PATH. A CSV/TSV
+ * file is read with ps_table_read's rules; a file whose first non-blank character is '{' is
+ * read as an nnU-Net summary.json (v1 or v2, ps_nnunet_parse) with the model column set to
+ * MODEL (default "nnunet"). A MODEL= prefix on a CSV/TSV table is PS_ERR_ARG. Several tables
+ * are joined through CSV in memory: messages then name "(joined tables)" and its lines (the
+ * header, then the rows of args[0], args[1], ... in order). */
+int ps_report_load(const char *const *args, int n, ps_table **out);
+
+typedef enum ps_nnunet_layout {
+    PS_NNUNET_V1 = 0, /* nnU-Net v1: results.all / results.mean, 13 confusion-matrix metrics */
+    PS_NNUNET_V2,     /* nnU-Net v2: metric_per_case / mean / foreground_mean                */
+    PS_NNUNET_V1_PANSEGNET, /* v1 as the PaNSegNet fork writes it: the 13 metrics and
+                             * "Hausdorff Distance 95", "Avg. Symmetric Surface Distance"
+                             * (MedPy; from the hd95 and assd columns, --hd95 medpy)       */
+} ps_nnunet_layout;
+/* "nnunet-v1" (or "v1"), "nnunet-v2" (or "v2"), "nnunet-v1-pansegnet" (or "v1-pansegnet"). */
+int ps_nnunet_layout_parse(const char *s, ps_nnunet_layout *out);
+
+typedef struct ps_nnunet_options {
+    ps_nnunet_layout layout;
+    const char *model;  /* the model to write; NULL: the table must hold one model          */
+} ps_nnunet_options;
+
+/* Write the per-case table `t` (columns case, label, tp, fp, fn, tn; status, model, ref_path,
+ * pred_path when present) as the summary.json nnU-Net would write for the same masks: the
+ * layout, metric names, formulas, NaN conventions and means of nnU-Net's evaluators (see the
+ * header comment of reports/nnunet_json.c and docs/nnunet.md). Rows with status error or
+ * missing are left out; *nskipped (may be NULL) receives their number. */
+int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int64_t *nskipped);
+
+/* Parse a summary.json of either layout into a per-case table with the columns case, model,
+ * label, status, tp, fp, fn, tn (empty for v1), dice, jaccard, precision, recall, n_pred,
+ * n_ref, hd95, assd (the PaNSegNet fork's; NaN otherwise), ref_path, pred_path. `name` names
+ * the file in messages. */
+int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *model,
+                    ps_table **out);
 
 #ifdef __cplusplus
 }

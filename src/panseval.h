@@ -26,6 +26,7 @@
 #include "ps_eval_dist.h"
 #include "ps_stats.h"
 #include "ps_reports.h"
+#include "ps_agree.h"
 #include "ps_infer.h"
 
 #endif /* PANSEVAL_H */

@@ -25,6 +25,7 @@
  *   var0 = 2 / ((sum p_j q_j)^2 N m (m - 1)) * ((sum p_j q_j)^2 - sum p_j q_j (q_j - p_j)).
  */
 #include "ps_stats.h"
+#include "stats_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -220,6 +221,36 @@ static int check_codes(const int *codes, size_t n, int raters, int ncat)
     return PS_OK;
 }
 
+/* Fleiss' kappa and its SE under kappa = 0 from the number of disagreeing ordered rater pairs
+ * `dis` = sum_i (m^2 - sum_j n_ij^2), the category totals tot[j] = sum_i n_ij, N subjects and
+ * m raters (Fleiss 1971; Fleiss, Nee & Landis 1979). Shared by ps_kappa_fleiss and
+ * ps_kappa_fleiss_counts. */
+int ps_stats_fleiss_finish_(double dis, const double *tot, double N, int raters, int ncat,
+                            ps_kappa_fleiss_result *out)
+{
+    double m = raters;
+    double spq = 0, spqqp = 0, pe = 0;
+    for (int c = 0; c < ncat; c++) {
+        double p = tot[c] / (N * m), q = 1.0 - p;
+        spq += p * q;
+        spqqp += p * q * (q - p);
+        pe += p * p;
+    }
+    if (!(spq > 0))
+        return ps_error(PS_ERR_NUMERIC, "all ratings are in one category: Fleiss' kappa is "
+                        "undefined");
+    double one_minus_po = dis / (m * (m - 1.0)) / N;
+    out->n = (int64_t)N;
+    out->raters = raters;
+    out->po = 1.0 - one_minus_po;
+    out->pe = pe;
+    out->kappa = 1.0 - one_minus_po / spq;
+    double var0 = 2.0 / (spq * spq * (N * m * (m - 1.0))) * (spq * spq - spqqp);
+    out->se0 = sqrt(var0 > 0 ? var0 : 0.0);
+    z_test(out->kappa, out->se0, &out->z, &out->p);
+    return PS_OK;
+}
+
 int ps_kappa_fleiss(const int *codes, size_t n, int raters, int ncat,
                     ps_kappa_fleiss_result *out)
 {
@@ -257,29 +288,10 @@ int ps_kappa_fleiss(const int *codes, size_t n, int raters, int ncat,
         }
         dis += m * m - sq;
     }
-    double N = (double)n;
-    double spq = 0, spqqp = 0, pe = 0;
-    for (int c = 0; c < ncat; c++) {
-        double p = tot[c] / (N * m), q = 1.0 - p;
-        spq += p * q;
-        spqqp += p * q * (q - p);
-        pe += p * p;
-    }
+    rc = ps_stats_fleiss_finish_(dis, tot, (double)n, raters, ncat, out);
     free(tot);
     free(cnt);
-    if (!(spq > 0))
-        return ps_error(PS_ERR_NUMERIC, "all ratings are in one category: Fleiss' kappa is "
-                        "undefined");
-    double one_minus_po = dis / (m * (m - 1.0)) / N;
-    out->n = (int64_t)n;
-    out->raters = raters;
-    out->po = 1.0 - one_minus_po;
-    out->pe = pe;
-    out->kappa = 1.0 - one_minus_po / spq;
-    double var0 = 2.0 / (spq * spq * (N * m * (m - 1.0))) * (spq * spq - spqqp);
-    out->se0 = sqrt(var0 > 0 ? var0 : 0.0);
-    z_test(out->kappa, out->se0, &out->z, &out->p);
-    return PS_OK;
+    return rc;
 }
 
 int ps_kappa_light(const int *codes, size_t n, int raters, int ncat, double *kappa,

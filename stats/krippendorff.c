@@ -221,11 +221,19 @@ int ps_krippendorff_alpha(const double *x, size_t n, int raters, ps_alpha_metric
         exp_sum *= 2.0;
         free(part);
     }
-    out->units = units;
-    out->pairable = (int64_t)ntot;
-    out->nvalues = (int)V;
     free(vals);
     free(nc);
+    return ps_stats_alpha_finish_(obs, exp_sum, ntot, units, (int)V, out);
+}
+
+/* alpha = 1 - (n - 1) sum o d2 / sum n_c n_k d2 from the two sums, n pairable values; shared by
+ * ps_krippendorff_alpha and ps_krippendorff_nominal_counts. */
+int ps_stats_alpha_finish_(double obs, double exp_sum, double ntot, int64_t units, int nvalues,
+                           ps_kripp_alpha *out)
+{
+    out->units = units;
+    out->pairable = (int64_t)ntot;
+    out->nvalues = nvalues;
     if (!(exp_sum > 0))
         return ps_error(PS_ERR_NUMERIC, "all pairable ratings are equal (no expected "
                         "disagreement): Krippendorff's alpha is undefined");

@@ -130,6 +130,16 @@ typedef struct ps_kripp_alpha {
 int ps_krippendorff_alpha(const double *x, size_t n, int raters, ps_alpha_metric metric,
                           int threads, ps_kripp_alpha *out);
 
+/* ---- the same from a table of rating patterns (many identical subjects, e.g. voxels) ------
+ * rows[p * ncat + j] = how many raters chose category j in pattern p (integers >= 0), nsub[p]
+ * = number of subjects with that pattern. Equal to ps_kappa_fleiss / ps_krippendorff_alpha
+ * (nominal) on the expanded subjects up to summation order. Fleiss needs every used pattern to
+ * hold `raters` ratings; Krippendorff counts the patterns with >= 2 ratings. */
+int ps_kappa_fleiss_counts(const double *rows, const double *nsub, size_t npat, int raters,
+                           int ncat, ps_kappa_fleiss_result *out);
+int ps_krippendorff_nominal_counts(const double *rows, const double *nsub, size_t npat,
+                                   int ncat, ps_kripp_alpha *out);
+
 /* ---- intraclass correlation ------------------------------------------------------------- */
 typedef enum ps_icc_form {
     PS_ICC1 = 0, /* ICC(1,1): one-way random, single rater                               */

@@ -3,6 +3,7 @@
 #define PS_STATS_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* PS_ERR_ARG "<what>[i] is NaN/Inf" for the first non-finite value, else 0. */
 int ps_stats_check_finite_(const double *x, size_t n, const char *what);
@@ -25,5 +26,14 @@ size_t ps_stats_sorted_unique_(double *x, size_t n);
 
 /* Index of v in the ascending values u[0..k-1] (k >= 1): the first i with u[i] >= v. */
 int ps_stats_lower_bound_(const double *u, int k, double v);
+
+/* Finishing steps shared by the per-subject and the count-table entry points (kappa.c,
+ * krippendorff.c): see there. */
+struct ps_kappa_fleiss_result;
+struct ps_kripp_alpha;
+int ps_stats_fleiss_finish_(double dis, const double *tot, double N, int raters, int ncat,
+                            struct ps_kappa_fleiss_result *out);
+int ps_stats_alpha_finish_(double obs, double exp_sum, double ntot, int64_t units, int nvalues,
+                           struct ps_kripp_alpha *out);
 
 #endif

@@ -1,55 +1,54 @@
 /* cmd_describe.c - `panseval describe`: descriptive statistics of metric columns per group,
- * with t-based and (optionally) bootstrap confidence intervals. */
-#include <math.h>
+ * with t-based and (optionally) bootstrap confidence intervals (ps_report_describe). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_stats.h"
-#include "ps_stats.h"
+#include "cli_report.h"
 
 static const char *CMD = "describe";
 
 static void usage(FILE *f)
 {
     fputs(
-        "Usage: panseval describe TABLE --metric COLS [--by COLS] [--model M] [--level L]\n"
-        "                         [--bootstrap B [--bootstrap-stat mean|median] [--seed S]]\n"
-        "                         [--ok-only] [--format FMT] [-o FILE]\n"
+        "Usage: panseval describe TABLE... --metric COLS [--by COLS] [--model M] [--level L]\n"
+        "                         [--bootstrap B [--bootstrap-stat mean|median] [--seed S]\n"
+        "                         [-j N]] [--ok-only] [--format FMT] [-o FILE]\n"
         "\n"
         "Descriptive statistics of one or more metric columns of a per-case table (the\n"
-        "output of `panseval metrics`; CSV or TSV; '-' reads standard input), per group of\n"
-        "--by values.\n"
+        "output of `panseval metrics`; CSV or TSV; '-' reads standard input; several tables\n"
+        "with the same columns are joined; an nnU-Net summary.json is read as a per-case\n"
+        "table, MODEL=FILE naming its model, see docs/nnunet.md), per group of --by values.\n"
+        "\n"
+        "Which rows enter (the rule of every table command, docs/stats.md): a row enters a\n"
+        "metric when its value is finite. Rows with status error or missing never enter; NaN\n"
+        "or empty values (e.g. HD95 of an empty mask under --empty nan) and +-inf are left\n"
+        "out and counted; Dice 0 of an empty prediction counts.\n"
         "\n"
         "Options:\n"
         "  --metric COLS        comma-separated metric columns, e.g. dice,hd95 (required)\n"
-        "  --by COLS            comma-separated grouping columns (default: none)\n"
+        "  --by COLS            comma-separated grouping columns, any column of the table,\n"
+        "                       e.g. model,modality or subject or meta:site (default: none)\n"
         "  --model M            use only rows whose model column is M (default: all rows)\n"
         "  --level L            confidence level of the CIs (default 0.95)\n"
         "  --bootstrap B        also bootstrap CIs from B resamples (default 0 = none)\n"
         "  --bootstrap-stat S   statistic bootstrapped: mean (default) or median\n"
-        "  --seed S             seed of the bootstrap generator (default 1); the result does\n"
-        "                       not depend on --threads\n"
-        "  --ok-only            use only rows with status ok (default: every row except\n"
-        "                       status error, so that e.g. Dice 0 of an empty prediction\n"
-        "                       counts)\n"
-        "  --format FMT         text (default: aligned columns), csv, tsv or json\n"
+        "  --ok-only            also leave out rows whose status is not ok (counted as not_ok)\n"
         "\n"
-        CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_THREADS)
+        CLI_REPORT_HELP_OF(CLI_HELP_THREADS CLI_HELP_SEED)
         "\n"
         "Output, one row (JSON object) per group and metric:\n"
         "  <by columns>, metric\n"
-        "  n, n_excluded      values used; rows left out (status error or not ok with\n"
-        "                     --ok-only, or a non-finite value: NaN HD95 of an empty mask,\n"
-        "                     inf); stderr says how many and why\n"
+        "  n, n_excluded      values used; rows left out (stderr says how many and why)\n"
         "  mean, sd           mean and sample SD (divisor n - 1; nan when n = 1)\n"
         "  median, q1, q3     type-7 quantiles (R's default, numpy's 'linear')\n"
         "  iqr, min, max\n"
         "  ci_low, ci_high    t-based CI of the mean: mean -+ t_{(1+L)/2, n-1} sd / sqrt(n)\n"
         "With --bootstrap also: boot_replicates, boot_stat, boot_pct_low, boot_pct_high\n"
         "(percentile interval), boot_bca_low, boot_bca_high (BCa interval; nan when the data\n"
-        "are constant). Resampling: GSL mt19937 seeded with --seed (docs/stats.md).\n"
+        "are constant). Resampling: GSL mt19937 seeded with --seed, the same for any -j.\n"
+        "Last: excl_nan, excl_inf, excl_error, excl_missing, excl_not_ok (csv, tsv, json).\n"
         "\n"
+        CLI_REPORT_EXIT
         "Examples:\n"
         "  panseval describe metrics.csv --metric dice,hd95 --by model,modality\n"
         "  panseval describe metrics.csv --metric dice --model pansegnet --by center \\\n"
@@ -57,15 +56,8 @@ static void usage(FILE *f)
         f);
 }
 
-enum {
-    OPT_METRIC = CLI_OPT_FIRST_PRIVATE,
-    OPT_BY,
-    OPT_MODEL,
-    OPT_LEVEL,
-    OPT_BOOT,
-    OPT_BOOT_STAT,
-    OPT_OK_ONLY,
-};
+enum { OPT_METRIC = CLI_OPT_FIRST_PRIVATE, OPT_BY, OPT_MODEL, OPT_LEVEL, OPT_BOOT, OPT_BOOT_STAT,
+       OPT_OK_ONLY };
 
 int main_describe(int argc, char **argv)
 {
@@ -81,224 +73,74 @@ int main_describe(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
-    const char *metrics = NULL, *by = "", *model = NULL;
-    double level = 0.95;
-    long boot = 0;
-    ps_boot_stat bstat = PS_BOOT_MEAN;
-    int text = 1, ok_only = 0, c;
-    optind = 1;
-    while ((c = cli_stats_getopt(CMD, argc, argv, longopts, &common, &text)) != -1) {
-        if (c == CLI_GETOPT_ERROR)
-            return 2;
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES | CLI_USE_THREADS | CLI_USE_SEED;
+    ps_describe_options o;
+    ps_describe_options_init(&o);
+    ps_report_format fmt = PS_REPORT_TEXT;
+    const char *metrics = NULL, *by = "";
+    int c;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
         case OPT_METRIC: metrics = optarg; break;
         case OPT_BY: by = optarg; break;
-        case OPT_MODEL: model = optarg; break;
+        case OPT_MODEL: o.model = optarg; break;
         case OPT_LEVEL:
-            if (cli_parse_level(CMD, optarg, &level))
+            if (cli_parse_level(CMD, optarg, &o.level))
                 return 2;
             break;
         case OPT_BOOT:
-            if (cli_parse_int(CMD, "--bootstrap", optarg, 0, 100000000, &boot))
+            if (cli_parse_int(CMD, "--bootstrap", optarg, 0, 100000000, &o.bootstrap))
                 return 2;
-            if (boot == 1)
+            if (o.bootstrap == 1)
                 return cli_usage_error(CMD, "--bootstrap needs at least 2 resamples (or 0)");
             break;
         case OPT_BOOT_STAT:
             if (!strcmp(optarg, "mean"))
-                bstat = PS_BOOT_MEAN;
+                o.boot_stat = PS_BOOT_MEAN;
             else if (!strcmp(optarg, "median"))
-                bstat = PS_BOOT_MEDIAN;
+                o.boot_stat = PS_BOOT_MEDIAN;
             else
                 return cli_usage_error(CMD, "--bootstrap-stat must be mean or median, got '%s'",
                                        optarg);
             break;
-        case OPT_OK_ONLY: ok_only = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        case OPT_OK_ONLY: o.ok_only = 1; break;
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
-    if (optind != argc - 1)
-        return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
+    fmt = cli_report_format(&common);
+    if (optind >= argc)
+        return cli_usage_error(CMD, "missing TABLE");
     if (!metrics)
         return cli_usage_error(CMD, "--metric is required");
     ps_stats_init();
+    o.seed = common.ctx.seed;
+    o.threads = ps_context_threads(&common.ctx);
 
-    int rc, status = 0;
-    ps_table *t = NULL;
-    cli_groups g = {0};
-    cli_rtable *rt = NULL;
-    unsigned char *use = NULL;
-    double *x = NULL;
-    char *mcopy = NULL;
-    int *mcol = NULL, nmet = 0, cmodel = -1, cstatus;
-    const char **mname = NULL;
-    char label[512];
-    if ((rc = ps_table_read(argv[optind], &t)))
-        goto fail;
-    const char *tname = t->path ? t->path : argv[optind];
-    if (model && (rc = ps_table_require_col(t, "model", &cmodel)))
-        goto fail;
-    cstatus = ps_table_col(t, "status");
-
-    /* metric columns */
-    mcopy = ps_strdup(metrics);
-    int cap = 1;
-    for (const char *p = metrics; *p; p++)
-        cap += *p == ',';
-    mcol = ps_calloc((size_t)cap, sizeof *mcol);
-    mname = ps_calloc((size_t)cap, sizeof *mname);
-    if (!mcopy || !mcol || !mname) {
-        rc = PS_ERR_NOMEM;
-        goto fail;
+    char *mcopy = NULL, *bcopy = NULL, **mitems = NULL, **bitems = NULL;
+    int status, nby = 0, nmet = 0;
+    if (!(status = cli_report_list(CMD, "--metric", metrics, 0, &mcopy, &mitems, &nmet)) &&
+        !(status = cli_report_list(CMD, "--by", by, 1, &bcopy, &bitems, &nby))) {
+        o.metrics = (const char *const *)mitems;
+        o.nmetrics = nmet;
+        o.by = (const char *const *)bitems;
+        o.nby = nby;
+        ps_table *t = NULL;
+        ps_rtable *rt = NULL;
+        int rc = ps_report_load((const char *const *)argv + optind, argc - optind, &t);
+        rc = rc ? rc : ps_report_describe(t, &o, &rt);
+        status = cli_report_finish(CMD, &common, rc, rt, fmt);
+        ps_rtable_free(rt);
+        ps_table_free(t);
     }
-    char *save = NULL;
-    for (char *tok = strtok_r(mcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!*tok)
-            continue;
-        if ((rc = ps_table_require_col(t, tok, &mcol[nmet])))
-            goto fail;
-        mname[nmet++] = tok;
-    }
-    if (nmet == 0) {
-        status = cli_usage_error(CMD, "--metric lists no column");
-        goto done;
-    }
-
-    size_t nr = t->nrows ? (size_t)t->nrows : 1;
-    use = ps_calloc(nr, 1);
-    x = ps_malloc_array(nr, sizeof *x);
-    if (!use || !x) {
-        rc = PS_ERR_NOMEM;
-        goto fail;
-    }
-    int64_t nmodel = 0;
-    for (int64_t r = 0; r < t->nrows; r++) {
-        use[r] = !model || !strcmp(t->cells[r][cmodel], model);
-        nmodel += use[r];
-    }
-    if (model && nmodel == 0) {
-        rc = ps_error(PS_ERR_ARG, "%s: no rows with model '%s' (column 'model')", tname, model);
-        goto fail;
-    }
-    if ((rc = cli_groups_build(t, by, use, &g)))
-        goto fail;
-
-    static const char *const base_cols[] = {"metric", "n", "n_excluded", "mean", "sd",
-                                            "median", "q1", "q3", "iqr", "min", "max",
-                                            "ci_low", "ci_high"};
-    static const char *const boot_cols[] = {"boot_replicates", "boot_stat", "boot_pct_low",
-                                            "boot_pct_high", "boot_bca_low", "boot_bca_high"};
-    const char *cols[64];
-    int ncols = 0;
-    for (int k = 0; k < g.nby && ncols < 32; k++)
-        cols[ncols++] = g.by[k];
-    for (size_t k = 0; k < sizeof base_cols / sizeof *base_cols; k++)
-        cols[ncols++] = base_cols[k];
-    if (boot)
-        for (size_t k = 0; k < sizeof boot_cols / sizeof *boot_cols; k++)
-            cols[ncols++] = boot_cols[k];
-    if ((rc = cli_rtable_create(ncols, cols, &rt)))
-        goto fail;
-
-    for (int k = 0; k < g.ngroups; k++) {
-        cli_groups_label(t, &g, k, label, sizeof label);
-        for (int m = 0; m < nmet; m++) {
-            size_t n = 0;
-            int64_t nstatus = 0, nnan = 0, ninf = 0;
-            for (int64_t r = 0; r < t->nrows; r++) {
-                if (g.of_row[r] != k)
-                    continue;
-                if (cstatus >= 0) {
-                    const char *st = t->cells[r][cstatus];
-                    if (ok_only ? strcmp(st, "ok") != 0 : strcmp(st, "error") == 0) {
-                        nstatus++;
-                        continue;
-                    }
-                }
-                double v;
-                if ((rc = ps_table_get_double(t, r, mcol[m], &v)))
-                    goto fail;
-                if (isnan(v))
-                    nnan++;
-                else if (isinf(v))
-                    ninf++;
-                else
-                    x[n++] = v;
-            }
-            int64_t nex = nstatus + nnan + ninf;
-            if (nex)
-                ps_log(&common.ctx, PS_LOG_WARN,
-                       "describe %s, %s: %lld row(s) excluded (%lld %s, %lld nan, %lld inf)",
-                       label, mname[m], (long long)nex, (long long)nstatus,
-                       ok_only ? "status not ok" : "status error", (long long)nnan,
-                       (long long)ninf);
-            ps_stats_summary s = {0};
-            int bad = 0;
-            if (n == 0) {
-                fprintf(stderr, "panseval describe: %s, column '%s': no values left\n", label,
-                        mname[m]);
-                status = 1;
-                bad = 1;
-            } else if ((rc = ps_stats_describe(x, n, level, NULL, &s))) {
-                goto fail;
-            } else if (n == 1) {
-                ps_log(&common.ctx, PS_LOG_WARN,
-                       "describe %s, %s: one value: sd and CI are undefined (nan)", label,
-                       mname[m]);
-            }
-            if ((rc = cli_groups_cells(t, &g, k, rt)) || (rc = cli_rtable_str(rt, mname[m])) ||
-                (rc = cli_rtable_int(rt, (int64_t)n)) || (rc = cli_rtable_int(rt, nex)))
-                goto fail;
-            double v[] = {s.mean, s.sd, s.median, s.q1, s.q3, s.iqr, s.min, s.max, s.ci_low,
-                          s.ci_high};
-            for (size_t q = 0; q < sizeof v / sizeof *v; q++)
-                if ((rc = cli_rtable_num(rt, bad ? NAN : v[q])))
-                    goto fail;
-            if (!boot)
-                continue;
-            ps_boot_ci bc = {0};
-            int bok = !bad && n >= 2;
-            if (bok && (rc = ps_stats_bootstrap(x, n, bstat, boot, level, common.ctx.seed,
-                                                ps_context_threads(&common.ctx), &bc)))
-                goto fail;
-            if (!bad && n < 2)
-                ps_log(&common.ctx, PS_LOG_WARN, "describe %s, %s: bootstrap needs 2 values",
-                       label, mname[m]);
-            else if (bok && isnan(bc.bca_low))
-                ps_log(&common.ctx, PS_LOG_WARN,
-                       "describe %s, %s: constant values, BCa interval undefined (nan)", label,
-                       mname[m]);
-            if ((rc = cli_rtable_int(rt, boot)) ||
-                (rc = cli_rtable_str(rt, bstat == PS_BOOT_MEAN ? "mean" : "median")))
-                goto fail;
-            double bv[] = {bc.pct_low, bc.pct_high, bc.bca_low, bc.bca_high};
-            for (size_t q = 0; q < sizeof bv / sizeof *bv; q++)
-                if ((rc = cli_rtable_num(rt, bok ? bv[q] : NAN)))
-                    goto fail;
-        }
-    }
-    ps_atomic_file *af;
-    FILE *f;
-    if ((rc = cli_output_open(&common, &af, &f)))
-        goto fail;
-    if ((rc = cli_output_close(af, cli_rtable_write(rt, f, text, common.format))))
-        goto fail;
-    goto done;
-fail:
-    status = cli_report_error(CMD, rc);
-done:
-    free(use);
-    free(x);
     free(mcopy);
-    free(mcol);
-    free(mname);
-    cli_rtable_free(rt);
-    cli_groups_free(&g);
-    ps_table_free(t);
+    free(bcopy);
+    free(mitems);
+    free(bitems);
     return status;
 }

@@ -1,13 +1,9 @@
-/* cmd_volume.c - `panseval volume`: agreement of predicted with reference volumes per group:
- * OLS, R^2 (of the fit and against the identity line), Pearson and Spearman correlation,
- * Bland-Altman bias and limits of agreement with CIs. */
-#include <math.h>
+/* cmd_volume.c - `panseval volume`: agreement of predicted with reference volumes per group
+ * (ps_report_volume). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_stats.h"
-#include "ps_stats.h"
+#include "cli_report.h"
 
 static const char *CMD = "volume";
 
@@ -20,20 +16,25 @@ static void usage(FILE *f)
         "Agreement of predicted with reference volumes in a per-case table (the output of\n"
         "`panseval metrics`; CSV or TSV; '-' reads standard input), per group of --by values.\n"
         "\n"
+        "Which rows enter (the rule of every table command, docs/stats.md): a row enters when\n"
+        "both volumes are finite. Rows with status error or missing never enter; an empty mask\n"
+        "has a well-defined volume (0 ml) and counts. A left-out row is counted by the reason\n"
+        "of its reference volume, else its predicted one.\n"
+        "\n"
         "Options:\n"
         "  --ref-col COL   reference volume column (default vol_ref_ml)\n"
         "  --pred-col COL  predicted volume column (default vol_pred_ml)\n"
-        "  --by COLS       comma-separated grouping columns, e.g. modality (default: none)\n"
-        "  --model M       use only rows whose model column is M (default: all rows)\n"
+        "  --by COLS       comma-separated grouping columns, any column of the table, e.g.\n"
+        "                  modality, center, subject, meta:site (default: one group)\n"
+        "  --model M       use only rows whose model column is M (default: all rows; a case\n"
+        "                  must then appear once per group)\n"
         "  --level L       confidence level of every CI (default 0.95)\n"
-        "  --ok-only       use only rows with status ok (default: every row except\n"
-        "                  status error: an empty mask has a well-defined volume, 0 ml)\n"
-        "  --format FMT    text (default: aligned columns), csv, tsv or json\n"
+        "  --ok-only       also leave out rows whose status is not ok (counted as not_ok)\n"
         "\n"
-        CLI_COMMON_HELP
+        CLI_REPORT_HELP
         "\n"
         "Output, one row (JSON object) per group (x = reference, y = prediction):\n"
-        "  n, n_excluded            pairs used; rows left out (status error, non-finite)\n"
+        "  n, n_excluded            pairs used; rows left out\n"
         "  slope, intercept         OLS y = intercept + slope x (R lm(y ~ x))\n"
         "  slope_se, intercept_se   their standard errors; slope_p, intercept_p: two-sided\n"
         "                           t-test of coefficient = 0 with n - 2 df\n"
@@ -50,30 +51,18 @@ static void usage(FILE *f)
         "  ba_loa_low_ci_low/high, ba_loa_high_ci_low/high\n"
         "                           CIs of the limits with SE sqrt(3 SD^2 / n) (Bland &\n"
         "                           Altman 1986, 1999) and the t quantile with n - 1 df\n"
-        "A group with fewer than 3 pairs or a constant column gets null / nan values, an\n"
-        "error on stderr and exit status 1; the other groups are still written.\n"
+        "  excl_nan, excl_inf, excl_error, excl_missing, excl_not_ok\n"
+        "                           why rows were left out (csv, tsv, json)\n"
+        "A group with fewer than 3 pairs or a constant column gets null / nan values and an\n"
+        "error on stderr.\n"
         "\n"
+        CLI_REPORT_EXIT
         "Conventions and formulas: docs/stats.md.\n"
         "\n"
         "Examples:\n"
         "  panseval volume metrics.csv --model pansegnet --by modality\n"
         "  panseval volume volumes.tsv --ref-col manual_ml --pred-col auto_ml --format json\n",
         f);
-}
-
-typedef struct {
-    int grp;
-    const char *id;
-    int64_t row;
-} case_key;
-
-static int cmp_case_key(const void *pa, const void *pb)
-{
-    const case_key *a = pa, *b = pb;
-    if (a->grp != b->grp)
-        return a->grp < b->grp ? -1 : 1;
-    int c = strcmp(a->id, b->id);
-    return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
 enum { OPT_REF = CLI_OPT_FIRST_PRIVATE, OPT_PRED, OPT_BY, OPT_MODEL, OPT_LEVEL, OPT_OK_ONLY };
@@ -91,197 +80,51 @@ int main_volume(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_common common;
-    cli_common_init(&common, PS_FMT_CSV);
-    const char *refc = "vol_ref_ml", *predc = "vol_pred_ml", *by = "", *model = NULL;
-    double level = 0.95;
-    int text = 1, ok_only = 0, c;
-    optind = 1;
-    while ((c = cli_stats_getopt(CMD, argc, argv, longopts, &common, &text)) != -1) {
-        if (c == CLI_GETOPT_ERROR)
-            return 2;
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_REPORT_USES;
+    ps_volume_options o;
+    ps_volume_options_init(&o);
+    ps_report_format fmt = PS_REPORT_TEXT;
+    const char *by = "";
+    int c;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         switch (c) {
-        case OPT_REF: refc = optarg; break;
-        case OPT_PRED: predc = optarg; break;
+        case CLI_GETOPT_ERROR: return 2;
+        case OPT_REF: o.ref_col = optarg; break;
+        case OPT_PRED: o.pred_col = optarg; break;
         case OPT_BY: by = optarg; break;
-        case OPT_MODEL: model = optarg; break;
+        case OPT_MODEL: o.model = optarg; break;
         case OPT_LEVEL:
-            if (cli_parse_level(CMD, optarg, &level))
+            if (cli_parse_level(CMD, optarg, &o.level))
                 return 2;
             break;
-        case OPT_OK_ONLY: ok_only = 1; break;
-        default: return cli_usage_error(CMD, "unknown option");
+        case OPT_OK_ONLY: o.ok_only = 1; break;
+        default: return cli_unknown_option(&common);
         }
     }
     if (common.help) {
         usage(stdout);
         return 0;
     }
+    fmt = cli_report_format(&common);
     if (optind != argc - 1)
         return cli_usage_error(CMD, optind >= argc ? "missing TABLE" : "give exactly one TABLE");
     ps_stats_init();
 
-    int rc, status = 0;
-    ps_table *t = NULL;
-    cli_groups g = {0};
-    cli_rtable *rt = NULL;
-    unsigned char *use = NULL;
-    double *x = NULL, *y = NULL;
-    int64_t *nex = NULL;
-    case_key *keys = NULL;
-    char label[512];
-    int cref, cpred, cmodel = -1, cstatus, ccase;
-    if ((rc = ps_table_read(argv[optind], &t)))
-        goto fail;
-    const char *tname = t->path ? t->path : argv[optind];
-    if ((rc = ps_table_require_col(t, refc, &cref)) ||
-        (rc = ps_table_require_col(t, predc, &cpred)) ||
-        (model && (rc = ps_table_require_col(t, "model", &cmodel))))
-        goto fail;
-    cstatus = ps_table_col(t, "status");
-    ccase = ps_table_col(t, "case");
-
-    size_t nr = t->nrows ? (size_t)t->nrows : 1;
-    use = ps_calloc(nr, 1);
-    x = ps_malloc_array(nr, sizeof *x);
-    y = ps_malloc_array(nr, sizeof *y);
-    keys = ps_malloc_array(nr, sizeof *keys);
-    if (!use || !x || !y || !keys) {
-        rc = PS_ERR_NOMEM;
-        goto fail;
+    char *bcopy = NULL, **bitems = NULL;
+    int status, nby = 0;
+    if (!(status = cli_report_list(CMD, "--by", by, 1, &bcopy, &bitems, &nby))) {
+        o.by = (const char *const *)bitems;
+        o.nby = nby;
+        ps_table *t = NULL;
+        ps_rtable *rt = NULL;
+        int rc = ps_report_load((const char *const *)argv + optind, 1, &t);
+        rc = rc ? rc : ps_report_volume(t, &o, &rt);
+        status = cli_report_finish(CMD, &common, rc, rt, fmt);
+        ps_rtable_free(rt);
+        ps_table_free(t);
     }
-    int64_t nmodel = 0;
-    for (int64_t r = 0; r < t->nrows; r++) {
-        use[r] = !model || !strcmp(t->cells[r][cmodel], model);
-        nmodel += use[r];
-    }
-    if (model && nmodel == 0) {
-        rc = ps_error(PS_ERR_ARG, "%s: no rows with model '%s' (column 'model')", tname, model);
-        goto fail;
-    }
-    if ((rc = cli_groups_build(t, by, use, &g)))
-        goto fail;
-    nex = ps_calloc((size_t)g.ngroups, sizeof *nex);
-    if (!nex) {
-        rc = PS_ERR_NOMEM;
-        goto fail;
-    }
-
-    /* a case must not appear twice in a group (several models or labels mixed) */
-    if (ccase >= 0) {
-        size_t m = 0;
-        for (int64_t r = 0; r < t->nrows; r++)
-            if (g.of_row[r] >= 0)
-                keys[m++] = (case_key){g.of_row[r], t->cells[r][ccase], r};
-        qsort(keys, m, sizeof *keys, cmp_case_key);
-        for (size_t i = 1; i < m; i++)
-            if (keys[i].grp == keys[i - 1].grp && !strcmp(keys[i].id, keys[i - 1].id)) {
-                rc = ps_error(PS_ERR_ARG,
-                              "%s lines %lld and %lld: case '%s' appears twice in group %s; "
-                              "select one model with --model, or add model/label to --by",
-                              tname, (long long)t->line[keys[i - 1].row],
-                              (long long)t->line[keys[i].row], keys[i].id,
-                              cli_groups_label(t, &g, keys[i].grp, label, sizeof label));
-                goto fail;
-            }
-    }
-
-    static const char *const stat_cols[] = {
-        "n", "n_excluded", "slope", "intercept", "slope_se", "intercept_se", "slope_p",
-        "intercept_p", "r2", "r2_identity", "pearson_r", "pearson_p", "pearson_ci_low",
-        "pearson_ci_high", "spearman_rho", "spearman_p", "ba_bias", "ba_sd", "ba_loa_low",
-        "ba_loa_high", "ba_bias_ci_low", "ba_bias_ci_high", "ba_loa_low_ci_low",
-        "ba_loa_low_ci_high", "ba_loa_high_ci_low", "ba_loa_high_ci_high"};
-    enum { NSTAT = sizeof stat_cols / sizeof *stat_cols };
-    const char *cols[64];
-    int ncols = 0;
-    for (int k = 0; k < g.nby && ncols < 32; k++)
-        cols[ncols++] = g.by[k];
-    for (int k = 0; k < NSTAT; k++)
-        cols[ncols++] = stat_cols[k];
-    if ((rc = cli_rtable_create(ncols, cols, &rt)))
-        goto fail;
-
-    for (int k = 0; k < g.ngroups; k++) {
-        size_t n = 0;
-        int64_t nstatus = 0, nnonfinite = 0;
-        for (int64_t r = 0; r < t->nrows; r++) {
-            if (g.of_row[r] != k)
-                continue;
-            if (cstatus >= 0) {
-                const char *st = t->cells[r][cstatus];
-                if (ok_only ? strcmp(st, "ok") != 0 : strcmp(st, "error") == 0) {
-                    nstatus++;
-                    continue;
-                }
-            }
-            double xv, yv;
-            if ((rc = ps_table_get_double(t, r, cref, &xv)) ||
-                (rc = ps_table_get_double(t, r, cpred, &yv)))
-                goto fail;
-            if (!isfinite(xv) || !isfinite(yv)) {
-                nnonfinite++;
-                continue;
-            }
-            x[n] = xv;
-            y[n] = yv;
-            n++;
-        }
-        cli_groups_label(t, &g, k, label, sizeof label);
-        nex[k] = nstatus + nnonfinite;
-        if (nex[k])
-            ps_log(&common.ctx, PS_LOG_WARN, "volume %s: %lld row(s) excluded (%lld %s, %lld "
-                   "non-finite volume)", label, (long long)nex[k], (long long)nstatus,
-                   ok_only ? "status not ok" : "status error", (long long)nnonfinite);
-        ps_regression reg = {0};
-        ps_correlation cor = {0};
-        ps_bland_altman ba = {0};
-        int bad = 0;
-        if (ps_stats_regression(x, y, n, &reg) || ps_stats_correlation(x, y, n, level, &cor) ||
-            ps_stats_bland_altman(x, y, n, level, &ba)) {
-            fprintf(stderr, "panseval volume: %s, columns '%s' and '%s': %s\n", label, refc,
-                    predc, ps_error_message());
-            status = 1;
-            bad = 1;
-        }
-        if ((rc = cli_groups_cells(t, &g, k, rt)) || (rc = cli_rtable_int(rt, (int64_t)n)) ||
-            (rc = cli_rtable_int(rt, nex[k])))
-            goto fail;
-        double v[NSTAT - 2];
-        if (bad) {
-            for (int q = 0; q < NSTAT - 2; q++)
-                v[q] = NAN;
-        } else {
-            double w[] = {reg.slope, reg.intercept, reg.slope_se, reg.intercept_se, reg.slope_p,
-                          reg.intercept_p, reg.r2, reg.r2_identity, cor.r, cor.p, cor.ci_low,
-                          cor.ci_high, cor.rho, cor.rho_p, ba.bias, ba.sd, ba.loa_low,
-                          ba.loa_high, ba.bias_ci_low, ba.bias_ci_high, ba.loa_low_ci_low,
-                          ba.loa_low_ci_high, ba.loa_high_ci_low, ba.loa_high_ci_high};
-            memcpy(v, w, sizeof v);
-            if (n < 4)
-                ps_log(&common.ctx, PS_LOG_WARN, "volume %s: n = %zu < 4, no Fisher-z CI of r",
-                       label, n);
-        }
-        for (int q = 0; q < NSTAT - 2; q++)
-            if ((rc = cli_rtable_num(rt, v[q])))
-                goto fail;
-    }
-    ps_atomic_file *af;
-    FILE *f;
-    if ((rc = cli_output_open(&common, &af, &f)))
-        goto fail;
-    if ((rc = cli_output_close(af, cli_rtable_write(rt, f, text, common.format))))
-        goto fail;
-    goto done;
-fail:
-    status = cli_report_error(CMD, rc);
-done:
-    free(use);
-    free(x);
-    free(y);
-    free(keys);
-    free(nex);
-    cli_rtable_free(rt);
-    cli_groups_free(&g);
-    ps_table_free(t);
+    free(bcopy);
+    free(bitems);
     return status;
 }

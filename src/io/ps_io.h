@@ -217,6 +217,31 @@ int64_t ps_table_writer_rows(const ps_table_writer *w); /* rows finished so far 
 /* Closes the JSON array / LaTeX tabular; frees w (NULL accepted). */
 int ps_table_writer_finish(ps_table_writer *w);
 
+/* ---- JSON (json_read.c) ------------------------------------------------------------------ */
+/* A parsed JSON value (RFC 8259). Objects keep their members in file order: keys[i] names
+ * items[i]. Strings are UTF-8 (escapes decoded; \u0000 is refused). Numbers are doubles.
+ * The whole tree belongs to the root: ps_json_free(root) releases it (NULL is fine). */
+#define PS_JSON_MAX_DEPTH 256
+typedef enum ps_json_type {
+    PS_JSON_NULL = 0, PS_JSON_BOOL, PS_JSON_NUMBER, PS_JSON_STRING, PS_JSON_ARRAY, PS_JSON_OBJECT
+} ps_json_type;
+typedef struct ps_json {
+    ps_json_type type;
+    int boolean;            /* PS_JSON_BOOL                                  */
+    double number;          /* PS_JSON_NUMBER                                */
+    char *string;           /* PS_JSON_STRING, NUL-terminated                */
+    int64_t n;              /* PS_JSON_ARRAY / PS_JSON_OBJECT: item count    */
+    struct ps_json *items;  /* [n]                                           */
+    char **keys;            /* [n] member names (objects only, else NULL)    */
+} ps_json;
+/* Parse `len` bytes of `text` (one value, white space around it allowed, a UTF-8 BOM
+ * ignored). Errors are PS_ERR_FORMAT "NAME:LINE:COL: what". */
+int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out);
+int ps_json_read(const char *path, ps_json **out);
+void ps_json_free(ps_json *j);
+/* The first member `key` of object `obj`; NULL when absent or `obj` is not an object. */
+const ps_json *ps_json_get(const ps_json *obj, const char *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,8 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "ps_core.h"
 
 #ifdef __cplusplus
@@ -128,6 +130,62 @@ const char *ps_manifest_rater_path(const ps_manifest *m, int64_t i, const char *
                                    const char *session);
 /* Value of meta:KEY for case i, or NULL. */
 const char *ps_manifest_meta(const ps_manifest *m, int64_t i, const char *key);
+
+/* ---- writing a manifest from a dataset folder (layouts.c) ----------------------------------- */
+/* `panseval manifest`: the manifest of a dataset folder in one of the layouts below (the
+ * rules, column by column, are in data-manifests/README.md, "Writing a manifest from a
+ * dataset folder"). */
+typedef enum ps_layout {
+    PS_LAYOUT_AUTO = 0,      /* detect from the top of the folder                        */
+    PS_LAYOUT_NNUNET_V1,     /* dataset.json "modality", imagesTr/CASE_XXXX.nii.gz ...    */
+    PS_LAYOUT_NNUNET_V2,     /* dataset.json "channel_names", "file_ending"               */
+    PS_LAYOUT_MSD,           /* Medical Segmentation Decathlon: no channel suffixes       */
+    PS_LAYOUT_PANSEGDATA,    /* t1/, t2/ with imagesTr/SITE_NNNN_0000.nii.gz, labelsTr/   */
+    PS_LAYOUT_MULTIRATER,    /* CASE/image.nii.gz, CASE/annotation_K.nii.gz (CURVAS)      */
+} ps_layout;
+
+/* "auto", "nnunet-v1", "nnunet-v2", "msd", "pansegdata", "multi-rater"; never NULL. */
+const char *ps_layout_name(ps_layout layout);
+/* The inverse; PS_ERR_ARG naming the choices for anything else. */
+int ps_layout_parse(const char *s, ps_layout *out);
+
+typedef struct ps_layout_pred {
+    const char *name;   /* model name: the column pred:NAME                         */
+    const char *dir;    /* folder of CASE.nii.gz predictions (PanSegData: also t1/, t2/) */
+} ps_layout_pred;
+
+typedef struct ps_layout_options {
+    ps_layout layout;             /* default PS_LAYOUT_AUTO                                */
+    const ps_layout_pred *preds;  /* [npreds] prediction folders, one pred: column each    */
+    int npreds;
+    const char *modality;         /* NULL = from the layout; else written for every case   */
+    const char *center;           /* NULL = from the layout; else written for every case   */
+    int ref_rater;                /* multi-rater: annotation_N becomes `ref` (default 1);
+                                     0 = no ref, every annotation is a rater: column       */
+    const char *base_dir;         /* paths relative to this folder (where the manifest is
+                                     written); NULL = absolute paths                       */
+} ps_layout_options;
+
+void ps_layout_options_init(ps_layout_options *opt);
+
+/* What was found: the layout used, the case count, and notes (prediction files that match
+ * no case, cases without a label or prediction, skipped files), one line each. */
+typedef struct ps_layout_report {
+    ps_layout layout;
+    int64_t ncases;
+    int nnotes;
+    char **notes;
+} ps_layout_report;
+
+void ps_layout_report_clear(ps_layout_report *r);
+
+/* Write the manifest of dataset folder `dir` to `f` (TSV, comment line first). `opt` may be
+ * NULL (defaults); `report` may be NULL. Errors: PS_ERR_IO for a missing folder,
+ * PS_ERR_FORMAT for an unknown layout (the message lists what the folder holds) or for files
+ * that do not fit the layout (all of them listed, as ps_manifest_read does), PS_ERR_ARG for
+ * bad options. Nothing is written to `f` on failure (it is written last). */
+int ps_manifest_from_folder(const char *dir, const ps_layout_options *opt, FILE *f,
+                            ps_layout_report *report);
 
 /* ---- synthetic demo data set (demo.c) -------------------------------------------------------- */
 /* `panseval demo-data`: a deterministic multi-center pancreas-like data set with its manifest

@@ -124,7 +124,7 @@ START_TEST(same_seed_same_bytes_any_threads)
         for (int k = 0; k < n; k++, nfiles++)
             ck_assert_msg(same_file(fa[k], fb[k]), "%s and %s differ", fa[k], fb[k]);
     }
-    ck_assert_int_eq(nfiles, 145); /* 24 cases x (image + 5 labels) + the manifest */
+    ck_assert_int_eq(nfiles, 193); /* 24 cases x (image + 7 label maps) + the manifest */
     ps_manifest_free(a);
     ps_manifest_free(b);
 }
@@ -156,9 +156,11 @@ START_TEST(manifest_layout)
     ck_assert_int_eq(m->nmodels, 2);
     ck_assert_str_eq(m->models[0], "modelA");
     ck_assert_str_eq(m->models[1], "modelB");
-    ck_assert_int_eq(m->nraters, 2);
+    ck_assert_int_eq(m->nraters, 4);
     ck_assert_int_ge(ps_manifest_rater_index(m, "B", NULL), 0);
     ck_assert_int_ge(ps_manifest_rater_index(m, "A", "2"), 0);
+    ck_assert_int_ge(ps_manifest_rater_index(m, "C", NULL), 0);
+    ck_assert_int_ge(ps_manifest_rater_index(m, "B", "2"), 0);
     int nmod[3] = {0, 0, 0};
     const char *mods[3] = {"CT", "T1W", "T2W"};
     /* center name -> which modalities it has */
@@ -207,7 +209,7 @@ START_TEST(manifest_layout)
     ck_assert_int_eq(sum_a.ncases, 24);
     ck_assert_int_eq(sum_a.nmodalities, 3);
     ck_assert_int_eq(sum_a.ncenters, 4);
-    ck_assert_int_eq(sum_a.nfiles, 145);
+    ck_assert_int_eq(sum_a.nfiles, 193);
     int64_t bytes = 0;
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
@@ -247,6 +249,9 @@ START_TEST(labels_geometry_volumes_and_errors)
     double spacing[8][3];
     int nspacing = 0, nempty = 0;
     double dice_sum[4] = {0, 0, 0, 0}; /* modelA, modelB, rater B, rater A:2 */
+    int rC = ps_manifest_rater_index(m, "C", NULL), rB2 = ps_manifest_rater_index(m, "B", "2");
+    double dice_bb2 = 0;   /* rater B's two sessions */
+    int c_larger = 0;      /* cases where rater C's volume exceeds the reference's */
     for (int64_t i = 0; i < m->ncases; i++) {
         const ps_manifest_case *c = &m->cases[i];
         ps_volume *ref, *img;
@@ -297,6 +302,16 @@ START_TEST(labels_geometry_volumes_and_errors)
         ck_assert_msg(ref_ml >= 40 && ref_ml <= 120, "%s: reference %.1f ml", c->id, ref_ml);
         for (int k = 0; k < 4; k++)
             dice_sum[k] += dice(ref->data, lab[k + 1]->data, n);
+        ps_volume *vc = NULL, *vb2 = NULL;
+        ck_assert_int_eq(ps_volume_read(c->rater[rC], &vc), 0);
+        ck_assert_int_eq(ps_volume_read(c->rater[rB2], &vb2), 0);
+        int64_t nc = 0;
+        for (int64_t v = 0; v < n; v++)
+            nc += ((const uint8_t *)vc->data)[v];
+        c_larger += nc > count[0];
+        dice_bb2 += dice(lab[3]->data, vb2->data, n);
+        ps_volume_free(vc);
+        ps_volume_free(vb2);
 
         /* modality intensities: mean over the pancreas, CT in HU (95 HU + center offset
          * -8..+15 + zero-mean noise), MRI positive */
@@ -321,6 +336,10 @@ START_TEST(labels_geometry_volumes_and_errors)
     ck_assert_msg(dice_sum[0] > dice_sum[1], "modelA %.3f vs modelB %.3f", dice_sum[0] / 24,
                   dice_sum[1] / 24);
     ck_assert_msg(dice_sum[3] > dice_sum[2], "rater A:2 %.3f vs rater B %.3f", dice_sum[3] / 24,
+                  dice_sum[2] / 24);
+    /* rater C over-segments in every case; rater B agrees with itself better than with A */
+    ck_assert_int_eq(c_larger, 24);
+    ck_assert_msg(dice_bb2 > dice_sum[2], "rater B:2 vs B %.3f, B vs ref %.3f", dice_bb2 / 24,
                   dice_sum[2] / 24);
     ps_manifest_free(m);
 }

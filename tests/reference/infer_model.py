@@ -206,7 +206,9 @@ class GenericUNet(nn.Module):
             self.self_atten = SelfAtten3DBlock(bott, n_tokens, d_model, nhead,
                                                n_attention_layers)
 
-    def forward(self, x):
+    def forward(self, x, deep_supervision=False):
+        """The logits at full resolution; with deep_supervision (training, as nnUNetTrainerV2
+        does it), the list of every decoder step's seg_outputs, finest first."""
         skips = []
         for d in range(len(self.conv_blocks_context) - 1):
             x = self.conv_blocks_context[d](x)
@@ -214,8 +216,13 @@ class GenericUNet(nn.Module):
         x = self.conv_blocks_context[-1](x)
         if self.attention:
             x = self.self_atten(x)
+        outputs = []
         for u in range(len(self.tu)):
             x = self.tu[u](x)
             x = torch.cat((x, skips[-(u + 1)]), dim=1)
             x = self.conv_blocks_localization[u](x)
+            if deep_supervision:
+                outputs.append(self.seg_outputs[u](x))
+        if deep_supervision:
+            return outputs[::-1]
         return self.seg_outputs[-1](x)

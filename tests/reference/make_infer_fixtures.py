@@ -55,8 +55,15 @@ def randomise(net, seed):
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
 
 
-def make_plans(cfg, stages):
-    """A plans dict with the fields nnU-Net v1's ExperimentPlanner3D_v21 writes."""
+def make_plans(cfg, stages, dataset=None):
+    """A plans dict with the fields nnU-Net v1's ExperimentPlanner3D_v21 writes.
+
+    dataset (optional, for a model trained on real images: train_demo_model.py) replaces the
+    made-up dataset fields: 'intensityproperties' (per modality, as nnU-Net's
+    DatasetAnalyzer collects them), 'all_sizes', 'all_spacings' and 'original_spacings' /
+    'original_sizes' (z, y, x per training case), 'median_patient_size_in_voxels',
+    'original_spacing' (the median), 'size_reductions', 'list_of_npz_files' and
+    'preprocessed_data_folder'."""
     nmod = cfg['num_modalities']
     modal = collections.OrderedDict((i, m) for i, m in enumerate(cfg['modalities']))
     norm = collections.OrderedDict((i, s) for i, s in enumerate(cfg['normalization']))
@@ -68,15 +75,28 @@ def make_plans(cfg, stages):
             ('mn', f(-1000.0)), ('mx', f(2000.0)),
             ('percentile_99_5', f(215.0 + i)), ('percentile_00_5', f(-95.5 - i)),
             ('local_props', collections.OrderedDict())])
+    ds = {
+        'intensityproperties': inten,
+        'all_sizes': [(64, 128, 128)], 'all_spacings': [(2.5, 0.8, 0.8)],
+        'original_spacings': [np.array([2.5, 0.8, 0.8])],
+        'original_sizes': [np.array([64, 128, 128])],
+        'median_patient_size_in_voxels': np.array([64, 128, 128], dtype=np.int64),
+        'original_spacing': np.array([2.5, 0.8, 0.8], dtype=np.float64),
+        'size_reductions': collections.OrderedDict([('case_0', 1.0)]),
+        'list_of_npz_files': ['/data/nnUNet_preprocessed/Task999/case_0.npz'],
+        'preprocessed_data_folder': '/data/nnUNet_preprocessed/Task999',
+    }
+    if dataset is not None:
+        ds.update(dataset)
     pps = {}
     for s, st in enumerate(stages):
         pps[s] = {
             'batch_size': 2,
             'num_pool_per_axis': [sum(1 for p in st['pool'] if p[a] > 1) for a in range(3)],
             'patch_size': np.array(st['patch'], dtype=np.int64),
-            'median_patient_size_in_voxels': np.array([64, 128, 128], dtype=np.int64),
+            'median_patient_size_in_voxels': np.array(ds['median_patient_size_in_voxels']),
             'current_spacing': np.array(st['spacing'], dtype=np.float64),
-            'original_spacing': np.array([2.5, 0.8, 0.8], dtype=np.float64),
+            'original_spacing': np.array(ds['original_spacing']),
             'do_dummy_2D_data_aug': False,
             'pool_op_kernel_sizes': [list(p) for p in st['pool']],
             # nnU-Net writes lists; one fixture stores a 2-D numpy array to test that path
@@ -90,13 +110,14 @@ def make_plans(cfg, stages):
         'modalities': modal,
         'normalization_schemes': norm,
         'dataset_properties': {
-            'all_sizes': [(64, 128, 128)], 'all_spacings': [(2.5, 0.8, 0.8)],
-            'all_classes': classes, 'modalities': modal, 'intensityproperties': inten,
-            'size_reductions': collections.OrderedDict([('case_0', 1.0)])},
-        'list_of_npz_files': ['/data/nnUNet_preprocessed/Task999/case_0.npz'],
-        'original_spacings': [np.array([2.5, 0.8, 0.8])],
-        'original_sizes': [np.array([64, 128, 128])],
-        'preprocessed_data_folder': '/data/nnUNet_preprocessed/Task999',
+            'all_sizes': ds['all_sizes'], 'all_spacings': ds['all_spacings'],
+            'all_classes': classes, 'modalities': modal,
+            'intensityproperties': ds['intensityproperties'],
+            'size_reductions': ds['size_reductions']},
+        'list_of_npz_files': ds['list_of_npz_files'],
+        'original_spacings': ds['original_spacings'],
+        'original_sizes': ds['original_sizes'],
+        'preprocessed_data_folder': ds['preprocessed_data_folder'],
         'num_classes': cfg['num_classes'],
         'all_classes': classes,
         'base_num_features': cfg['base'],
@@ -188,8 +209,47 @@ def count_inference_cost(net, x):
     return params, flops[0]
 
 
-def make_model(cfg):
-    d = os.path.join(OUT, cfg['name'])
+def write_model_folder(d, state_dict, optimizer_state, plans, trainer, task, stage, epoch,
+                       plot_stuff, best_stuff, amp=None, legacy=False, plans_in_model_pkl=True,
+                       plans_pkl=True, fold=0):
+    """Write d/fold_N/model_final_checkpoint.model(.pkl) and d/plans.pkl the way nnU-Net v1's
+    nnUNetTrainer.save_checkpoint does: torch.save of {epoch, state_dict,
+    optimizer_state_dict, lr_scheduler_state_dict (None for nnUNetTrainerV2), plot_stuff
+    (tr losses, val losses, val losses in train mode, val eval metrics), best_stuff,
+    [amp_grad_scaler]} and a pickle of {init (the trainer's constructor arguments), name,
+    class, plans}. Also used by train_demo_model.py."""
+    os.makedirs(os.path.join(d, 'fold_%d' % fold), exist_ok=True)
+    ckpt = {'epoch': epoch, 'state_dict': state_dict, 'optimizer_state_dict': optimizer_state,
+            'lr_scheduler_state_dict': None, 'plot_stuff': plot_stuff, 'best_stuff': best_stuff}
+    if amp is not None:
+        ckpt['amp_grad_scaler'] = amp
+    path = os.path.join(d, 'fold_%d' % fold, 'model_final_checkpoint.model')
+    torch.save(ckpt, path, _use_new_zipfile_serialization=not legacy)
+    module = ('nnunet.training.network_training.' + trainer)
+    data_dir = '/data/nnUNet_preprocessed/' + task
+    if plans.get('preprocessed_data_folder') == data_dir:
+        # one string object for both, so the pickle's memo is what it was when the fixtures
+        # under tests/golden/infer were written (byte-identical files on regeneration)
+        data_dir = plans['preprocessed_data_folder']
+    # nnUNetTrainerV2(plans_file, fold, output_folder, dataset_directory, batch_dice, stage,
+    # unpack_data, deterministic, fp16)
+    info = {'init': ('/data/nnUNet_preprocessed/%s/nnUNetPlansv2.1_plans_3D.pkl' % task, fold,
+                     '/results/nnUNet/3d_fullres/%s/%s__nnUNetPlansv2.1/fold_%d'
+                     % (task, trainer, fold),
+                     data_dir, True, stage, True, False, True),
+            'name': trainer,
+            'class': "<class '%s.%s'>" % (module, trainer)}
+    if plans_in_model_pkl:
+        info['plans'] = plans
+    with open(path + '.pkl', 'wb') as f:
+        pickle.dump(info, f)
+    if plans_pkl:
+        with open(os.path.join(d, 'plans.pkl'), 'wb') as f:
+            pickle.dump(plans, f)
+
+
+def make_model(cfg, out=None):
+    d = os.path.join(out or OUT, cfg['name'])
     os.makedirs(os.path.join(d, 'fold_0'), exist_ok=True)
     for stale in ('plans.pkl',):
         if os.path.exists(os.path.join(d, stale)):
@@ -219,31 +279,15 @@ def make_model(cfg):
         best_stuff = (2, np.float64(0.5), np.float64(0.75))
 
     sd = net.state_dict()
-    ckpt = {'epoch': 3, 'state_dict': sd, 'optimizer_state_dict': optimizer.state_dict(),
-            'lr_scheduler_state_dict': None, 'plot_stuff': plot_stuff, 'best_stuff': best_stuff}
+    amp = None
     if cfg.get('amp'):
-        ckpt['amp_grad_scaler'] = {'scale': 65536.0, 'growth_factor': 2.0,
-                                   'backoff_factor': 0.5, 'growth_interval': 2000,
-                                   '_growth_tracker': 1}
-    path = os.path.join(d, 'fold_0', 'model_final_checkpoint.model')
-    torch.save(ckpt, path, _use_new_zipfile_serialization=not cfg.get('legacy', False))
-
-    plans = make_plans(cfg, cfg['stages'])
-    trainer = cfg['trainer']
-    module = ('nnunet.training.network_training.' + trainer)
-    info = {'init': ('/data/nnUNet_preprocessed/Task999/nnUNetPlansv2.1_plans_3D.pkl', 0,
-                     '/results/nnUNet/3d_fullres/Task999/' + trainer + '__nnUNetPlansv2.1/fold_0',
-                     '/data/nnUNet_preprocessed/Task999', True, cfg['stage'], True, False,
-                     True),
-            'name': trainer,
-            'class': "<class '%s.%s'>" % (module, trainer)}
-    if cfg.get('plans_in_model_pkl', True):
-        info['plans'] = plans
-    with open(path + '.pkl', 'wb') as f:
-        pickle.dump(info, f)
-    if cfg.get('plans_pkl', True):
-        with open(os.path.join(d, 'plans.pkl'), 'wb') as f:
-            pickle.dump(plans, f)
+        amp = {'scale': 65536.0, 'growth_factor': 2.0, 'backoff_factor': 0.5,
+               'growth_interval': 2000, '_growth_tracker': 1}
+    write_model_folder(d, sd, optimizer.state_dict(), make_plans(cfg, cfg['stages']),
+                       cfg['trainer'], 'Task999', cfg['stage'], 3, plot_stuff, best_stuff,
+                       amp=amp, legacy=cfg.get('legacy', False),
+                       plans_in_model_pkl=cfg.get('plans_in_model_pkl', True),
+                       plans_pkl=cfg.get('plans_pkl', True))
     write_tensor_tsv(os.path.join(d, 'tensors.tsv'), sd)
     params, flops = count_inference_cost(net, x)
     with open(os.path.join(d, 'model_info.tsv'), 'w') as f:

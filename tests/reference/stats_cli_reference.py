@@ -66,46 +66,68 @@ def col(r, name):
     return r[names.index(name)]
 
 
-# ---- compare --metric dice --a A --b B --by modality (R convention, holm) ----------------
+# ---- compare --a A --b B --by modality (R convention, holm) ----------------------------------
+# test "compare": --metric dice; test "compare2": --metric dice,hd95, where the Holm correction
+# runs over the four (modality, metric) rows together (group key "CT/hd95").
 groups = ["CT", "MRI"]
-pt, pw, res = [], [], {}
-for g in groups:
-    A = {col(r, "case"): r for r in tab if col(r, "modality") == g and col(r, "model") == "A"}
-    B = {col(r, "case"): r for r in tab if col(r, "modality") == g and col(r, "model") == "B"}
-    keys = sorted(set(A) | set(B))
-    a, b, nex = [], [], 0
-    for k in keys:
-        if k not in A or k not in B or col(A[k], "status") != "ok" or col(B[k], "status") != "ok":
-            nex += 1
-            continue
-        a.append(float(col(A[k], "dice")))
-        b.append(float(col(B[k], "dice")))
-    a, b = np.array(a), np.array(b)
-    d = a - b
-    n = len(d)
-    t = ss.ttest_rel(a, b)
-    half = ss.t.ppf(0.975, n - 1) * np.std(d, ddof=1) / math.sqrt(n)
-    nz = np.sum(d == 0)
-    ties = len(np.unique(np.abs(d[d != 0]))) != np.sum(d != 0)
-    # R wilcox.test(paired = TRUE) defaults: exact iff n < 50, no ties, no zeros; else normal
-    # approximation with continuity correction (scipy reproduces both branches)
-    method = "exact" if (n < 50 and not ties and nz == 0) else "approx"
-    w = ss.wilcoxon(a, b, correction=True, method=method)
-    v = ss.wilcoxon(a, b, correction=True, method=method, alternative="greater").statistic
-    src = SRC + " ttest_rel, t.ppf, wilcoxon(method=%s, correction=True)" % method
-    for k_, v_ in (("n", n), ("n_excluded", nex), ("mean_a", np.mean(a)), ("mean_b", np.mean(b)),
-                   ("mean_diff", np.mean(d)), ("sd_diff", np.std(d, ddof=1)), ("t", t.statistic),
-                   ("df", n - 1), ("p_t", t.pvalue), ("ci_low", np.mean(d) - half),
-                   ("ci_high", np.mean(d) + half), ("dz", np.mean(d) / np.std(d, ddof=1)),
-                   ("wilcoxon_v", v), ("p_wilcoxon", w.pvalue),
-                   ("wilcoxon_exact", 1 if method == "exact" else 0)):
-        put("compare", g, k_, v_, src)
-    pt.append(t.pvalue)
-    pw.append(w.pvalue)
-for g, pa, pb in zip(groups, multipletests(pt, method="holm")[1],
-                     multipletests(pw, method="holm")[1]):
-    put("compare", g, "p_t_adj", pa, "statsmodels multipletests holm")
-    put("compare", g, "p_wilcoxon_adj", pb, "statsmodels multipletests holm")
+
+
+def compare(test, metrics):
+    pt, pw, keys_out = [], [], []
+    for g in groups:
+        A = {col(r, "case"): r for r in tab if col(r, "modality") == g and col(r, "model") == "A"}
+        B = {col(r, "case"): r for r in tab if col(r, "modality") == g and col(r, "model") == "B"}
+        keys = sorted(set(A) | set(B))
+        for metric in metrics:
+            gk = g if len(metrics) == 1 else g + "/" + metric
+            a, b, nex = [], [], 0
+            # the exclusion rule of docs/stats.md: a pair enters when both rows have a finite
+            # value and neither has status error or missing (mr03 B, pred_empty with Dice 0,
+            # enters for dice; its HD95 is nan; mr07 B, error, never; ct14 is unpaired)
+            for k in keys:
+                if (k not in A or k not in B
+                        or col(A[k], "status") in ("error", "missing")
+                        or col(B[k], "status") in ("error", "missing")
+                        or not math.isfinite(float(col(A[k], metric)))
+                        or not math.isfinite(float(col(B[k], metric)))):
+                    nex += 1
+                    continue
+                a.append(float(col(A[k], metric)))
+                b.append(float(col(B[k], metric)))
+            a, b = np.array(a), np.array(b)
+            d = a - b
+            n = len(d)
+            t = ss.ttest_rel(a, b)
+            half = ss.t.ppf(0.975, n - 1) * np.std(d, ddof=1) / math.sqrt(n)
+            nz = np.sum(d == 0)
+            ties = len(np.unique(np.abs(d[d != 0]))) != np.sum(d != 0)
+            # R wilcox.test(paired = TRUE) defaults: exact iff n < 50, no ties, no zeros; else
+            # normal approximation with continuity correction (scipy reproduces both branches)
+            method = "exact" if (n < 50 and not ties and nz == 0) else "approx"
+            w = ss.wilcoxon(a, b, correction=True, method=method)
+            v = ss.wilcoxon(a, b, correction=True, method=method,
+                            alternative="greater").statistic
+            src = SRC + " ttest_rel, t.ppf, wilcoxon(method=%s, correction=True)" % method
+            for k_, v_ in (("n", n), ("n_excluded", nex), ("mean_a", np.mean(a)),
+                           ("mean_b", np.mean(b)), ("mean_diff", np.mean(d)),
+                           ("sd_diff", np.std(d, ddof=1)), ("t", t.statistic), ("df", n - 1),
+                           ("p_t", t.pvalue), ("ci_low", np.mean(d) - half),
+                           ("ci_high", np.mean(d) + half),
+                           ("dz", np.mean(d) / np.std(d, ddof=1)), ("wilcoxon_v", v),
+                           ("p_wilcoxon", w.pvalue),
+                           ("wilcoxon_exact", 1 if method == "exact" else 0)):
+                put(test, gk, k_, v_, src)
+            pt.append(t.pvalue)
+            pw.append(w.pvalue)
+            keys_out.append(gk)
+    for gk, pa, pb in zip(keys_out, multipletests(pt, method="holm")[1],
+                          multipletests(pw, method="holm")[1]):
+        put(test, gk, "p_t_adj", pa, "statsmodels multipletests holm")
+        put(test, gk, "p_wilcoxon_adj", pb, "statsmodels multipletests holm")
+
+
+compare("compare", ["dice"])
+compare("compare2", ["dice", "hd95"])
 
 # ---- volume --model A --by modality ---------------------------------------------------------
 for g in groups:

@@ -58,8 +58,15 @@ static const char *write_tmp(const char *name, const char *text)
 static int json_value(const char *json, const char *group_key, const char *group,
                       const char *key, double *v)
 {
-    char gpat[256], kpat[256];
-    snprintf(gpat, sizeof gpat, "\"%s\": \"%s\"", group_key, group);
+    /* "CT/hd95": the object whose group_key is CT and whose metric is hd95 */
+    char gpat[256], mpat[256] = "", kpat[256], gname[128];
+    snprintf(gname, sizeof gname, "%s", group);
+    char *slash = strchr(gname, '/');
+    if (slash) {
+        *slash = 0;
+        snprintf(mpat, sizeof mpat, "\"metric\": \"%s\"", slash + 1);
+    }
+    snprintf(gpat, sizeof gpat, "\"%s\": \"%s\"", group_key, gname);
     snprintf(kpat, sizeof kpat, "\"%s\": ", key);
     for (const char *obj = strchr(json, '{'); obj; obj = strchr(obj + 1, '{')) {
         const char *end = strchr(obj, '}');
@@ -67,6 +74,9 @@ static int json_value(const char *json, const char *group_key, const char *group
             return -1;
         const char *g = strstr(obj, gpat);
         if (!g || g > end)
+            continue;
+        const char *mm = mpat[0] ? strstr(obj, mpat) : obj;
+        if (!mm || mm > end)
             continue;
         const char *k = strstr(obj, kpat);
         if (!k || k > end)
@@ -121,7 +131,35 @@ START_TEST(test_compare_values)
     /* exclusions are reported, not silent */
     ck_assert_has(err_text, "1 only in model A");
     ck_assert_has(err_text, "ct14 (line 28)");
-    ck_assert_has(err_text, "2 status not ok");
+    /* issue 12 A4: mr03 B (pred_empty, Dice 0) enters, mr07 B (status error) does not */
+    ck_assert_has(err_text, "compare modality=MRI, dice: 1 case(s) left out (1 error)");
+}
+END_TEST
+
+/* issue 12 B: several metrics, corrected across metrics and groups together */
+START_TEST(test_compare_two_metrics)
+{
+    ck_assert_int_eq(run("compare golden/stats/cli_table.csv --metric dice,hd95 --a A --b B "
+                         "--by modality --format json"),
+                     0);
+    check_expected("compare2", "modality");
+    /* HD95 of the empty prediction (mr03 B) is nan: left out and said so */
+    ck_assert_has(err_text, "compare modality=MRI, hd95: 2 case(s) left out (1 nan, 1 error)");
+    double v;
+    ck_assert_int_eq(json_value(out_text, "modality", "MRI/hd95", "excl_nan", &v), 0);
+    ck_assert_close(v, 1.0, PS_TOL_EXACT);
+    ck_assert_int_eq(json_value(out_text, "modality", "MRI/hd95", "excl_error", &v), 0);
+    ck_assert_close(v, 1.0, PS_TOL_EXACT);
+    ck_assert_int_eq(json_value(out_text, "modality", "CT/dice", "excl_unpaired", &v), 0);
+    ck_assert_close(v, 1.0, PS_TOL_EXACT);
+    /* --ok-only also leaves out mr03 B (pred_empty): MRI dice then has 8 pairs, 1 not_ok */
+    ck_assert_int_eq(run("compare golden/stats/cli_table.csv --metric dice --a A --b B "
+                         "--by modality --ok-only --format json"),
+                     0);
+    ck_assert_int_eq(json_value(out_text, "modality", "MRI", "n", &v), 0);
+    ck_assert_close(v, 8.0, PS_TOL_EXACT);
+    ck_assert_int_eq(json_value(out_text, "modality", "MRI", "excl_not_ok", &v), 0);
+    ck_assert_close(v, 1.0, PS_TOL_EXACT);
 }
 END_TEST
 
@@ -140,7 +178,7 @@ START_TEST(test_describe_values)
                          "--model B --bootstrap 500 --seed 7 --format json"),
                      0);
     check_expected("describe", "modality");
-    ck_assert_has(err_text, "1 status error");
+    ck_assert_has(err_text, "1 error");
     /* thread count does not change a bit of the output */
     char first[1 << 16];
     ck_assert_int_eq(run("describe golden/stats/cli_table.csv --metric dice,hd95 --by modality "
@@ -270,6 +308,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_compare_values);
+    tcase_add_test(tc, test_compare_two_metrics);
     tcase_add_test(tc, test_volume_values);
     tcase_add_test(tc, test_describe_values);
     tcase_add_test(tc, test_text_and_help);
