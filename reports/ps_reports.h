@@ -26,6 +26,9 @@
  *    ps_table_writer as CSV, TSV, JSON (every column, exact numbers), Markdown or LaTeX
  *    booktabs (the columns shown in text, each cell as its display text).
  *
+ * The aggregates of `panseval agreement` are ps_report_agreement*: an analysis of the per-row
+ * tables of src/eval's multi-rater driver with the same grouping and exclusion rule.
+ *
  * Tables come from ps_report_load (CSV/TSV/JSON tables, nnU-Net summary.json files, several
  * joined); ps_nnunet_write writes a per-case table as nnU-Net's summary.json (docs/nnunet.md).
  *
@@ -306,6 +309,51 @@ typedef struct ps_icc_options {
 void ps_icc_options_init(ps_icc_options *o);
 /* The six Shrout-Fleiss ICCs, one row per form. Same ratings rules as ps_report_kappa. */
 int ps_report_icc(const ps_table *t, const ps_icc_options *o, ps_rtable **out);
+
+/* ---- agreement of label maps (panseval agreement) ------------------------------------------ */
+/* The aggregates of the per-row tables of src/eval's ps_agreement_run (ps_agree_tables: pairs,
+ * cases, sessions, models), per group of the columns `by` (any column of those tables: case,
+ * subject, modality, center, meta:KEY; none = all rows) and label, with the grouping and the
+ * exclusion rule above (a row with status error or missing never enters; a NaN or infinite
+ * value is left out and counted in n_excluded / excl_<reason>). Header comment of
+ * reports/agree_summary.c and docs/agreement.md, "Aggregates". */
+typedef struct ps_agreement_report_options {
+    const char *const *by;      /* grouping columns besides label (NULL/0: all rows)       */
+    int nby;
+    double level;               /* 0.95: quantile/ICC/t-test interval level                 */
+} ps_agreement_report_options;
+void ps_agreement_report_options_init(ps_agreement_report_options *o);
+
+typedef struct ps_agreement_result {
+    /* <by>, label, region, statistic, rater_a, rater_b, n, n_excluded, mean, sd, median, q1,
+     * q3, value, ci_low, ci_high, p, excl_<reason>: one row per group, label and statistic
+     * (pair_*, fleiss_kappa, krippendorff_alpha, mean_pairwise_dice, ged, vol_cv, session_*,
+     * model_* with the model in rater_a, pair_dice_mean per rater pair, volume_icc2/3,
+     * model_vs_raters_wilcoxon/ttest). Text/Markdown/LaTeX show mean +- SD, median [IQR]. */
+    ps_rtable *summary;
+    /* the rater x rater mean pairwise Dice: <by>, label, rater, one column per inter rater
+     * (1 on the diagonal, NaN for a pair without values); one block of rows per group */
+    ps_rtable *matrix;
+    /* with models (else NULL), the model-within-variation table: <by>, label, model, n (cases
+     * with both values), model_mean_dice, raters_mean_dice (means over those cases),
+     * mean_diff, ci_low, ci_high (paired t), p_ttest, p_wilcoxon (R's paired defaults),
+     * within_range_fraction (mean of within_range), n_excluded, excl_<reason> */
+    ps_rtable *models;
+} ps_agreement_result;
+void ps_agreement_result_free(ps_agreement_result *r); /* frees the tables, not r */
+
+/* The three tables from tables already computed (e.g. by `panseval reproduce`). */
+int ps_report_agreement_tables(const ps_agree_tables *t, const ps_agreement_report_options *o,
+                               ps_agreement_result *res);
+/* The whole `panseval agreement`: ps_agreement_run (out_dir/pairs, cases, sessions, models),
+ * then the aggregates, written as out_dir/summary.EXT, dice_matrix.EXT and, with models,
+ * models_summary.EXT in ao->format (atomically). out_dir NULL: no files, results only.
+ * counts (may be NULL) receives the driver's counts. */
+int ps_report_agreement(const ps_manifest *m, const ps_agree_options *ao,
+                        const ps_agreement_report_options *ro, const ps_context *ctx,
+                        const char *out_dir, ps_agreement_result *res, ps_agree_summary *counts);
+/* The summary, the matrix and the models table one after another in fmt. */
+int ps_report_agreement_print(const ps_agreement_result *res, FILE *f, ps_report_format fmt);
 
 /* ---- loading tables; nnU-Net's summary.json ---------------------------------------------------- */
 /* Read the tables named by args[0..n-1] and concatenate them (they must have the same columns,

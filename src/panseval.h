@@ -8,7 +8,8 @@
  *   ps_io.h        NIfTI volumes with geometry, CSV/TSV/JSON tables, atomic output files
  *   ps_manifest.h  data manifests and the synthetic demo data set
  *   ps_metrics.h   per-case segmentation metrics (overlap, volumes, distances, NSD)
- *   ps_eval.h      the per-case table and the evaluation driver (plans, streamed rows)
+ *   ps_eval.h      the per-case table and the evaluation driver (plans, streamed rows);
+ *                  the multi-rater drivers (agreement tables, fuse)
  *   ps_stats.h     statistics on numbers (tests, intervals, regression, agreement)
  *   ps_reports.h   analyses of per-case tables and their rendering
  *   ps_infer.h     nnU-Net v1 / PanSegNet checkpoints and the network
@@ -26,7 +27,6 @@
 #include "ps_eval_dist.h"
 #include "ps_stats.h"
 #include "ps_reports.h"
-#include "ps_agree.h"
 #include "ps_infer.h"
 
 #endif /* PANSEVAL_H */

@@ -12,6 +12,15 @@
  *          / ((1 - pe)^2 N)
  *   var0 = [sum r_i c_j (w_ij - (wr_i + wc_j))^2 - pe^2] / ((1 - pe)^2 N)
  * For w = identity these reduce to SAS's formulas for the simple kappa.
+ * Degenerate margins: when one rater used a single category i0 (r_i0 = 1), wr_i0 = pe and
+ * wc_j = w_i0j, so every term of var0 is r_i0 c_j pe^2 and var0 = (pe^2 - pe^2)/... = 0; and
+ * p_i0j = c_j, kappa = 0, so var = var0 = 0. Unweighted, when the raters share no category
+ * (r_i c_i = 0 for every i), pe = po = 0 and every term with r_i c_j > 0 has c_i = r_j = 0, so
+ * again var = var0 = 0; in both cases po = pe, so kappa = 0. In floating point these differences of equal sums leave ~1e-17 (a
+ * "z" of 0 and p = 1); both cases are detected from the margins and the SEs set to exactly 0,
+ * so z and p are NaN and kappa is exactly 0 (statsmodels 0.13.5 returns the rounding: its var0
+ * is +-5e-15 for [[23, 1], [0, 0]], so std_kappa0 is nan or 7.3e-8 and z nan or 0 depending on
+ * the weights; tests/reference/kappa_degenerate_reference.py).
  * Weights: linear w_ij = 1 - |i - j|/(k - 1), quadratic w_ij = 1 - (i - j)^2/(k - 1)^2, with
  * the category positions 0..k-1 as scores (SAS default scores for ordered categories,
  * statsmodels weights=arange(k), sklearn, irr).
@@ -144,12 +153,23 @@ int ps_kappa_cohen_table(const double *table, int ncat, ps_kappa_weights w, doub
             sa += table[i * k + j] / total * a * a;
             s0 += r[i] * c[j] * b * b;
         }
-    free(r);
     double t = kappa - pe * (1.0 - kappa);
     double denom = dis_e * dis_e * total;
     double var = (sa - t * t) / denom;
     double var0 = (s0 - pe * pe) / denom;
+    /* The degenerate margins above: both variances are exactly 0. */
+    int kr = 0, kc = 0, shared = 0;
+    for (size_t i = 0; i < k; i++) {
+        kr += r[i] > 0;
+        kc += c[i] > 0;
+        shared += r[i] > 0 && c[i] > 0;
+    }
+    if (kr == 1 || kc == 1 || (w == PS_KAPPA_UNWEIGHTED && !shared)) {
+        var = var0 = 0.0;
+        kappa = 0.0; /* po = pe in exact arithmetic */
+    }
     /* Both are sums of squares in exact arithmetic; clamp rounding below zero. */
+    free(r);
     out->n = (int64_t)llround(total);
     out->ncat = ncat;
     out->po = 1.0 - dis_o;

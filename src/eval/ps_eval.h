@@ -218,6 +218,130 @@ int ps_eval_table_read(const char *path, ps_table **out);
 /* The status of row r of a table from ps_eval_table_read. */
 ps_eval_status ps_eval_table_status(const ps_table *t, int64_t r);
 
+/* ---- multi-rater drivers: `panseval agreement` and `panseval fuse` ------------------------
+ * (docs/agreement.md, "Label maps of several raters"). Their aggregates (summary, rater x
+ * rater matrix) are an analysis of the tables they write: ps_report_agreement in
+ * ps_reports.h.
+ *
+ * Raters are named as in the manifest: "ref" (or the --ref-name given to it), "A" for a
+ * rater:A column, "A:2" for rater:A:2 (rater A's session 2). A plain rater:A column (and ref
+ * when it is named A) is session 1 of rater A. Inter-rater statistics use the chosen raters
+ * (default: ref and every rater column without a session); intra-rater statistics compare the
+ * sessions of one rater; models (pred:MODEL) are compared with the inter raters.
+ *
+ * Per case the label maps are read once; per label each mask's distance transform is computed
+ * once and shared by every pair (ps_rater_set). One failing case (a missing file, a rater on
+ * another grid) gives rows with status "error" and the message; the other cases go on. A rater
+ * with an empty mask is counted (its Dice is 0 or 1, its distances follow the empty policy).
+ *
+ * Ownership: the caller owns everything it passes; outputs are written atomically. Results do
+ * not depend on the thread count.
+ */
+/* Which voxels the voxel-wise statistics (Cohen's, Fleiss' kappa, Krippendorff's alpha) count. */
+typedef enum ps_agree_region {
+    PS_AGREE_IMAGE = 0,     /* every voxel of the image                                      */
+    PS_AGREE_UNION_BOX,     /* the bounding box of all inter raters' masks of the label, grown
+                               by margin_mm on each side (in whole voxels, ceil(margin / spacing))
+                               and clipped to the image                                       */
+} ps_agree_region;
+int ps_agree_region_parse(const char *s, ps_agree_region *out); /* "image", "union-box" */
+const char *ps_agree_region_name(ps_agree_region r);
+
+typedef struct ps_agree_options {
+    ps_metrics_options metrics;    /* HD95 convention, percentile, empty policies           */
+    ps_agree_region region;        /* default PS_AGREE_IMAGE                                 */
+    double margin_mm;              /* union-box margin, default 5                            */
+    const char *const *raters;     /* inter raters by name; NULL = ref + plain rater columns */
+    int nraters;
+    const char *ref_name;          /* name of the ref column, default "ref"                  */
+    int sessions;                  /* write sessions.csv                                     */
+    int models;                    /* write models.csv (every pred: column)                  */
+    const ps_region *labels;       /* NULL = every label present in the case's raters        */
+    int nlabels;
+    ps_table_format format;        /* of the files; default CSV                              */
+    char **own_raters_;            /* private: lists set by ps_agree_options_set             */
+    ps_region *own_labels_;
+} ps_agree_options;
+void ps_agree_options_init(ps_agree_options *o);
+/* Set one option by its command-line name (without "--") from its text: "raters" (a comma
+ * list, or "all"), "ref-name", "sessions", "models" (value ignored), "labels" (1,2,1+2),
+ * "region", "margin" (mm, >= 0), "hd95", "percentile" (0..100), "empty". PS_ERR_ARG with a
+ * message naming the option for a bad value or an unknown name. Copies what it keeps; free
+ * with ps_agree_options_clear. */
+int ps_agree_options_set(ps_agree_options *o, const char *name, const char *value);
+void ps_agree_options_clear(ps_agree_options *o);
+/* Read a manifest for agreement / fuse (files are checked per case, so a missing file is an
+ * error row of its case, not a failure) and create out_dir (may be NULL) when missing. */
+int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m);
+
+typedef struct ps_agree_summary {
+    int64_t cases, cases_failed, pairs, sessions, model_rows, empty_masks;
+    int nraters;                   /* inter raters                                           */
+} ps_agree_summary;
+
+/* The per-row tables of an agreement run, in memory (the same rows as the files). */
+typedef struct ps_agree_tables {
+    ps_table *pairs, *cases;       /* always                                                 */
+    ps_table *sessions, *models;   /* with opt->sessions / opt->models, else NULL            */
+    char **raters;                 /* the inter raters' names, in order                      */
+    int nraters;
+    ps_agree_region region;
+} ps_agree_tables;
+void ps_agree_tables_free(ps_agree_tables *t); /* NULL and a zeroed struct are fine */
+
+/* Run the per-case drivers: write out_dir/{pairs,cases}.EXT (+ sessions, models) in
+ * opt->format (EXT = the format's name), streamed, one row at a time; out_dir NULL writes no
+ * files. With `tables` non-NULL the same rows are also returned as tables (the caller frees
+ * them with ps_agree_tables_free); the aggregates of these tables are
+ * ps_report_agreement_summary (ps_reports.h), and ps_report_agreement runs both. Columns:
+ *   pairs    case, subject, modality, center, label, region, kind (inter | model), rater_a,
+ *            rater_b, status, dice, hd95, assd, kappa, vol_diff_ml, vol_a_ml, vol_b_ml, message
+ *   cases    case, subject, modality, center, label, region, n_raters, n_empty, status,
+ *            fleiss_kappa, krippendorff_alpha, mean_pairwise_dice, ged, vol_cv, message
+ *   sessions case, subject, modality, center, label, region, rater, session_a, session_b and
+ *            the pair columns from status on
+ *   models   case, subject, modality, center, label, model, n_raters, status, model_mean_dice,
+ *            raters_mean_dice, raters_min_dice, raters_max_dice, within_range,
+ *            model_mean_hd95, raters_mean_hd95, ged, message
+ * and, last, one meta:KEY column per meta:KEY column of the manifest. PS_ERR_ARG for fewer
+ * than two raters, unknown rater names; a failing case is an error row, not a return code. */
+int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
+                     const char *out_dir, ps_agree_tables *tables, ps_agree_summary *summary);
+
+/* ---- fuse ------------------------------------------------------------------------------- */
+typedef enum ps_fuse_method {
+    PS_FUSE_STAPLE = 0,      /* STAPLE: the binary form when the raters use one label, the
+                                multi-label form (ITK MultiLabelSTAPLEImageFilter) otherwise;
+                                per-rater sensitivity / specificity from the binary form of
+                                each label                                                  */
+    PS_FUSE_MAJORITY,        /* majority vote, ties to the lowest label (background)         */
+} ps_fuse_method;
+int ps_fuse_method_parse(const char *s, ps_fuse_method *out); /* "staple", "majority" */
+
+typedef struct ps_fuse_options {
+    ps_fuse_method method;
+    ps_staple_options staple;
+    const char *const *raters;     /* as for agreement; NULL = ref + plain rater columns      */
+    int nraters;
+    const char *ref_name;
+    const char *manifest_out;      /* NULL, or the manifest to write with a rater:consensus column */
+    char **own_raters_;            /* private: set by ps_fuse_options_set                    */
+} ps_fuse_options;
+void ps_fuse_options_init(ps_fuse_options *o);
+/* As ps_agree_options_set: "method", "raters", "ref-name", "threshold" (0..1), "max-iter"
+ * (>= 1). Free with ps_fuse_options_clear. */
+int ps_fuse_options_set(ps_fuse_options *o, const char *name, const char *value);
+void ps_fuse_options_clear(ps_fuse_options *o);
+
+typedef struct ps_fuse_summary {
+    int64_t cases, cases_failed, files;
+} ps_fuse_summary;
+
+/* Write out_dir/CASE.nii.gz (int32 labels, the raters' geometry) per case, and for STAPLE
+ * out_dir/staple_raters.csv (case, label, rater, sensitivity, specificity, iterations). */
+int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_context *ctx,
+                const char *out_dir, ps_fuse_summary *summary);
+
 #ifdef __cplusplus
 }
 #endif

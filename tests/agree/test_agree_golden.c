@@ -1,4 +1,4 @@
-/* test_agree_golden.c - `panseval agreement` and `panseval fuse` (src/agree) against the
+/* test_agree_golden.c - `panseval agreement` and `panseval fuse` (src/eval) against the
  * goldens of tests/reference/agree_voxels_reference.py: voxel-wise Fleiss' kappa (statsmodels)
  * and Krippendorff's alpha (numpy transcription) over the image and the union box, STAPLE
  * sensitivities / specificities against a numpy transcription of the paper and against ITK 5.2's
@@ -9,7 +9,8 @@
 
 #include "ps_test.h"
 
-#include "ps_agree.h"
+#include "ps_eval.h"
+#include "ps_reports.h"
 #include "ps_io.h"
 #include "ps_manifest.h"
 
@@ -76,8 +77,12 @@ static void run_agreement(ps_agree_region region, int threads, const char *dir)
     ctx.threads = threads;
     mkdir(dir, 0777);
     ps_agree_summary s;
-    int rc = ps_agreement_run(m, &o, &ctx, dir, NULL, &s);
+    ps_agreement_report_options ro;
+    ps_agreement_report_options_init(&ro);
+    ps_agreement_result res;
+    int rc = ps_report_agreement(m, &o, &ro, &ctx, dir, &res, &s);
     ck_assert_msg(rc == 0, "%s", ps_error_message());
+    ps_agreement_result_free(&res);
     ck_assert_int_eq(s.cases, 3);
     ck_assert_int_eq(s.cases_failed, 0);
     ck_assert_int_eq(s.empty_masks, 1); /* five_empty's rater D: counted, not dropped */
@@ -284,6 +289,98 @@ START_TEST(test_single_rater_and_geometry)
 }
 END_TEST
 
+/* The result tables for `panseval reproduce`: from in-memory tables (no files), the matrix
+ * and the model-within-variation table equal the plain means of the per-row values. */
+static double mean_of(const ps_table *t, const char *col, const char *k1, const char *v1,
+                      const char *k2, const char *v2, const char *k3, const char *v3)
+{
+    int c, a, b, d;
+    ck_assert_int_eq(ps_table_require_col(t, col, &c), 0);
+    ck_assert_int_eq(ps_table_require_col(t, k1, &a), 0);
+    ck_assert_int_eq(ps_table_require_col(t, k2, &b), 0);
+    ck_assert_int_eq(ps_table_require_col(t, k3, &d), 0);
+    double s = 0;
+    int n = 0;
+    for (int64_t r = 0; r < t->nrows; r++)
+        if (!strcmp(t->cells[r][a], v1) && !strcmp(t->cells[r][b], v2) &&
+            !strcmp(t->cells[r][d], v3)) {
+            s += strtod(t->cells[r][c], NULL);
+            n++;
+        }
+    ck_assert_int_gt(n, 0);
+    return s / n;
+}
+
+START_TEST(test_result_tables)
+{
+    const char *text = "case\tmodality\tref\trater:B\trater:C\tpred:M\n"
+                       "three\tCT\tthree_ref.nii.gz\tthree_B.nii.gz\tthree_C.nii.gz\tthree_C.nii.gz\n"
+                       "five\tMR\tfive_empty_ref.nii.gz\tfive_empty_B.nii.gz\t"
+                       "five_empty_C.nii.gz\tfive_empty_E.nii.gz\n"
+                       "five2\tMR\tfive_empty_ref.nii.gz\tfive_empty_C.nii.gz\t"
+                       "five_empty_B.nii.gz\tfive_empty_D.nii.gz\n";
+    ps_manifest_options mo;
+    ps_manifest_options_init(&mo);
+    mo.check = PS_MANIFEST_CHECK_NONE;
+    ps_manifest *m = NULL;
+    ck_assert_int_eq(ps_manifest_parse(text, strlen(text), "m.tsv",
+                                       ps_test_path("golden/agree"), &mo, &m), 0);
+    ps_agree_options o;
+    ps_agree_options_init(&o);
+    ck_assert_int_eq(ps_agree_options_set(&o, "models", ""), 0);
+    ps_agree_tables t;
+    ck_assert_msg(ps_agreement_run(m, &o, NULL, NULL, &t, NULL) == 0, "%s", ps_error_message());
+    ck_assert_int_eq(t.nraters, 3);
+    ck_assert_int_eq(t.pairs->nrows, 3 * 3 + 3 * 3); /* 3 inter + 3 model pairs per case */
+    ps_agreement_report_options ro;
+    ps_agreement_report_options_init(&ro);
+    const char *by[1] = {"modality"};
+    ro.by = by;
+    ro.nby = 1;
+    ps_agreement_result res;
+    ck_assert_msg(ps_report_agreement_tables(&t, &ro, &res) == 0, "%s", ps_error_message());
+    /* matrix: modality, label, rater, ref, B, C; MR rows are the 2nd block */
+    const ps_rtable *mx = res.matrix;
+    ck_assert_int_eq(ps_rtable_ncols(mx), 6);
+    ck_assert_int_eq(ps_rtable_nrows(mx), 6);
+    ck_assert_str_eq(ps_rtable_cell_str(mx, 3, 0), "MR");
+    ck_assert_str_eq(ps_rtable_cell_str(mx, 3, 2), "ref");
+    double want = mean_of(t.pairs, "dice", "modality", "MR", "rater_a", "ref", "rater_b", "B") +
+                  mean_of(t.pairs, "dice", "modality", "MR", "rater_a", "ref", "rater_b", "C");
+    /* MR: (ref, B) in case five and (ref, C) of five2 are the same masks as (ref, C) of five
+     * and (ref, B) of five2, so each mean is the mean of the same two values */
+    ck_assert_close(ps_rtable_cell_num(mx, 3, 4) + ps_rtable_cell_num(mx, 3, 5), want,
+                    PS_TOL_EXACT);
+    ck_assert(ps_rtable_cell_num(mx, 3, 3) == 1.0);
+    ck_assert_close(ps_rtable_cell_num(mx, 0, 4),
+                    mean_of(t.pairs, "dice", "modality", "CT", "rater_a", "ref", "rater_b", "B"),
+                    PS_TOL_EXACT);
+    /* models: modality, label, model, n, model_mean_dice, raters_mean_dice, mean_diff ... */
+    const ps_rtable *mt = res.models;
+    ck_assert_ptr_nonnull(mt);
+    ck_assert_int_eq(ps_rtable_nrows(mt), 2);
+    ck_assert_str_eq(ps_rtable_cell_str(mt, 1, 0), "MR");
+    ck_assert_int_eq((int)ps_rtable_cell_num(mt, 1, 3), 2);
+    double mm = mean_of(t.models, "model_mean_dice", "modality", "MR", "model", "M", "label", "1");
+    double rm = mean_of(t.models, "raters_mean_dice", "modality", "MR", "model", "M", "label", "1");
+    ck_assert_close(ps_rtable_cell_num(mt, 1, 4), mm, PS_TOL_EXACT);
+    ck_assert_close(ps_rtable_cell_num(mt, 1, 5), rm, PS_TOL_EXACT);
+    ck_assert_close(ps_rtable_cell_num(mt, 1, 6), mm - rm, 1e-12);
+    /* summary: the first rows are CT's, in the documented order */
+    ck_assert_str_eq(ps_rtable_cell_str(res.summary, 0, 0), "CT");
+    ck_assert_str_eq(ps_rtable_cell_str(res.summary, 0, 3), "pair_dice");
+    ps_agreement_result_free(&res);
+    /* an unknown --by column is an argument error naming it */
+    const char *bad[1] = {"nosuch"};
+    ro.by = bad;
+    ck_assert_int_eq(ps_report_agreement_tables(&t, &ro, &res), PS_ERR_ARG);
+    ck_assert_msg(strstr(ps_error_message(), "nosuch"), "%s", ps_error_message());
+    ps_agree_tables_free(&t);
+    ps_agree_options_clear(&o);
+    ps_manifest_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("agree_golden");
@@ -293,6 +390,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test(tc, test_fuse_staple_and_majority);
     tcase_add_test(tc, test_single_rater_and_geometry);
+    tcase_add_test(tc, test_result_tables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -46,6 +46,43 @@ check_not_contains "no temporary files left" "$(ls -a "$T/a" > "$T/ls"; echo "$T
 "$PANSEVAL" agreement --manifest "$M" --out-dir "$T/k" --format tsv -j 3 -q > /dev/null 2>&1
 check_same "tables identical for -j1 and -j3" "$T/j/summary.tsv" "$T/k/summary.tsv"
 
+"$PANSEVAL" agreement --manifest "$M" --out-dir "$T/a" --margin -1 2>"$T/err"
+check_status "a negative --margin is a usage error" 2 $?
+check_contains "bad --margin names the option" "$T/err" "--margin"
+"$PANSEVAL" fuse --manifest "$M" --out-dir "$T/f" --max-iter 1.5 2>"$T/err"
+check_status "a fractional --max-iter is a usage error" 2 $?
+check_contains "bad --max-iter names the option" "$T/err" "--max-iter"
+"$PANSEVAL" agreement --manifest "$M" --out-dir "$T/a" --ref-name B 2>"$T/err"
+check_status "--ref-name equal to a rater column is an argument error" 2 $?
+check_contains "the clash is named (message read before the slots are freed)" "$T/err" \
+    "rater name 'B' is used twice"
+# --by any column (the reports grouping), the exclusion rule in the help, md/tex output
+check_contains "help states the exclusion rule" "$T/help" "status error or missing never does"
+printf 'case\tmodality\tmeta:scanner\tref\trater:B\trater:C\n' > "$T/by.tsv"
+printf 'three\tCT\tS1\t%s\t%s\t%s\n' "$G/three_ref.nii.gz" "$G/three_B.nii.gz" "$G/three_C.nii.gz" >> "$T/by.tsv"
+printf 'five\tMR\tS1\t%s\t%s\t%s\n' "$G/five_empty_ref.nii.gz" "$G/five_empty_B.nii.gz" "$G/five_empty_C.nii.gz" >> "$T/by.tsv"
+"$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/by" --by modality -q
+check_status "--by modality exits 0" 0 $?
+check_contains "summary has a modality column" "$T/by/summary.csv" "modality,label,region,statistic"
+check_contains "one group per modality (MR)" "$T/by/summary.csv" "MR,1,image,pair_dice,,,3,"
+check_contains "one group per modality (CT)" "$T/by/summary.csv" "CT,1,image,pair_dice,,,3,"
+check_contains "per-row tables end with the meta column" "$T/by/cases.csv" ",message,meta:scanner"
+"$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/bym" --by meta:scanner -q
+check_contains "--by meta:KEY groups both cases" "$T/bym/summary.csv" "S1,1,image,pair_dice,,,6,"
+check_contains "the matrix by meta:KEY" "$T/bym/dice_matrix.csv" "meta:scanner,label,rater,ref,B,C"
+"$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/byx" --by nosuch -q 2>"$T/err"
+check_status "--by an unknown column is an argument error" 2 $?
+check_contains "unknown --by names the column" "$T/err" "nosuch"
+"$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/md" --format md -q
+check_contains "summary.md is a Markdown table" "$T/md/summary.md" "| label | statistic |"
+check_contains "dice_matrix.md is a Markdown table" "$T/md/dice_matrix.md" "| label | rater | ref | B | C |"
+"$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/tex" --format tex -q
+check_contains "summary.tex is a booktabs tabular" "$T/tex/summary.tex" "\\toprule"
+check_contains "pairs.tex too" "$T/tex/pairs.tex" "\\toprule"
+# the five case's rater pairs all have HD95; pair_hd95's n counts the finite values only
+"$PANSEVAL" agreement --manifest "$G/manifest.tsv" --out-dir "$T/ex" -q
+check_contains "an empty mask's infinite or NaN HD95 is counted as excluded" "$T/ex/summary.csv" "1,image,pair_hd95,,,15,4,"
+
 "$PANSEVAL" fuse --help > "$T/help" 2>&1
 check_status "fuse --help exits 0" 0 $?
 check_contains "fuse help names the tie rule" "$T/help" "ties go to the lowest"

@@ -403,6 +403,34 @@ START_TEST(test_kappa_hand)
     ck_assert_close_abs(r.kappa, 0.0, 1e-15);
     ck_assert(isnan(r.z) && isnan(r.p));
 
+    /* Degenerate margins (the demo data's status: modelA always ok, modelB 23 ok and one
+     * pred_empty). Table [[23, 1], [0, 0]], N = 24: r = (1, 0), c = (23/24, 1/24),
+     * po = pe = 23/24, kappa = 0; wr_0 = pe, wc_j = w_0j, so every term of var0 is
+     * c_j pe^2: var0 = (pe^2 - pe^2) / ((1 - pe)^2 N) = 0, and var = var0 (p_0j = c_j).
+     * So se = se0 = 0 exactly and z, p NaN, for every weighting and either orientation
+     * (statsmodels 0.13.5 returns the rounding instead: var0 = -5.3e-15 unweighted, +5.3e-15
+     * linear, z nan / 0; tests/golden/stats/kappa_degenerate_statsmodels.csv). */
+    const double dg[4] = {23, 1, 0, 0}, dgt[4] = {23, 0, 1, 0};
+    for (int wi = 0; wi < 3; wi++)
+        for (int o = 0; o < 2; o++) {
+            ck_assert_int_eq(ps_kappa_cohen_table(o ? dgt : dg, 2, (ps_kappa_weights)wi, 0.95,
+                                                  &r), 0);
+            ck_assert(r.kappa == 0.0 && r.se == 0.0 && r.se0 == 0.0);
+            ck_assert(isnan(r.z) && isnan(r.p));
+            ck_assert_close(r.pe, 23.0 / 24.0, PS_TOL_EXACT);
+            ck_assert(r.ci_low == 0.0 && r.ci_high == 0.0);
+        }
+    /* one rater uses one of three categories: [[5, 3, 2], 0, 0]: the same argument */
+    const double d3[9] = {5, 3, 2, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(ps_kappa_cohen_table(d3, 3, PS_KAPPA_LINEAR, 0.95, &r), 0);
+    ck_assert(r.kappa == 0.0 && r.se0 == 0.0 && isnan(r.z));
+    /* unweighted, no shared category (rater 1 uses {0, 1}, rater 2 {2, 3}): po = pe = 0 and
+     * every term of var0 with r_i c_j > 0 has c_i = r_j = 0, so var0 = 0 */
+    const double ns[16] = {0, 0, 1, 2, 0, 0, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(ps_kappa_cohen_table(ns, 4, PS_KAPPA_UNWEIGHTED, 0.95, &r), 0);
+    ck_assert(r.kappa == 0.0 && r.se0 == 0.0 && isnan(r.z) && isnan(r.p));
+    ck_assert_close_abs(r.pe, 0.0, 1e-15);
+
     /* unobserved codes are dropped: codes {0, 2} of 3 behave as 2 categories */
     const int u1[4] = {0, 2, 2, 0}, u2[4] = {0, 2, 0, 0};
     ps_kappa_cohen_result r3, r2;

@@ -34,6 +34,34 @@ void ps_fuse_options_init(ps_fuse_options *o)
     ps_staple_options_init(&o->staple);
 }
 
+int ps_fuse_options_set(ps_fuse_options *o, const char *name, const char *value)
+{
+    double v;
+    int rc = PS_OK;
+    if (!strcmp(name, "method"))
+        rc = ps_fuse_method_parse(value, &o->method);
+    else if (!strcmp(name, "raters"))
+        rc = agree_parse_raters(name, value, &o->own_raters_, &o->raters, &o->nraters);
+    else if (!strcmp(name, "ref-name"))
+        o->ref_name = value;
+    else if (!strcmp(name, "threshold"))
+        rc = agree_parse_double(name, value, 0, 1, &o->staple.threshold);
+    else if (!strcmp(name, "max-iter")) {
+        if (!(rc = agree_parse_double(name, value, 1, 1e9, &v)) && v != floor(v))
+            rc = ps_error(PS_ERR_ARG, "--max-iter: '%s' is not a whole number", value);
+        if (!rc)
+            o->staple.max_iter = (int)v;
+    } else
+        rc = ps_error(PS_ERR_ARG, "fuse has no option --%s", name);
+    return rc;
+}
+
+void ps_fuse_options_clear(ps_fuse_options *o)
+{
+    agree_free_list(o->own_raters_);
+    ps_fuse_options_init(o);
+}
+
 static const char *const staple_cols[] = {"case", "label", "rater", "sensitivity",
                                           "specificity", "prior", "iterations"};
 

@@ -1,8 +1,8 @@
-/* agree_internal.h - what agreement.c and fuse.c share (private to the agree module). */
+/* agree_internal.h - what agreement.c and fuse.c share (private to src/eval). */
 #ifndef PS_AGREE_INTERNAL_H
 #define PS_AGREE_INTERNAL_H
 
-#include "ps_agree.h"
+#include "ps_eval.h"
 
 /* One label-map column of the manifest seen as a rater session. */
 typedef struct agree_slot {
@@ -22,5 +22,11 @@ int agree_select(const agree_slot *s, int n, const char *const *names, int nname
 const char *agree_slot_path(const ps_manifest *m, int64_t i, const agree_slot *s);
 /* "DIR/NAME.csv" (suffix from the format) into buf. */
 void agree_out_path(char *buf, size_t n, const char *dir, const char *name, ps_table_format f);
+
+/* The option helpers of ps_agree_options_set / ps_fuse_options_set. */
+int agree_parse_raters(const char *opt, const char *value, char ***owned,
+                       const char *const **raters, int *n);
+int agree_parse_double(const char *opt, const char *value, double lo, double hi, double *out);
+void agree_free_list(char **list);
 
 #endif

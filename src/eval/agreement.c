@@ -19,18 +19,18 @@
  *             min / max over raters of each rater's mean Dice to the others ("the raters'
  *             range"), within = model mean Dice >= that minimum, and the GED of the model as
  *             one deterministic sample: 2 mean_r d(M, Y_r) - E[d(Y, Y')].
- * summary: per group (all, modality=X, center=Y) x label: mean, SD, median, quartiles of each
- * statistic; the rater x rater mean Dice; the ICC of the volumes over the cases where every
- * inter rater is present (ps_icc: ICC2 = ICC(A,1) and ICC3 = ICC(C,1)); per model the paired
- * Wilcoxon signed-rank (R's defaults) and t-test of model mean Dice - raters' mean Dice across
- * cases and the fraction of cases within the raters' range.
- *
- * The grouping here is deliberately small and local (all / modality / center); it is meant to
- * be replaced by the reports module's grouping.
+ * Every table also carries the case's subject, modality and center and, last, one meta:KEY
+ * column per meta:KEY column of the manifest, so that the aggregates (reports/agree_summary.c:
+ * per group of any of these columns and label, the rater x rater mean Dice, the volume ICCs,
+ * the model tests) are an analysis of these tables with the reports module's grouping and
+ * exclusion rule. The pairs and sessions tables carry both volumes (vol_a_ml, vol_b_ml) for
+ * the volume ICC.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agree_internal.h"
 #include "ps_stats.h"
@@ -61,10 +61,11 @@ int agree_slots(const ps_manifest *m, const char *ref_name, agree_slot **out, in
         s[k].rater = r;
         for (int j = 0; j < k; j++)
             if (!strcmp(s[j].name, s[k].name)) {
-                free(s);
-                return ps_error(PS_ERR_ARG, "%s: rater name '%s' is used twice (is --ref-name "
-                                "the name of a rater:%s column?)", m->path, s[k].name,
-                                s[k].name);
+                int rc = ps_error(PS_ERR_ARG, "%s: rater name '%s' is used twice (is --ref-name "
+                                  "the name of a rater:%s column?)", m->path, s[k].name,
+                                  s[k].name);
+                free(s); /* after the message, which reads s[k].name */
+                return rc;
             }
         k++;
     }
@@ -143,40 +144,115 @@ void ps_agree_options_init(ps_agree_options *o)
     o->format = PS_TABLE_CSV;
 }
 
-/* ---- observations for the summary ---------------------------------------------------------- */
-enum {
-    ST_PAIR_DICE, ST_PAIR_HD95, ST_PAIR_ASSD, ST_PAIR_KAPPA, ST_PAIR_VOLDIFF,
-    ST_FLEISS, ST_ALPHA, ST_MPD, ST_GED, ST_VOLCV,
-    ST_SESS_DICE, ST_SESS_HD95, ST_SESS_ASSD, ST_SESS_KAPPA,
-    ST_MODEL_DICE, ST_MODEL_WITHIN, ST_MODEL_GED,
-    ST_N
-};
-static const char *const st_name[ST_N] = {
-    "pair_dice", "pair_hd95", "pair_assd", "pair_kappa", "pair_vol_diff_ml",
-    "fleiss_kappa", "krippendorff_alpha", "mean_pairwise_dice", "ged", "vol_cv",
-    "session_dice", "session_hd95", "session_assd", "session_kappa",
-    "model_mean_dice", "model_within_range", "model_ged",
-};
+void agree_free_list(char **list)
+{
+    for (int i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
 
-typedef struct obs {
-    int64_t c;      /* case index   */
-    int label;      /* label index  */
-    int st;
-    int a, b;       /* slot indices (pairs), model index (model stats) or -1 */
-    double v;
-} obs;
+int agree_parse_raters(const char *opt, const char *value, char ***owned,
+                       const char *const **raters, int *n)
+{
+    agree_free_list(*owned);
+    *owned = NULL;
+    *raters = NULL;
+    *n = 0;
+    if (!strcmp(value, "all"))
+        return PS_OK;
+    size_t cap = strlen(value) / 2 + 2;
+    char **list = calloc(cap + 1, sizeof *list);
+    if (!list)
+        return PS_ERR_NOMEM;
+    int k = 0;
+    for (const char *p = value; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && !(list[k++] = strndup(p, len))) {
+            agree_free_list(list);
+            return PS_ERR_NOMEM;
+        }
+        p += len + (p[len] == ',');
+    }
+    if (k == 0) {
+        free(list);
+        return ps_error(PS_ERR_ARG, "--%s: give a list of rater names or all", opt);
+    }
+    *owned = list;
+    *raters = (const char *const *)list;
+    *n = k;
+    return PS_OK;
+}
 
-typedef struct model_row {
-    int64_t c;
-    int label, model;
-    double mdice, rdice;
-} model_row;
+int agree_parse_double(const char *opt, const char *value, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno || !(v >= lo && v <= hi))
+        return ps_error(PS_ERR_ARG, "--%s: '%s' is not a number from %g to %g", opt, value, lo,
+                        hi);
+    *out = v;
+    return PS_OK;
+}
 
-typedef struct vol_row {
-    int64_t c;
-    int label, slot;
-    double ml;
-} vol_row;
+int ps_agree_options_set(ps_agree_options *o, const char *name, const char *value)
+{
+    int rc = PS_OK;
+    if (!strcmp(name, "raters"))
+        rc = agree_parse_raters(name, value, &o->own_raters_, &o->raters, &o->nraters);
+    else if (!strcmp(name, "ref-name"))
+        o->ref_name = value;
+    else if (!strcmp(name, "sessions"))
+        o->sessions = 1;
+    else if (!strcmp(name, "models"))
+        o->models = 1;
+    else if (!strcmp(name, "labels")) {
+        free(o->own_labels_);
+        o->own_labels_ = NULL;
+        o->labels = NULL;
+        if (!(rc = ps_region_list_parse(value, &o->own_labels_, &o->nlabels)))
+            o->labels = o->own_labels_;
+    } else if (!strcmp(name, "region"))
+        rc = ps_agree_region_parse(value, &o->region);
+    else if (!strcmp(name, "margin"))
+        rc = agree_parse_double(name, value, 0, 1e6, &o->margin_mm);
+    else if (!strcmp(name, "hd95"))
+        rc = ps_hd_method_parse(value, &o->metrics.hd_method);
+    else if (!strcmp(name, "percentile"))
+        rc = agree_parse_double(name, value, 0, 100, &o->metrics.percentile);
+    else if (!strcmp(name, "empty"))
+        rc = ps_empty_policy_parse(value, &o->metrics.empty);
+    else
+        rc = ps_error(PS_ERR_ARG, "agreement has no option --%s", name);
+    return rc;
+}
+
+void ps_agree_options_clear(ps_agree_options *o)
+{
+    agree_free_list(o->own_raters_);
+    free(o->own_labels_);
+    ps_agree_options_init(o);
+}
+
+int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m)
+{
+    *m = NULL;
+    if (out_dir && mkdir(out_dir, 0777) && errno != EEXIST)
+        return ps_error(PS_ERR_IO, "%s: cannot create the folder: %s", out_dir,
+                        strerror(errno));
+    ps_manifest_options mopt;
+    ps_manifest_options_init(&mopt);
+    mopt.check = PS_MANIFEST_CHECK_NONE; /* a missing file is an error row of its case */
+    return ps_manifest_read(manifest, &mopt, m);
+}
+
+/* Each table goes to its file (in the chosen format) and, when the caller wants the tables,
+ * to a CSV copy in memory (parsed into a ps_table at the end). */
+typedef struct tw {
+    ps_table_writer *f, *mem;
+    const ps_manifest *m;
+    const ps_manifest_case *cur; /* the row's case: its meta:KEY cells end the row */
+} tw;
 
 typedef struct state {
     const ps_manifest *m;
@@ -184,82 +260,76 @@ typedef struct state {
     agree_slot *slots;
     int nslots;
     int *inter, ninter;
-    char **labels;  /* distinct label texts seen, in first-seen order */
-    int nlabels, cap_labels;
-    obs *ob;
-    size_t nob, cap_ob;
-    model_row *mr;
-    size_t nmr, cap_mr;
-    vol_row *vr;
-    size_t nvr, cap_vr;
-    ps_table_writer *w_pairs, *w_cases, *w_sess, *w_models;
+    tw *w_pairs, *w_cases, *w_sess, *w_models;
     ps_agree_summary *sum;
 } state;
 
-#define PUSH(arr, n, cap, item)                                                                \
+#define TW2(w, call, ...)                                                                      \
     do {                                                                                       \
-        if ((n) == (cap)) {                                                                    \
-            size_t nc_ = (cap) ? 2 * (cap) : 256;                                              \
-            void *p_ = realloc((arr), nc_ * sizeof *(arr));                                    \
-            if (!p_)                                                                           \
-                return PS_ERR_NOMEM;                                                           \
-            (arr) = p_;                                                                        \
-            (cap) = nc_;                                                                       \
-        }                                                                                      \
-        (arr)[(n)++] = (item);                                                                 \
+        int rc_ = (w)->f ? call((w)->f, __VA_ARGS__) : 0;                                      \
+        if (!rc_ && (w)->mem)                                                                  \
+            rc_ = call((w)->mem, __VA_ARGS__);                                                 \
+        return rc_;                                                                            \
     } while (0)
 
-static int add_obs(state *S, int64_t c, int label, int st, int a, int b, double v)
+static int tw_str(tw *w, const char *s)
 {
-    if (!isfinite(v))
-        return 0; /* the summary counts finite values; the tables keep everything */
-    obs o = {c, label, st, a, b, v};
-    PUSH(S->ob, S->nob, S->cap_ob, o);
-    return 0;
+    TW2(w, ps_table_writer_str, s);
 }
-
-static int label_index(state *S, const char *text)
+static int tw_num(tw *w, double x)
 {
-    for (int i = 0; i < S->nlabels; i++)
-        if (!strcmp(S->labels[i], text))
-            return i;
-    if (S->nlabels == S->cap_labels) {
-        int nc = S->cap_labels ? 2 * S->cap_labels : 8;
-        char **p = realloc(S->labels, (size_t)nc * sizeof *p);
-        if (!p)
-            return -1;
-        S->labels = p;
-        S->cap_labels = nc;
+    TW2(w, ps_table_writer_num, x);
+}
+static int tw_int(tw *w, int64_t x)
+{
+    TW2(w, ps_table_writer_int, x);
+}
+static int tw_null(tw *w)
+{
+    int rc = w->f ? ps_table_writer_null(w->f) : 0;
+    if (!rc && w->mem)
+        rc = ps_table_writer_null(w->mem);
+    return rc;
+}
+static int tw_end(tw *w)
+{
+    int rc = 0;
+    for (int k = 0; k < w->m->nmeta && !rc; k++) {
+        const char *v = w->cur && w->cur->meta ? w->cur->meta[k] : NULL;
+        rc = v ? tw_str(w, v) : tw_null(w);
     }
-    if (!(S->labels[S->nlabels] = strdup(text)))
-        return -1;
-    return S->nlabels++;
+    if (!rc && w->f)
+        rc = ps_table_writer_end_row(w->f);
+    if (!rc && w->mem)
+        rc = ps_table_writer_end_row(w->mem);
+    return rc;
 }
 
 /* ---- table writing ------------------------------------------------------------------------ */
 static const char *const pairs_cols[] = {
     "case", "subject", "modality", "center", "label", "region", "kind", "rater_a", "rater_b",
-    "status", "dice", "hd95", "assd", "kappa", "vol_diff_ml", "message"};
+    "status", "dice", "hd95", "assd", "kappa", "vol_diff_ml", "vol_a_ml", "vol_b_ml", "message"};
 static const char *const cases_cols[] = {
     "case", "subject", "modality", "center", "label", "region", "n_raters", "n_empty", "status",
     "fleiss_kappa", "krippendorff_alpha", "mean_pairwise_dice", "ged", "vol_cv", "message"};
 static const char *const sess_cols[] = {
     "case", "subject", "modality", "center", "label", "region", "rater", "session_a",
-    "session_b", "status", "dice", "hd95", "assd", "kappa", "vol_diff_ml", "message"};
+    "session_b", "status", "dice", "hd95", "assd", "kappa", "vol_diff_ml", "vol_a_ml", "vol_b_ml", "message"};
 static const char *const models_cols[] = {
     "case", "subject", "modality", "center", "label", "model", "n_raters", "status",
     "model_mean_dice", "raters_mean_dice", "raters_min_dice", "raters_max_dice", "within_range",
     "model_mean_hd95", "raters_mean_hd95", "ged", "message"};
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static int put_str(ps_table_writer *w, const char *s)
+static int put_str(tw *w, const char *s)
 {
-    return s ? ps_table_writer_str(w, s) : ps_table_writer_null(w);
+    return s ? tw_str(w, s) : tw_null(w);
 }
 
-static int put_case(ps_table_writer *w, const ps_manifest_case *c, const char *label)
+static int put_case(tw *w, const ps_manifest_case *c, const char *label)
 {
     int rc;
+    w->cur = c;
     if ((rc = put_str(w, c->id)) || (rc = put_str(w, c->subject)) ||
         (rc = put_str(w, c->modality)) || (rc = put_str(w, c->center)) ||
         (rc = put_str(w, label)))
@@ -267,9 +337,9 @@ static int put_case(ps_table_writer *w, const ps_manifest_case *c, const char *l
     return 0;
 }
 
-static int put_num(ps_table_writer *w, double x)
+static int put_num(tw *w, double x)
 {
-    return ps_table_writer_num(w, x);
+    return tw_num(w, x);
 }
 
 /* ---- one case -------------------------------------------------------------------------------- */
@@ -295,15 +365,15 @@ static int error_rows(state *S, int64_t ci, const char *msg)
 {
     const ps_manifest_case *c = &S->m->cases[ci];
     int rc;
-    ps_table_writer *w = S->w_cases;
+    tw *w = S->w_cases;
     if ((rc = put_case(w, c, NULL)) || (rc = put_str(w, ps_agree_region_name(S->o->region))) ||
-        (rc = ps_table_writer_int(w, 0)) || (rc = ps_table_writer_int(w, 0)) ||
+        (rc = tw_int(w, 0)) || (rc = tw_int(w, 0)) ||
         (rc = put_str(w, "error")))
         return rc;
     for (int k = 0; k < 5; k++)
-        if ((rc = ps_table_writer_null(w)))
+        if ((rc = tw_null(w)))
             return rc;
-    if ((rc = put_str(w, msg)) || (rc = ps_table_writer_end_row(w)))
+    if ((rc = put_str(w, msg)) || (rc = tw_end(w)))
         return rc;
     S->sum->cases_failed++;
     return 0;
@@ -350,13 +420,13 @@ static double region_kappa(const ps_case_metrics *pm, int64_t nbox, const ps_agr
     return ps_kappa_2x2(pm->tp, pm->fp, pm->fn, nbox - pm->tp - pm->fp - pm->fn);
 }
 
-static int metric_cells(ps_table_writer *w, const ps_case_metrics *pm, double kappa)
+static int metric_cells(tw *w, const ps_case_metrics *pm, double kappa)
 {
     int rc;
     if ((rc = put_str(w, ps_case_status_name(pm->status))) || (rc = put_num(w, pm->dice)) ||
         (rc = put_num(w, pm->hd95)) || (rc = put_num(w, pm->assd)) || (rc = put_num(w, kappa)) ||
-        (rc = put_num(w, pm->vol_diff_ml)) || (rc = ps_table_writer_null(w)) ||
-        (rc = ps_table_writer_end_row(w)))
+        (rc = put_num(w, pm->vol_diff_ml)) || (rc = put_num(w, pm->vol_ref_ml)) ||
+        (rc = put_num(w, pm->vol_pred_ml)) || (rc = tw_null(w)) || (rc = tw_end(w)))
         return rc;
     return 0;
 }
@@ -364,7 +434,7 @@ static int metric_cells(ps_table_writer *w, const ps_case_metrics *pm, double ka
 static int pair_row(state *S, int64_t ci, const char *label, const char *kind, const char *ra,
                     const char *rb, const ps_case_metrics *pm, double kappa)
 {
-    ps_table_writer *w = S->w_pairs;
+    tw *w = S->w_pairs;
     int rc;
     if ((rc = put_case(w, &S->m->cases[ci], label)) ||
         (rc = put_str(w, ps_agree_region_name(S->o->region))) || (rc = put_str(w, kind)) ||
@@ -376,7 +446,7 @@ static int pair_row(state *S, int64_t ci, const char *label, const char *kind, c
 static int session_row(state *S, int64_t ci, const char *label, const agree_slot *sa,
                        const agree_slot *sb, const ps_case_metrics *pm, double kappa)
 {
-    ps_table_writer *w = S->w_sess;
+    tw *w = S->w_sess;
     int rc;
     if ((rc = put_case(w, &S->m->cases[ci], label)) ||
         (rc = put_str(w, ps_agree_region_name(S->o->region))) || (rc = put_str(w, sa->base)) ||
@@ -392,9 +462,6 @@ static int do_label(state *S, int64_t ci, const ps_region *reg, loaded *L, const
     const ps_manifest_case *c = &m->cases[ci];
     char label[16 * 12];
     ps_region_format(reg, label, sizeof label);
-    int li = label_index(S, label);
-    if (li < 0)
-        return PS_ERR_NOMEM;
     /* the volumes of this case, with their slot or model */
     int nv = 0, *vslot = malloc((size_t)L->nv * sizeof(int));
     const ps_volume **vv = malloc((size_t)L->nv * sizeof *vv);
@@ -448,19 +515,14 @@ static int do_label(state *S, int64_t ci, const ps_region *reg, loaded *L, const
             vol[b] = pm.vol_pred_ml;
             int sa = inter_slot[a], sb = inter_slot[b];
             if ((rc = pair_row(S, ci, label, "inter", S->slots[sa].name, S->slots[sb].name, &pm,
-                               kap)) ||
-                (rc = add_obs(S, ci, li, ST_PAIR_DICE, sa, sb, pm.dice)) ||
-                (rc = add_obs(S, ci, li, ST_PAIR_HD95, sa, sb, pm.hd95)) ||
-                (rc = add_obs(S, ci, li, ST_PAIR_ASSD, sa, sb, pm.assd)) ||
-                (rc = add_obs(S, ci, li, ST_PAIR_KAPPA, sa, sb, kap)) ||
-                (rc = add_obs(S, ci, li, ST_PAIR_VOLDIFF, sa, sb, pm.vol_diff_ml)))
+                               kap)))
                 break;
             S->sum->pairs++;
         }
     }
     S->sum->empty_masks += nempty;
     /* case row */
-    ps_table_writer *w = S->w_cases;
+    tw *w = S->w_cases;
     double mpd = NAN, ged = NAN, cv = NAN, fk = NAN, ka = NAN;
     const char *status = "ok", *msg = NULL;
     char msgbuf[256];
@@ -513,22 +575,13 @@ static int do_label(state *S, int64_t ci, const ps_region *reg, loaded *L, const
         free(hist);
         free(rows);
         free(nsub);
-        for (int a = 0; a < k && !rc; a++) {
-            vol_row vr = {ci, li, inter_slot[a], vol[a]};
-            PUSH(S->vr, S->nvr, S->cap_vr, vr);
-        }
-        if (!rc && !(rc = add_obs(S, ci, li, ST_FLEISS, -1, -1, fk)) &&
-            !(rc = add_obs(S, ci, li, ST_ALPHA, -1, -1, ka)) &&
-            !(rc = add_obs(S, ci, li, ST_MPD, -1, -1, mpd)) &&
-            !(rc = add_obs(S, ci, li, ST_GED, -1, -1, ged)))
-            rc = add_obs(S, ci, li, ST_VOLCV, -1, -1, cv);
     }
     if (!rc && !(rc = put_case(w, c, label)) && !(rc = put_str(w, region)) &&
-        !(rc = ps_table_writer_int(w, k)) && !(rc = ps_table_writer_int(w, nempty)) &&
+        !(rc = tw_int(w, k)) && !(rc = tw_int(w, nempty)) &&
         !(rc = put_str(w, status)) && !(rc = put_num(w, fk)) && !(rc = put_num(w, ka)) &&
         !(rc = put_num(w, mpd)) && !(rc = put_num(w, ged)) && !(rc = put_num(w, cv)) &&
         !(rc = put_str(w, msg)))
-        rc = ps_table_writer_end_row(w);
+        rc = tw_end(w);
 
     /* sessions: every pair of sessions of one rater */
     if (!rc && o->sessions) {
@@ -554,11 +607,6 @@ static int do_label(state *S, int64_t ci, const ps_region *reg, loaded *L, const
                 if ((rc = session_row(S, ci, label, &S->slots[si], &S->slots[sj], &pm, kap)))
                     break;
                 S->sum->sessions++;
-                if ((rc = add_obs(S, ci, li, ST_SESS_DICE, si, sj, pm.dice)) ||
-                    (rc = add_obs(S, ci, li, ST_SESS_HD95, si, sj, pm.hd95)) ||
-                    (rc = add_obs(S, ci, li, ST_SESS_ASSD, si, sj, pm.assd)) ||
-                    (rc = add_obs(S, ci, li, ST_SESS_KAPPA, si, sj, kap)))
-                    break;
             }
         }
     }
@@ -609,22 +657,16 @@ static int do_label(state *S, int64_t ci, const ps_region *reg, loaded *L, const
                 break;
             double md = ds / k, mged = 2 * dd / k - ged;
             int within = md >= rmin;
-            ps_table_writer *wm = S->w_models;
+            tw *wm = S->w_models;
             if ((rc = put_case(wm, c, label)) || (rc = put_str(wm, m->models[mi])) ||
-                (rc = ps_table_writer_int(wm, k)) || (rc = put_str(wm, "ok")) ||
+                (rc = tw_int(wm, k)) || (rc = put_str(wm, "ok")) ||
                 (rc = put_num(wm, md)) || (rc = put_num(wm, mpd)) || (rc = put_num(wm, rmin)) ||
-                (rc = put_num(wm, rmax)) || (rc = ps_table_writer_int(wm, within)) ||
+                (rc = put_num(wm, rmax)) || (rc = tw_int(wm, within)) ||
                 (rc = put_num(wm, hcount ? hs / hcount : NAN)) ||
                 (rc = put_num(wm, hn ? hsum / hn : NAN)) || (rc = put_num(wm, mged)) ||
-                (rc = ps_table_writer_null(wm)) || (rc = ps_table_writer_end_row(wm)))
+                (rc = tw_null(wm)) || (rc = tw_end(wm)))
                 break;
             S->sum->model_rows++;
-            model_row row = {ci, li, mi, md, mpd};
-            PUSH(S->mr, S->nmr, S->cap_mr, row);
-            if ((rc = add_obs(S, ci, li, ST_MODEL_DICE, mi, -1, md)) ||
-                (rc = add_obs(S, ci, li, ST_MODEL_WITHIN, mi, -1, within)) ||
-                (rc = add_obs(S, ci, li, ST_MODEL_GED, mi, -1, mged)))
-                break;
         }
     }
     free(dice);
@@ -796,297 +838,105 @@ static int do_case(state *S, int64_t ci, const ps_context *ctx)
     return rc;
 }
 
-/* ---- summary ------------------------------------------------------------------------------- */
-static const char *case_group_value(const ps_manifest_case *c, int g)
-{
-    const char *v = g == 1 ? c->modality : c->center;
-    return v ? v : "NA";
-}
-
-/* The groups: "all", then every modality, then every center (in first-seen order). */
-typedef struct agroup {
-    char name[96];
-    int kind;         /* 0 all, 1 modality, 2 center */
-    const char *value;
-} agroup;
-
-static int make_groups(const ps_manifest *m, agroup **out, int *n)
-{
-    agroup *g = calloc(1 + 2 * (size_t)m->ncases, sizeof *g);
-    if (!g)
-        return PS_ERR_NOMEM;
-    int k = 0;
-    snprintf(g[k].name, sizeof g[k].name, "all");
-    g[k++].kind = 0;
-    for (int kind = 1; kind <= 2; kind++) {
-        if ((kind == 1 && !m->col_modality) || (kind == 2 && !m->col_center))
-            continue;
-        for (int64_t i = 0; i < m->ncases; i++) {
-            const char *v = case_group_value(&m->cases[i], kind);
-            int seen = 0;
-            for (int j = 0; j < k; j++)
-                seen |= g[j].kind == kind && !strcmp(g[j].value, v);
-            if (seen)
-                continue;
-            g[k].kind = kind;
-            g[k].value = v;
-            snprintf(g[k].name, sizeof g[k].name, "%s=%s", kind == 1 ? "modality" : "center", v);
-            k++;
-        }
-    }
-    *out = g;
-    *n = k;
-    return 0;
-}
-
-static int in_group(const ps_manifest *m, int64_t c, const agroup *g)
-{
-    return g->kind == 0 || !strcmp(case_group_value(&m->cases[c], g->kind), g->value);
-}
-
-static const char *const summary_cols[] = {
-    "group", "label", "region", "statistic", "rater_a", "rater_b", "n", "mean", "sd", "median",
-    "q1", "q3", "value", "ci_low", "ci_high", "p"};
-
-/* One summary row; values NaN are written as empty by the writer's NaN convention. */
-static int sum_row(ps_table_writer *w, const char *grp, const char *label, const char *region,
-                   const char *stat, const char *ra, const char *rb, int64_t n,
-                   const ps_stats_summary *d, double value, double lo, double hi, double p)
-{
-    int rc;
-    if ((rc = put_str(w, grp)) || (rc = put_str(w, label)) || (rc = put_str(w, region)) ||
-        (rc = put_str(w, stat)) || (rc = put_str(w, ra)) || (rc = put_str(w, rb)) ||
-        (rc = ps_table_writer_int(w, n)))
-        return rc;
-    double nan = NAN;
-    if ((rc = put_num(w, d ? d->mean : nan)) || (rc = put_num(w, d ? d->sd : nan)) ||
-        (rc = put_num(w, d ? d->median : nan)) || (rc = put_num(w, d ? d->q1 : nan)) ||
-        (rc = put_num(w, d ? d->q3 : nan)) || (rc = put_num(w, value)) || (rc = put_num(w, lo)) ||
-        (rc = put_num(w, hi)) || (rc = put_num(w, p)) || (rc = ps_table_writer_end_row(w)))
-        return rc;
-    return 0;
-}
-
-static void text_stat(FILE *t, const char *name, size_t n, const ps_stats_summary *d)
-{
-    if (!t)
-        return;
-    if (n == 0) {
-        fprintf(t, "  %-22s  n = 0\n", name);
-        return;
-    }
-    fprintf(t, "  %-22s %9.4f +- %-8.4f median %.4f [%.4f, %.4f]  n = %zu\n", name, d->mean,
-            n > 1 ? d->sd : 0.0, d->median, d->q1, d->q3, n);
-}
-
-static int write_summary(state *S, ps_table_writer *w, FILE *text)
-{
-    const ps_manifest *m = S->m;
-    const char *region = ps_agree_region_name(S->o->region);
-    agroup *G = NULL;
-    int ng = 0, rc = make_groups(m, &G, &ng);
-    if (rc)
-        return rc;
-    double *x = malloc((S->nob + S->nvr + S->nmr + 1) * sizeof *x);
-    double *y = malloc((S->nob + S->nvr + S->nmr + 1) * sizeof *y);
-    if (!x || !y) {
-        free(x);
-        free(y);
-        free(G);
-        return PS_ERR_NOMEM;
-    }
-    for (int g = 0; g < ng && !rc; g++)
-        for (int li = 0; li < S->nlabels && !rc; li++) {
-            const char *label = S->labels[li];
-            if (text)
-                fprintf(text, "\n%s, label %s (region %s):\n", G[g].name, label, region);
-            for (int st = 0; st < ST_N && !rc; st++) {
-                int per_model = st >= ST_MODEL_DICE;
-                int nmod = per_model ? m->nmodels : 1;
-                for (int mi = 0; mi < nmod && !rc; mi++) {
-                    size_t n = 0;
-                    for (size_t i = 0; i < S->nob; i++) {
-                        const obs *o = &S->ob[i];
-                        if (o->st == st && o->label == li && (!per_model || o->a == mi) &&
-                            in_group(m, o->c, &G[g]))
-                            x[n++] = o->v;
-                    }
-                    if (n == 0)
-                        continue;
-                    ps_stats_summary d;
-                    if ((rc = ps_stats_describe(x, n, 0.95, y, &d)))
-                        break;
-                    char nm[160];
-                    snprintf(nm, sizeof nm, "%s%s%s", st_name[st], per_model ? " " : "",
-                             per_model ? m->models[mi] : "");
-                    text_stat(text, nm, n, &d);
-                    rc = sum_row(w, G[g].name, label, region, st_name[st],
-                                 per_model ? m->models[mi] : NULL, NULL, (int64_t)n, &d, NAN,
-                                 NAN, NAN, NAN);
-                }
-            }
-            /* rater x rater mean Dice */
-            if (!rc && text)
-                fprintf(text, "  mean pairwise Dice (rater x rater):\n  %-10s", "");
-            for (int a = 0; a < S->ninter && text; a++)
-                fprintf(text, " %9.9s", S->slots[S->inter[a]].name);
-            if (text)
-                fprintf(text, "\n");
-            for (int a = 0; a < S->ninter && !rc; a++) {
-                if (text)
-                    fprintf(text, "  %-10.10s", S->slots[S->inter[a]].name);
-                for (int b = 0; b < S->ninter && !rc; b++) {
-                    int sa = S->inter[a], sb = S->inter[b];
-                    size_t n = 0;
-                    for (size_t i = 0; i < S->nob; i++) {
-                        const obs *o = &S->ob[i];
-                        if (o->st == ST_PAIR_DICE && o->label == li && in_group(m, o->c, &G[g]) &&
-                            ((o->a == sa && o->b == sb) || (o->a == sb && o->b == sa)))
-                            x[n++] = o->v;
-                    }
-                    if (a == b) {
-                        if (text)
-                            fprintf(text, " %9s", "1");
-                        continue;
-                    }
-                    ps_stats_summary d;
-                    if (n && (rc = ps_stats_describe(x, n, 0.95, y, &d)))
-                        break;
-                    if (text && n)
-                        fprintf(text, " %9.4f", d.mean);
-                    else if (text)
-                        fprintf(text, " %9s", "-");
-                    if (a < b && n)
-                        rc = sum_row(w, G[g].name, label, region, "pair_dice_mean",
-                                     S->slots[sa].name, S->slots[sb].name, (int64_t)n, &d,
-                                     d.mean, NAN, NAN, NAN);
-                }
-                if (text)
-                    fprintf(text, "\n");
-            }
-            /* ICC of the volumes over the cases with every inter rater */
-            if (!rc && S->ninter >= 2) {
-                size_t nc = 0;
-                for (int64_t c = 0; c < m->ncases; c++) {
-                    if (!in_group(m, c, &G[g]))
-                        continue;
-                    double row[64];
-                    int have = 0;
-                    for (size_t i = 0; i < S->nvr; i++)
-                        if (S->vr[i].c == c && S->vr[i].label == li)
-                            for (int a = 0; a < S->ninter && a < 64; a++)
-                                if (S->inter[a] == S->vr[i].slot) {
-                                    row[a] = S->vr[i].ml;
-                                    have++;
-                                }
-                    if (have == S->ninter && S->ninter <= 64) {
-                        memcpy(x + nc * (size_t)S->ninter, row,
-                               (size_t)S->ninter * sizeof *row);
-                        nc++;
-                    }
-                }
-                ps_icc_result ir;
-                if (nc >= 2 && ps_icc(x, nc, S->ninter, 0.95, &ir) == 0) {
-                    const ps_icc_estimate *e2 = &ir.form[PS_ICC2], *e3 = &ir.form[PS_ICC3];
-                    if (text)
-                        fprintf(text, "  volume ICC2 (A,1) %.4f [%.4f, %.4f]; ICC3 (C,1) %.4f "
-                                "[%.4f, %.4f]; n = %zu cases\n", e2->icc, e2->ci_low,
-                                e2->ci_high, e3->icc, e3->ci_low, e3->ci_high, nc);
-                    rc = sum_row(w, G[g].name, label, region, "volume_icc2", NULL, NULL,
-                                 (int64_t)nc, NULL, e2->icc, e2->ci_low, e2->ci_high, e2->p);
-                    if (!rc)
-                        rc = sum_row(w, G[g].name, label, region, "volume_icc3", NULL, NULL,
-                                     (int64_t)nc, NULL, e3->icc, e3->ci_low, e3->ci_high, e3->p);
-                } else if (text) {
-                    fprintf(text, "  volume ICC: needs two cases with every inter rater (%zu)\n",
-                            nc);
-                }
-            }
-            /* models: paired tests of model mean Dice - raters' mean Dice across cases */
-            for (int mi = 0; mi < m->nmodels && S->o->models && !rc; mi++) {
-                size_t n = 0;
-                for (size_t i = 0; i < S->nmr; i++) {
-                    const model_row *r = &S->mr[i];
-                    if (r->model == mi && r->label == li && in_group(m, r->c, &G[g]) &&
-                        isfinite(r->mdice) && isfinite(r->rdice)) {
-                        x[n] = r->mdice;
-                        y[n++] = r->rdice;
-                    }
-                }
-                if (n < 2)
-                    continue;
-                ps_wilcoxon_options wo;
-                ps_wilcoxon_options_r(&wo);
-                ps_wilcoxon wr;
-                ps_ttest_paired tr;
-                double pw = NAN, pt = NAN, md = NAN;
-                if (ps_stats_wilcoxon(x, y, n, &wo, &wr) == 0)
-                    pw = wr.p_two_sided;
-                if (ps_stats_ttest_paired(x, y, n, 0.95, &tr) == 0) {
-                    pt = tr.p_two_sided;
-                    md = tr.mean_diff;
-                }
-                if (text)
-                    fprintf(text, "  model %s: mean Dice to raters - raters' mean Dice = %.4f; "
-                            "Wilcoxon p = %.4g, paired t p = %.4g (n = %zu cases)\n",
-                            m->models[mi], md, pw, pt, n);
-                rc = sum_row(w, G[g].name, label, region, "model_vs_raters_wilcoxon",
-                             m->models[mi], NULL, (int64_t)n, NULL, md, NAN, NAN, pw);
-                if (!rc)
-                    rc = sum_row(w, G[g].name, label, region, "model_vs_raters_ttest",
-                                 m->models[mi], NULL, (int64_t)n, NULL, md,
-                                 isfinite(pt) ? tr.ci_low : NAN, isfinite(pt) ? tr.ci_high : NAN,
-                                 pt);
-            }
-        }
-    free(x);
-    free(y);
-    free(G);
-    return rc;
-}
-
 /* ---- entry point ------------------------------------------------------------------------------ */
 typedef struct outfile {
     ps_atomic_file *af;
-    ps_table_writer *w;
+    char *mem;       /* the CSV copy */
+    size_t memlen;
+    FILE *ms;
+    char name[4200]; /* the file, or "agreement NAME" for messages */
+    tw w;
 } outfile;
 
-static int out_open(outfile *f, const char *dir, const char *name, ps_table_format fmt, int ncols,
-                    const char *const *cols)
+static int out_open(outfile *f, const ps_manifest *m, const char *dir, const char *name,
+                    ps_table_format fmt, int ncols, const char *const *cols, int keep)
 {
-    char path[4096];
-    agree_out_path(path, sizeof path, dir, name, fmt);
-    int rc = ps_atomic_open(path, &f->af);
-    if (rc)
-        return ps_error_context(rc, "%s", path);
-    if ((rc = ps_table_writer_create(ps_atomic_stream(f->af), fmt, ncols, cols, &f->w))) {
-        ps_atomic_abort(f->af);
-        f->af = NULL;
+    f->w.m = m;
+    const char **names = calloc((size_t)(ncols + m->nmeta) + 1, sizeof *names);
+    char **meta = calloc((size_t)m->nmeta + 1, sizeof *meta);
+    int rc = names && meta ? 0 : PS_ERR_NOMEM;
+    for (int i = 0; i < ncols; i++)
+        names[i] = cols ? cols[i] : NULL;
+    for (int k = 0; k < m->nmeta && !rc; k++)
+        if (!(meta[k] = ps_asprintf("meta:%s", m->meta_keys[k])))
+            rc = PS_ERR_NOMEM;
+        else
+            names[ncols + k] = meta[k];
+    snprintf(f->name, sizeof f->name, "agreement %s", name);
+    if (!rc && dir) {
+        agree_out_path(f->name, sizeof f->name, dir, name, fmt);
+        if ((rc = ps_atomic_open(f->name, &f->af)))
+            rc = ps_error_context(rc, "%s", f->name);
+        else if ((rc = ps_table_writer_create(ps_atomic_stream(f->af), fmt, ncols + m->nmeta,
+                                              names, &f->w.f))) {
+            ps_atomic_abort(f->af);
+            f->af = NULL;
+        }
     }
+    if (!rc && keep) {
+        if (!(f->ms = open_memstream(&f->mem, &f->memlen)))
+            rc = ps_error(PS_ERR_NOMEM, "%s: cannot open a memory stream", f->name);
+        else
+            rc = ps_table_writer_create(f->ms, PS_TABLE_CSV, ncols + m->nmeta, names, &f->w.mem);
+    }
+    for (int k = 0; meta && k < m->nmeta; k++)
+        free(meta[k]);
+    free(meta);
+    free(names);
     return rc;
 }
 
-static int out_close(outfile *f, int rc)
+/* Finish the file (commit, or abort on rc) and parse the memory copy into *table. */
+static int out_close(outfile *f, int rc, ps_table **table)
 {
-    if (!f->af)
-        return rc;
-    if (f->w) {
-        int r2 = ps_table_writer_finish(f->w);
+    if (f->w.f) {
+        int r2 = ps_table_writer_finish(f->w.f);
         if (!rc)
             rc = r2;
     }
-    if (rc)
-        ps_atomic_abort(f->af);
-    else
-        rc = ps_atomic_commit(f->af);
-    f->af = NULL;
+    if (f->af) {
+        if (rc)
+            ps_atomic_abort(f->af);
+        else
+            rc = ps_atomic_commit(f->af);
+        f->af = NULL;
+    }
+    if (f->w.mem) {
+        int r2 = ps_table_writer_finish(f->w.mem);
+        if (!rc)
+            rc = r2;
+    }
+    if (f->ms) {
+        fclose(f->ms);
+        f->ms = NULL;
+        if (!rc && table)
+            rc = ps_table_parse(f->mem, f->memlen, f->name, table);
+    }
+    free(f->mem);
+    f->mem = NULL;
     return rc;
 }
 
-int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
-                     const char *out_dir, FILE *text, ps_agree_summary *summary)
+void ps_agree_tables_free(ps_agree_tables *t)
 {
-    if (!m || !opt || !out_dir)
+    if (!t)
+        return;
+    ps_table_free(t->pairs);
+    ps_table_free(t->cases);
+    ps_table_free(t->sessions);
+    ps_table_free(t->models);
+    for (int i = 0; i < t->nraters; i++)
+        free(t->raters[i]);
+    free(t->raters);
+    memset(t, 0, sizeof *t);
+}
+
+int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
+                     const char *out_dir, ps_agree_tables *tables, ps_agree_summary *summary)
+{
+    if (tables)
+        memset(tables, 0, sizeof *tables);
+    if (!m || !opt || (!out_dir && !tables))
         return ps_error(PS_ERR_ARG, "ps_agreement_run: NULL argument");
     ps_agree_summary dummy;
     if (!summary)
@@ -1112,20 +962,21 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
                       S.ninter == 1 ? "one" : "none", S.nslots ? list : "none");
         goto out;
     }
-    outfile fp = {0}, fc = {0}, fs = {0}, fm = {0}, fsum = {0};
-    if ((rc = out_open(&fp, out_dir, "pairs", opt->format, NCOLS(pairs_cols), pairs_cols)) ||
-        (rc = out_open(&fc, out_dir, "cases", opt->format, NCOLS(cases_cols), cases_cols)) ||
-        (opt->sessions &&
-         (rc = out_open(&fs, out_dir, "sessions", opt->format, NCOLS(sess_cols), sess_cols))) ||
-        (opt->models &&
-         (rc = out_open(&fm, out_dir, "models", opt->format, NCOLS(models_cols), models_cols))) ||
-        (rc = out_open(&fsum, out_dir, "summary", opt->format, NCOLS(summary_cols),
-                       summary_cols)))
+    int keep = tables != NULL;
+    outfile fp = {0}, fc = {0}, fs = {0}, fm = {0};
+    if ((rc = out_open(&fp, m, out_dir, "pairs", opt->format, NCOLS(pairs_cols), pairs_cols,
+                       keep)) ||
+        (rc = out_open(&fc, m, out_dir, "cases", opt->format, NCOLS(cases_cols), cases_cols,
+                       keep)) ||
+        (opt->sessions && (rc = out_open(&fs, m, out_dir, "sessions", opt->format,
+                                         NCOLS(sess_cols), sess_cols, keep))) ||
+        (opt->models && (rc = out_open(&fm, m, out_dir, "models", opt->format,
+                                       NCOLS(models_cols), models_cols, keep))))
         goto close;
-    S.w_pairs = fp.w;
-    S.w_cases = fc.w;
-    S.w_sess = fs.w;
-    S.w_models = fm.w;
+    S.w_pairs = &fp.w;
+    S.w_cases = &fc.w;
+    S.w_sess = &fs.w;
+    S.w_models = &fm.w;
     ps_progress *prog = ps_progress_start(ctx, "agreement", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
         rc = do_case(&S, ci, ctx);
@@ -1133,22 +984,23 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
         ps_progress_add(prog, 1);
     }
     ps_progress_finish(prog);
-    if (!rc)
-        rc = write_summary(&S, fsum.w, text);
 close:
-    rc = out_close(&fp, rc);
-    rc = out_close(&fc, rc);
-    rc = out_close(&fs, rc);
-    rc = out_close(&fm, rc);
-    rc = out_close(&fsum, rc);
+    rc = out_close(&fp, rc, tables ? &tables->pairs : NULL);
+    rc = out_close(&fc, rc, tables ? &tables->cases : NULL);
+    rc = out_close(&fs, rc, tables ? &tables->sessions : NULL);
+    rc = out_close(&fm, rc, tables ? &tables->models : NULL);
+    if (!rc && tables) {
+        tables->region = opt->region;
+        if (!(tables->raters = calloc((size_t)S.ninter, sizeof *tables->raters)))
+            rc = PS_ERR_NOMEM;
+        for (int i = 0; i < S.ninter && !rc; i++, tables->nraters++)
+            if (!(tables->raters[i] = strdup(S.slots[S.inter[i]].name)))
+                rc = PS_ERR_NOMEM;
+    }
+    if (rc && tables)
+        ps_agree_tables_free(tables);
 out:
     free(S.slots);
     free(S.inter);
-    for (int i = 0; i < S.nlabels; i++)
-        free(S.labels[i]);
-    free(S.labels);
-    free(S.ob);
-    free(S.mr);
-    free(S.vr);
     return rc;
 }
