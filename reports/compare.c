@@ -217,19 +217,28 @@ static int test_row(const ps_rowfilter *f, const ps_compare_options *o, const gr
         res->v[0] = sa.mean;
         res->v[1] = sb.mean;
     }
+    /* The two tests are independent: one that is undefined (the t-test when every difference
+     * is equal, Wilcoxon when none is non-zero) leaves only its own cells NaN. */
     ps_ttest_paired T;
     ps_wilcoxon W;
-    if (ps_stats_ttest_paired(a, b, n, o->level, &T) ||
-        ps_stats_wilcoxon(a, b, n, &o->wilcoxon, &W)) {
-        return ps_rtable_error(rt, "%s, column '%s': %s", label, metric, ps_error_message());
+    if (ps_stats_ttest_paired(a, b, n, o->level, &T)) {
+        if ((rc = ps_rtable_error(rt, "%s, column '%s': %s", label, metric, ps_error_message())))
+            return rc;
+    } else {
+        const double v[8] = {T.mean_diff, T.sd_diff, T.t, T.df,
+                             pick(o->alternative, T.p_two_sided, T.p_greater, T.p_less),
+                             T.ci_low, T.ci_high, T.dz};
+        memcpy(res->v + 2, v, sizeof v);
     }
-    const double v[NSTAT - 2] = {
-        T.mean_diff, T.sd_diff, T.t, T.df,
-        pick(o->alternative, T.p_two_sided, T.p_greater, T.p_less), T.ci_low, T.ci_high, T.dz,
-        W.v, pick(o->alternative, W.p_two_sided, W.p_greater, W.p_less)};
-    memcpy(res->v + 2, v, sizeof v);
-    res->ok = 1;
-    res->exact = W.exact;
+    if (ps_stats_wilcoxon(a, b, n, &o->wilcoxon, &W)) {
+        if ((rc = ps_rtable_error(rt, "%s, column '%s': %s", label, metric, ps_error_message())))
+            return rc;
+    } else {
+        res->v[10] = W.v;
+        res->v[11] = pick(o->alternative, W.p_two_sided, W.p_greater, W.p_less);
+        res->ok = 1;
+        res->exact = W.exact;
+    }
     return PS_OK;
 }
 

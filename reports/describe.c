@@ -60,8 +60,21 @@ int ps_report_describe(const ps_table *t, const ps_describe_options *o, ps_rtabl
         (rc = add_cols(rt, &g, o->bootstrap > 0)))
         goto done;
 
+    int cmodel = ps_table_col(t, "model");
     for (int k = 0; k < g.ngroups; k++) {
         ps_groups_label(t, &g, k, label, sizeof label);
+        /* Rows of several models in one group are pooled as one sample: say so, since a
+         * per-case table of two models gives one mean of both without this. */
+        for (int64_t i = g.start[k] + 1; cmodel >= 0 && i < g.start[k + 1]; i++) {
+            const char *m0 = t->cells[g.rows[g.start[k]]][cmodel];
+            const char *mi = t->cells[g.rows[i]][cmodel];
+            if (strcmp(m0, mi)) {
+                ps_rtable_warn(rt, "describe %s: the rows of several models are pooled ('%s', "
+                               "'%s', ...); add --by model, or choose one with --model", label,
+                               m0, mi);
+                break;
+            }
+        }
         for (int m = 0; m < o->nmetrics; m++) {
             const char *mname = o->metrics[m];
             size_t n = 0;

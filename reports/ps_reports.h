@@ -394,6 +394,241 @@ int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int6
 int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *model,
                     ps_table **out);
 
+
+/* ==== Report rendering: SVG plots, slice figures, documents, published values ==============
+ * (svg_plot.c, slice.c, document.c, published.c.) Everything here is deterministic: the same
+ * inputs give the same bytes, whatever the thread count. Numbers shown to a reader go
+ * through ps_report_fmt(), so a number in a plot legend or an HTML/Markdown/LaTeX table is
+ * the rounding of the very double written to the CSV (whose cell carries it with %.17g). */
+
+/* Fixed-point display of x with `decimals` digits after the point (0..9): "88.3", "-0.05";
+ * NaN is "nan", infinities "inf" / "-inf"; -0 after rounding prints "0". */
+void ps_report_fmt(double x, int decimals, char *buf, size_t n);
+
+/* "Nice" axis ticks covering [lo, hi] (Heckbert 1990, Graphics Gems I: steps 1, 2, 5 x 10^k):
+ * writes up to `max` ticks, the first <= lo and the last >= hi, and returns their number
+ * (>= 2), or 0 when lo/hi are not finite. `decimals` receives the digits a label needs. */
+int ps_plot_ticks(double lo, double hi, int target, double *ticks, int max, int *decimals);
+
+/* Series colours (Okabe & Ito 2008, colour-blind safe), cycled: "#0072B2", ... */
+const char *ps_plot_colour(int i);
+
+/* Box plot of values per group (x axis: modality or center) and series (boxes side by side
+ * in each group, with a legend: the models). Box = type-7 quartiles with the median line;
+ * whiskers reach the most extreme values within 1.5 IQR of the box (Tukey); every value is
+ * drawn as a point with a deterministic horizontal jitter (a golden-ratio sequence over the
+ * values' order). Non-finite values are not drawn and are counted under the group label
+ * ("2 not shown"). values[g * nseries + s] holds n[g * nseries + s] doubles. */
+typedef struct ps_plot_box {
+    const char *title, *y_label;
+    int ngroups, nseries;
+    const char *const *group_names, *const *series_names;
+    const double *const *values;
+    const size_t *n;
+    int with_points;                   /* draw the cases as points (1)                      */
+} ps_plot_box;
+int ps_plot_box_svg(FILE *f, const ps_plot_box *p);
+
+/* Scatter of y against x per series, with the OLS line of y on x (ps_stats_regression) and
+ * "name: R² = 0.91 (n = 24)" in the legend (R² with 3 decimals, the value volume.csv holds),
+ * and the identity line y = x when `identity` is set. Non-finite pairs are left out. */
+typedef struct ps_plot_scatter {
+    const char *title, *x_label, *y_label;
+    int nseries;
+    const char *const *series_names;
+    const double *const *x, *const *y;
+    const size_t *n;
+    int identity;
+} ps_plot_scatter;
+int ps_plot_scatter_svg(FILE *f, const ps_plot_scatter *p);
+
+/* Bland-Altman plot of y against x per series (ps_stats_bland_altman at 95%): mean of the
+ * pair on the x axis, y - x on the y axis, the bias (solid) and the limits of agreement
+ * (dashed) in the series colour, their values (`decimals`) in the legend. */
+typedef struct ps_plot_bland_altman {
+    const char *title, *x_label, *y_label;
+    int nseries;
+    const char *const *series_names;
+    const double *const *x, *const *y;
+    const size_t *n;
+    int decimals;
+} ps_plot_bland_altman;
+int ps_plot_bland_altman_svg(FILE *f, const ps_plot_bland_altman *p);
+
+/* Heat map: rows x cols cells coloured by value on a sequential scale (viridis stops) between
+ * vmin and vmax (NaN: the data's range), the value printed in each cell (`decimals`; NaN
+ * cells grey and "-"), and a colour bar. values[r * ncols + c]. */
+typedef struct ps_plot_heatmap {
+    const char *title, *row_label, *col_label, *value_label;
+    int nrows, ncols;
+    const char *const *row_names, *const *col_names;
+    const double *values;
+    int decimals;
+    double vmin, vmax;
+} ps_plot_heatmap;
+int ps_plot_heatmap_svg(FILE *f, const ps_plot_heatmap *p);
+
+/* ---- slice figures (slice.c) ---------------------------------------------------------------- */
+/* One axial slice through the largest error of a case: k (the third voxel axis) with the most
+ * FP + FN voxels of the evaluated label (ties: the smallest k; no error at all: the slice
+ * with the most reference voxels), the image windowed (CT: soft-tissue window, level 40 HU,
+ * width 400; MRI: the 1st to 99th type-7 percentile of the slice), cropped around the union
+ * of reference and prediction in the slice with `margin_mm`, resampled (nearest neighbour)
+ * to square output pixels so that anisotropic spacing keeps its true aspect, the longer side
+ * close to `size_px`, oriented radiologically from the affine (patient right on the left,
+ * anterior at the top), with the reference contour drawn just outside the reference mask and
+ * the prediction contour just inside the prediction mask, so that coinciding boundaries show
+ * both colours side by side. */
+#define PS_SLICE_REF_RGB 0x00, 0xE5, 0xFF   /* reference contour: cyan                      */
+#define PS_SLICE_PRED_RGB 0xFF, 0x3E, 0xA5  /* prediction contour: magenta                  */
+typedef struct ps_slice_options {
+    int ct;              /* 1: CT window; 0: percentile window                               */
+    int64_t label;       /* label evaluated; <= 0 means any non-zero voxel                   */
+    double margin_mm;    /* crop margin around the masks (20)                                */
+    int size_px;         /* longer output side (320)                                         */
+} ps_slice_options;
+void ps_slice_options_init(ps_slice_options *o);
+
+typedef struct ps_slice_figure {
+    int64_t k;               /* slice index shown                                            */
+    int64_t fp_vox, fn_vox;  /* error voxels in that slice                                   */
+    int width, height;
+    uint8_t *rgb;            /* width * height * 3 bytes, row-major from the top (owned)     */
+} ps_slice_figure;
+
+/* `image` is any 3D scalar volume (ps_volume_read_float), `ref` / `pred` label maps
+ * (ps_volume_read_labels) on its grid (PS_ERR_GEOMETRY otherwise). */
+int ps_slice_render(const ps_volume *image, const ps_volume *ref, const ps_volume *pred,
+                    const ps_slice_options *o, ps_slice_figure *out);
+void ps_slice_figure_clear(ps_slice_figure *fig);
+
+/* The worst cases of `model` in a per-case table: the rows of that model (column "model")
+ * whose `metric` is a number (NaN and rows with status error are skipped; +-inf counts),
+ * ordered from worst to best (lowest first, or highest first when `higher_is_worse`, as
+ * for hd95), ties in table order. Writes up to k row indices to rows and returns their
+ * number, or a negative status (unknown column: PS_ERR_ARG; a cell that is not a number:
+ * PS_ERR_FORMAT naming file, line and column). */
+int ps_report_worst_rows(const ps_table *t, const char *model, const char *metric,
+                         int higher_is_worse, int k, int64_t *rows);
+
+/* RFC 4648 base64 of `len` bytes (NUL-terminated, owned by the caller). */
+char *ps_base64_encode(const void *data, size_t len);
+
+/* ---- report documents (document.c): one content, three renderers ------------------------- */
+/* A document is a list of sections, each holding paragraphs, tables, SVG plots and PNG
+ * figures in order. HTML gets everything (one self-contained file: inline CSS and SVG, PNG
+ * as data URIs, no script, no network, a table of contents, @media print rules); Markdown
+ * and LaTeX (booktabs) get the sections, paragraphs and tables and name the HTML report for
+ * the plots and figures. */
+typedef struct ps_doc ps_doc;
+typedef enum ps_doc_format { PS_DOC_HTML = 0, PS_DOC_MARKDOWN, PS_DOC_LATEX } ps_doc_format;
+
+int ps_doc_create(const char *title, ps_doc **out);
+void ps_doc_free(ps_doc *d);
+/* An empty title: the Markdown output has no title line. */
+/* Start a section; `id` (letters, digits, '-', '_') is its anchor and TOC link. */
+int ps_doc_section(ps_doc *d, const char *id, const char *title);
+int ps_doc_paragraph(ps_doc *d, const char *text);    /* plain text, escaped per format  */
+
+/* A table column: `header`, and `cell`, a template whose {name} placeholders are replaced
+ * by the cell of source column `name` as it is, and {name:D} by that cell read as a number
+ * and shown with D decimals (ps_report_fmt); a newline in the template breaks the line in
+ * HTML and LaTeX (a stacked cell) and is a space in Markdown. In HTML each number is a
+ * <span data-c="name" data-v="CSV text"> so the shown value can be checked against the CSV. */
+typedef struct ps_doc_column {
+    const char *header;
+    const char *cell;
+    int numeric;          /* right-aligned                                                   */
+} ps_doc_column;
+typedef struct ps_doc_table {
+    const char *id;       /* table id; rows get the anchor "<id>-<row_key>"                   */
+    const char *caption;
+    const char *note;     /* printed under the table (the exclusion rule), or NULL            */
+    const char *source;   /* file the numbers come from ("by_modality.csv"), or NULL          */
+    const char *row_key;  /* template of the row anchor ("{case}-{model}"), or NULL           */
+    int ncols;            /* 0: every column of the source table, verbatim                    */
+    const ps_doc_column *cols;
+    int scroll;           /* long table: a scrolling box on screen (printed in full)          */
+} ps_doc_table;
+/* Render `t` (a ps_table: the CSV that was written) through `spec`. A placeholder naming no
+ * column is PS_ERR_ARG; a {name:D} cell that is not a number is PS_ERR_FORMAT. */
+int ps_doc_add_table(ps_doc *d, const ps_doc_table *spec, const ps_table *t);
+/* An SVG plot (the text of one <svg> element, copied) with a caption. */
+int ps_doc_add_svg(ps_doc *d, const char *svg, const char *caption);
+/* A PNG figure (copied) with a caption and an optional link target ("#per_case-c1-modelA"). */
+int ps_doc_add_png(ps_doc *d, const void *png, size_t len, int width_px, int height_px,
+                   const char *caption, const char *href);
+/* The anchor of a row as ps_doc_add_table makes it: "<table_id>-<key>", with every character
+ * outside [A-Za-z0-9_-] replaced by '_' (owned by the caller). */
+char *ps_doc_anchor(const char *table_id, const char *key);
+int ps_doc_write(const ps_doc *d, FILE *f, ps_doc_format fmt);
+
+/* ---- published values (published.c) ------------------------------------------------------- */
+/* A TSV with the header "modality metric value sd source" (tab-separated, '#' comment lines
+ * before it), one row per modality and metric; sd may be empty (NaN). The shipped table
+ * data-manifests/published/pansegnet.tsv holds the PanSegNet paper's values. */
+typedef struct ps_published_row {
+    char *modality, *metric, *source;
+    double value, sd;
+} ps_published_row;
+typedef struct ps_published {
+    int nrows;
+    ps_published_row *rows;
+} ps_published;
+/* Errors name the file, the line and the problem (missing column, value not a number,
+ * a duplicate modality/metric pair). */
+int ps_published_read(const char *path, ps_published **out);
+void ps_published_free(ps_published *p);
+/* The shipped PanSegNet table: the installed copy, or the source tree's when panseval runs
+ * from its build folder. */
+const char *ps_published_default_path(void);
+/* The row for modality/metric, or NULL. */
+const ps_published_row *ps_published_find(const ps_published *p, const char *modality,
+                                          const char *metric);
+
+
+/* ---- the paper's tables and the report (reproduce.c) ------------------------------------- */
+typedef struct ps_reproduce_options {
+    const char *baseline;    /* model the others are compared with; NULL: the first model    */
+    const char *published;   /* published-values TSV, or NULL for none                        */
+    double level;            /* confidence level (0.95)                                       */
+    int worst_k;             /* worst cases shown per model (5)                               */
+    ps_slice_options slice;  /* the figures (ct and label are set per case)                   */
+    /* The file of a case for the figures: which = "image", "ref" or a model name; NULL when
+     * there is none. o->path NULL: no figures. */
+    const char *(*path)(void *ud, const char *case_id, const char *which);
+    void *path_ud;
+    const char *title;       /* report title; NULL: "panseval reproduce report"               */
+} ps_reproduce_options;
+void ps_reproduce_options_init(ps_reproduce_options *o);
+
+/* From the per-case table of the models (`per_case`, already written as
+ * <dir>/per_case.csv) and of the raters (`raters`, NULL or empty: no rater table), write into
+ * `dir`: by_modality, by_center, cross_center, compare, volume, raters, published (.csv and
+ * .json each) and report.md, report.tex, report.html. Columns: docs/reproduce.md. A case
+ * whose image cannot be read loses its figure (the report says why), not the report. */
+int ps_reproduce_report(const ps_table *per_case, const ps_table *raters,
+                        const ps_reproduce_options *o, const char *dir);
+
+/* `panseval reproduce`: evaluate every pred:MODEL column of the manifest against ref into
+ * <dir>/per_case.csv and every rater:NAME[:SESSION] column into per_case_raters.csv (each
+ * with its .meta.json provenance; src/eval with the settings `s`), then ps_reproduce_report
+ * (o->path is set from the manifest) and summary_<MODEL>.json in nnU-Net v1's layout per
+ * model. `dir` is created when missing. Failed cases are status=error rows, counted in
+ * summary->failed; they fail nothing else. */
+typedef struct ps_reproduce_summary {
+    int64_t evaluations;   /* case x model and case x rater evaluations                    */
+    int64_t failed;        /* of which status=error                                          */
+    int64_t missing;       /* of which status=missing (no file in the manifest cell)         */
+} ps_reproduce_summary;
+struct ps_eval_settings;
+int ps_reproduce_run(const char *manifest, const char *dir, const struct ps_eval_settings *s,
+                     const ps_reproduce_options *o, const ps_context *ctx,
+                     ps_reproduce_summary *summary);
+/* Print the per-modality table of <dir>/by_modality.csv (n, statuses, Dice %, HD95, NSD as
+ * mean ± SD) as a Markdown table: the short summary of the command. */
+int ps_reproduce_print(const char *dir, FILE *f);
+
 #ifdef __cplusplus
 }
 #endif

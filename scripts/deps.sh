@@ -7,7 +7,7 @@
 #   --mpi        also OpenMPI, for meson's `mpi` feature (mpirun across ranks and nodes)
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
-      zlib1g-dev libdnnl-dev man-db clang libomp-dev cppcheck"
+      zlib1g-dev libpng-dev libdnnl-dev man-db chromium clang libomp-dev cppcheck"
 case "${1:-}" in
   --reference)
     pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels

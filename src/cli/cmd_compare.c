@@ -77,8 +77,9 @@ static void usage(FILE *f)
         "  p_t_adj, p_wilcoxon_adj  p-values corrected across all rows (--correction)\n"
         "  excl_nan, excl_inf, excl_error, excl_missing, excl_not_ok, excl_unpaired\n"
         "                      why pairs were left out (csv, tsv, json; stderr says it too)\n"
-        "A row where a statistic is undefined (fewer than 2 pairs, all differences equal)\n"
-        "gets empty (CSV) / null (JSON) / nan (text) values and an error on stderr.\n"
+        "A test that is undefined for a row (the t-test with fewer than 2 pairs or all\n"
+        "differences equal; Wilcoxon with no non-zero difference) gets empty (CSV) / null\n"
+        "(JSON) / nan (text) cells and an error on stderr; the other test is still given.\n"
         "\n"
         CLI_REPORT_EXIT
         "Conventions and formulas: docs/stats.md.\n"

@@ -217,12 +217,23 @@ char *ps_eval_case_name(const char *path)
     return ps_strndup(b, n ? n : strlen(b));
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Order of two NIfTI file names by case id (the name without .nii / .nii.gz), in bytes. */
+static int cmp_stem(const char *a, const char *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    size_t la = nifti_stem(a), lb = nifti_stem(b);
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
 }
 
-/* The NIfTI file names of a folder, sorted. */
+static int cmp_str(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    int c = cmp_stem(x, y);
+    return c ? c : strcmp(x, y); /* x.nii before x.nii.gz: a fixed order for the message */
+}
+
+/* The NIfTI file names of a folder, sorted by case id; two files of one case id (x.nii and
+ * x.nii.gz) are an error, as either could be meant. */
 static int list_nifti(const char *dir, char ***names, int *n)
 {
     *names = NULL;
@@ -253,6 +264,11 @@ static int list_nifti(const char *dir, char ***names, int *n)
     closedir(d);
     if (!rc && *n)
         qsort(*names, (size_t)*n, sizeof **names, cmp_str);
+    for (int i = 1; !rc && i < *n; i++)
+        if (!cmp_stem((*names)[i - 1], (*names)[i]))
+            rc = ps_error(PS_ERR_ARG, "%s: both %s and %s hold case '%.*s'; keep one of them",
+                          dir, (*names)[i - 1], (*names)[i], (int)nifti_stem((*names)[i]),
+                          (*names)[i]);
     return rc;
 }
 
@@ -284,10 +300,11 @@ int ps_eval_plan_folders(const char *ref_dir, const char *pred_dir, const char *
     const char *mname = keep(p, ps_strdup(model));
     if (!mname)
         goto done;
-    /* both lists are sorted: one merge pass pairs equal names */
+    /* both lists are sorted by case id: one merge pass pairs equal case ids, so ct01.nii
+     * pairs with ct01.nii.gz */
     int ir = 0, ip = 0;
     while (ir < nr || ip < np) {
-        int c = ir == nr ? 1 : ip == np ? -1 : strcmp(refs[ir], preds[ip]);
+        int c = ir == nr ? 1 : ip == np ? -1 : cmp_stem(refs[ir], preds[ip]);
         if (c > 0) { /* a prediction without a reference */
             if (!(p->unmatched[p->nunmatched] = ps_asprintf("%s/%s", pred_dir, preds[ip])))
                 goto done;

@@ -97,8 +97,11 @@ void ps_eval_settings_clear(ps_eval_settings *s); /* frees regions; the struct i
 int ps_eval_settings_set(ps_eval_settings *s, const char *name, const char *value);
 /* 1 if `name` is one of the names above. */
 int ps_eval_settings_known(const char *name);
-/* The --help text of those options (man-page quality, with defaults). */
-extern const char ps_eval_settings_help[];
+/* The --help text of those options (man-page quality, with defaults). A pointer, not an
+ * array: a program linked against libpanseval copies an exported array's bytes at link
+ * time, so a longer text in a newer library would be cut off ("Symbol ... has different
+ * size in shared object"). */
+extern const char *const ps_eval_settings_help;
 
 /* ---- plan --------------------------------------------------------------------------------- */
 typedef struct ps_eval_job {
@@ -131,8 +134,9 @@ int ps_eval_plan_from_manifest(const char *path, const char *const *models, int 
 int ps_eval_plan_pair(const char *ref, const char *pred, const char *case_id, const char *model,
                       ps_eval_plan **out);
 /* Folder mode, as nnU-Net's evaluate_folder: files *.nii / *.nii.gz of ref_dir paired with
- * the files of the same name in pred_dir (hidden files, e.g. AppleDouble "._x", skipped), in
- * byte order of the name; the case id is the name without its suffix. A reference without a
+ * the files of the same case id in pred_dir (hidden files, e.g. AppleDouble "._x", skipped),
+ * in byte order of the case id; the case id is the name without its suffix, so x.nii pairs
+ * with x.nii.gz (a folder holding both is an error, PS_ERR_ARG). A reference without a
  * prediction is a missing job (nnU-Net v1 refuses the whole folder instead); a prediction
  * without a reference is listed in plan->unmatched and not evaluated. */
 int ps_eval_plan_folders(const char *ref_dir, const char *pred_dir, const char *model,
@@ -207,7 +211,7 @@ int ps_eval_sidecar_write(const char *table_path, ps_table_format fmt, const ps_
                           const ps_eval_settings *s, const ps_eval_summary *run);
 
 /* The --help text of the per-case table's columns, statuses, sidecar and exit status. */
-extern const char ps_eval_table_help[];
+extern const char *const ps_eval_table_help; /* a pointer, as ps_eval_settings_help */
 
 /* ---- the table reader ------------------------------------------------------------------------ */
 /* Read a per-case table (CSV, TSV or JSON) and check it: the columns case, model, label and

@@ -41,7 +41,7 @@ void ps_eval_settings_clear(ps_eval_settings *s)
     s->nregions = 0;
 }
 
-const char ps_eval_settings_help[] =
+const char *const ps_eval_settings_help =
     "Metric options:\n"
     "  --labels LIST       labels or regions to evaluate, e.g. 1,2 or 1,2,1+2 (a region\n"
     "                      'a+b' is the union of labels a and b, like nnU-Net regions); a\n"
@@ -57,7 +57,7 @@ const char ps_eval_settings_help[] =
     "                                     of the two directions (surface-distance package)\n"
     "                        plastimatch  mean of the two directed values, each the sorted\n"
     "                                     distance at index floor(0.95 n - 1)\n"
-    "  --percentile Q      use the Q-th percentile instead of the 95th, Q in [0,100]\n"
+    "  --percentile Q      the Q-th percentile instead of the 95th, Q in [0,100] (default 95)\n"
     "  --nsd-tol MM        tolerance of the normalised surface distance (default 2 mm)\n"
     "  --nsd-method M      voxel (boundary voxels, default) or surfel (area-weighted)\n"
     "  --empty POLICY      distance metrics when exactly one mask is empty: nan (default),\n"

@@ -109,7 +109,7 @@ int ps_eval_writer_finish(ps_eval_writer *w)
     return rc;
 }
 
-const char ps_eval_table_help[] =
+const char *const ps_eval_table_help =
     "Output columns: case, model, subject, modality, center, label, status, geometry,\n"
     "the metrics (tp ... nsd), message, then each meta:KEY column of the manifest.\n"
     "status: ok, pred_empty, ref_empty, both_empty, missing (not available: counted, not\n"

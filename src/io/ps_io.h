@@ -163,6 +163,11 @@ typedef struct ps_table {
 } ps_table;
 
 int ps_table_read(const char *path, ps_table **out);      /* path "-" = stdin */
+/* PS_OK when `text` can be a text file; else PS_ERR_FORMAT "<name>: <what it is>; <rule>",
+ * naming what the bytes look like (gzip data, a NIfTI image, a zip archive such as an .xlsx
+ * workbook, UTF-16 text) or "contains NUL bytes". `rule` ends the message, e.g. "a manifest
+ * is a text (TSV) file". The table and manifest readers call it before parsing. */
+int ps_text_check(const char *text, size_t len, const char *name, const char *rule);
 int ps_table_parse(const char *text, size_t len, const char *name, ps_table **out);
 void ps_table_free(ps_table *t);
 /* Column index by exact name, or -1. */
@@ -241,6 +246,12 @@ int ps_json_read(const char *path, ps_json **out);
 void ps_json_free(ps_json *j);
 /* The first member `key` of object `obj`; NULL when absent or `obj` is not an object. */
 const ps_json *ps_json_get(const ps_json *obj, const char *key);
+
+/* ---- PNG (png_write.c) ------------------------------------------------------------------ */
+/* Encode width x height 8-bit RGB pixels (rows from the top, 3 bytes a pixel) as a PNG file
+ * in memory: *out (free() it) holds *out_len bytes. Deterministic (no time chunk). */
+int ps_png_encode_rgb(const uint8_t *rgb, int width, int height, unsigned char **out,
+                      size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* table_read.c - read CSV (RFC 4180) and TSV tables into memory.
  *
  * Rules (also in docs/io.md):
+ *   - Binary input is refused before parsing (ps_text_check): gzip data, a NIfTI image, a
+ *     zip archive (.xlsx), UTF-16 text (Excel's "Unicode Text") or any NUL byte.
  *   - Lines starting with '#' before the header are comments; blank lines are skipped
  *     everywhere; a UTF-8 byte-order mark is ignored.
  *   - The separator is a tab when the header line contains one, else a comma.
@@ -457,6 +459,26 @@ fail:
     return rc;
 }
 
+int ps_text_check(const char *text, size_t len, const char *name, const char *rule)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    const char *what = NULL;
+    if (len >= 2 && u[0] == 0x1f && u[1] == 0x8b)
+        what = "gzip-compressed data (a .nii.gz image?), not text";
+    else if (len >= 4 && !memcmp(text, "PK\x03\x04", 4))
+        what = "a zip archive (an Excel .xlsx workbook? export it as CSV), not text";
+    else if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff)))
+        what = "UTF-16 text (Excel's \"Unicode Text\"? save it as UTF-8 CSV)";
+    else if ((len >= 348 && (!memcmp(text + 344, "n+1", 4) || !memcmp(text + 344, "ni1", 4))) ||
+             (len >= 540 && (!memcmp(text + 4, "n+2", 4) || !memcmp(text + 4, "ni2", 4))))
+        what = "a NIfTI image, not text";
+    else if (memchr(text, '\0', len))
+        what = "contains NUL bytes";
+    if (!what)
+        return PS_OK;
+    return ps_error(PS_ERR_FORMAT, "%s: %s; %s", name ? name : "(text)", what, rule);
+}
+
 int ps_table_parse(const char *text, size_t len, const char *name, ps_table **out)
 {
     *out = NULL;
@@ -467,6 +489,8 @@ int ps_table_parse(const char *text, size_t len, const char *name, ps_table **ou
     int rc, ncols = 0;
     ps_table *t = NULL;
 
+    if ((rc = ps_text_check(text, len, p.name, "a table is a text (CSV, TSV or JSON) file")))
+        return rc;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
         p.pos = 3;
     size_t first = p.pos;

@@ -5,6 +5,7 @@
  * and column) instead of stopping the read, so that a user sees every mistake at once.
  */
 #include "ps_manifest.h"
+#include "ps_io.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -625,11 +626,8 @@ int ps_manifest_parse(const char *text, size_t len, const char *name, const char
         text += 3;
         len -= 3;
     }
-    if (memchr(text, '\0', len)) {
-        rc = ps_error(PS_ERR_FORMAT, "%s: contains NUL bytes; a manifest is a text (TSV) file",
-                      name);
+    if ((rc = ps_text_check(text, len, name, "a manifest is a text (TSV) file")))
         goto done;
-    }
 
     int64_t header_line = 0, cap = 0;
     int case_col = -1;
@@ -662,6 +660,18 @@ int ps_manifest_parse(const char *text, size_t len, const char *name, const char
             if (!(cols = ps_calloc((size_t)n, sizeof *cols))) {
                 rc = PS_ERR_NOMEM;
                 goto done;
+            }
+            /* One cell holding commas, semicolons or spaces: a CSV or a space-separated
+             * file; say so once instead of "unknown column 'case,subject,...'". */
+            const char *sep = n != 1 ? NULL : strchr(cells[0], ',') ? "commas"
+                            : strchr(cells[0], ';') ? "semicolons"
+                            : strchr(cells[0], ' ') ? "spaces" : NULL;
+            if (sep) {
+                add_problem(&pr, 1, lineno, 0, "the header has no tab: manifest columns are "
+                            "separated by tabs, and this one seems to use %s; save it with "
+                            "one tab between columns (TSV)", sep);
+                cols[0].kind = COL_BAD;
+                continue;
             }
             for (int j = 0; j < n; j++) {
                 if ((rc = classify_column(m, cells[j], lineno, j + 1, &cols[j], &pr)))

@@ -3,6 +3,7 @@
  * Expected values: hand calculations on box phantoms (written beside them), and the
  * documented behaviour of src/eval/ps_eval.h. */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ps_eval.h"
 #include "ps_test.h"
@@ -277,6 +278,56 @@ START_TEST(order_threads_skip_stop_missing)
 }
 END_TEST
 
+/* Folder mode pairs by case id (the name without .nii / .nii.gz): a.nii pairs with a.nii.gz,
+ * and cases come in byte order of the case id ("a" before "a-b", though "a.nii.gz" sorts after
+ * "a-b.nii.gz" as a file name since '.' > '-'). Two files of one case id in a folder are an
+ * error naming both. */
+START_TEST(folders_pair_by_case_id)
+{
+    char *rd = tmp_path("eval_stem_refs"), *pd = tmp_path("eval_stem_preds");
+    mkdir(rd, 0755);
+    mkdir(pd, 0755);
+    char *r1 = ps_asprintf("%s/a.nii.gz", rd), *r2 = ps_asprintf("%s/a-b.nii.gz", rd);
+    char *p1 = ps_asprintf("%s/a.nii", pd), *p2 = ps_asprintf("%s/a-b.nii.gz", pd);
+    char *p3 = ps_asprintf("%s/a.nii.gz", pd);
+    unlink(p3); /* left by an earlier run */
+    write_box(r1, 5, NULL, 10);
+    write_box(r2, 5, NULL, 10);
+    write_box(p1, 6, NULL, 10); /* shifted by one voxel */
+    write_box(p2, 5, NULL, 10);
+    ps_eval_plan *p;
+    ck_assert_int_eq(ps_eval_plan_folders(rd, pd, "m", &p), 0);
+    ck_assert_int_eq((int)p->njobs, 2);
+    ck_assert_int_eq(p->nunmatched, 0);
+    ck_assert_str_eq(p->jobs[0].case_id, "a");
+    ck_assert_str_eq(p->jobs[0].pred_path, p1);
+    ck_assert_str_eq(p->jobs[1].case_id, "a-b");
+    ck_assert_str_eq(p->jobs[1].pred_path, p2);
+    ps_eval_settings s;
+    ps_eval_settings_init(&s);
+    collect c;
+    memset(&c, 0, sizeof c);
+    run_plan(p, &s, 1, NULL, &c);
+    /* hand: shift 1 -> 4 of 5 columns overlap, 2*80/(100+100) = 0.8; no shift -> 1 */
+    ck_assert_str_eq(c.buf, "a|m|1|ok|ok|0.80000000000000004|\na-b|m|1|ok|ok|1|\n");
+    ps_eval_plan_free(p);
+    write_box(p3, 5, NULL, 10);
+    ck_assert_int_eq(ps_eval_plan_folders(rd, pd, "m", &p), PS_ERR_ARG);
+    ck_assert_ptr_null(p);
+    char *want = ps_asprintf("%s: both a.nii and a.nii.gz hold case 'a'; keep one of them", pd);
+    ck_assert_str_eq(ps_error_message(), want);
+    ps_eval_settings_clear(&s);
+    free(want);
+    free(r1);
+    free(r2);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(rd);
+    free(pd);
+}
+END_TEST
+
 START_TEST(writer_reader)
 {
     char *rd, *pd;
@@ -382,6 +433,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("eval");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, status_names);
+    tcase_add_test(tc, folders_pair_by_case_id);
     tcase_add_test(tc, settings);
     tcase_add_test(tc, geometry_policies);
     tcase_add_test(tc, order_threads_skip_stop_missing);

@@ -32,6 +32,14 @@ check_true "the library exports symbols" test -s "$syms"
 check_true "every exported symbol starts with ps_" sh -c "! grep -v '^ps_' '$syms'"
 check_true "internal ps_*_ helpers are hidden" sh -c "! grep '_\$' '$syms'"
 
+# The binary copies no exported array from the library (a copy relocation fixes its size at
+# link time: a longer help text in a rebuilt library gave "Symbol `ps_eval_settings_help' has
+# different size in shared object" and a cut text). Pointers and ints (<= 8 bytes) are fine.
+if command -v readelf >/dev/null 2>&1; then
+  big=$(readelf --dyn-syms -W "$bin" | awk '$4 == "OBJECT" && $7 != "UND" && $8 ~ /^ps_/ && $3 + 0 > 8 { print $8 " (" $3 " bytes)" }')
+  check_true "the binary copies no ps_ array from the library${big:+: $big}" test -z "$big"
+fi
+
 # A C program compiled and linked with nothing but pkg-config's answer.
 libdir=$(dirname "$lib")
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$dest"

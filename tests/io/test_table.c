@@ -119,6 +119,46 @@ START_TEST(errors)
 }
 END_TEST
 
+/* Binary files given as a table: each is named by what it is, before any parsing. The
+ * bytes are the magic numbers of the formats (gzip RFC 1952: 1f 8b; zip: "PK\3\4"; UTF-16
+ * byte-order marks ff fe / fe ff; NIfTI-1: "n+1\0" at byte 344 of the 348-byte header). */
+static void binary_fails(const char *text, size_t len, const char *want)
+{
+    ps_table *t = NULL;
+    ck_assert_int_eq(ps_table_parse(text, len, "x.csv", &t), PS_ERR_FORMAT);
+    ck_assert_ptr_null(t);
+    ck_assert_str_eq(ps_error_message(), want);
+}
+
+START_TEST(binary_input)
+{
+    const char *rule = "; a table is a text (CSV, TSV or JSON) file";
+    char want[256];
+    snprintf(want, sizeof want, "x.csv: gzip-compressed data (a .nii.gz image?), not text%s", rule);
+    binary_fails("\x1f\x8b\x08\x00", 4, want);
+    snprintf(want, sizeof want, "x.csv: a zip archive (an Excel .xlsx workbook? export it as "
+             "CSV), not text%s", rule);
+    binary_fails("PK\x03\x04\x14\x00", 6, want);
+    snprintf(want, sizeof want, "x.csv: UTF-16 text (Excel's \"Unicode Text\"? save it as "
+             "UTF-8 CSV)%s", rule);
+    binary_fails("\xff\xfe" "a\0,\0b\0\n\0", 10, want); /* "a,b\n" in UTF-16LE */
+    binary_fails("\xfe\xff" "\0a\0,\0b\0\n", 10, want); /* and UTF-16BE */
+    char nii[352] = {0};
+    nii[0] = 0x5c;                /* sizeof_hdr 348, little-endian */
+    nii[1] = 0x01;
+    memcpy(nii + 344, "n+1", 4);
+    snprintf(want, sizeof want, "x.csv: a NIfTI image, not text%s", rule);
+    binary_fails(nii, sizeof nii, want);
+    snprintf(want, sizeof want, "x.csv: contains NUL bytes%s", rule);
+    binary_fails("a,b\n1,\0\n", 7, want);
+    /* a UTF-8 BOM is text (and still ignored) */
+    ps_table *t = NULL;
+    ck_assert_int_eq(ps_table_parse("\xEF\xBB\xBF" "a\n1\n", 7, "x.csv", &t), 0);
+    ck_assert_str_eq(t->colnames[0], "a");
+    ps_table_free(t);
+}
+END_TEST
+
 START_TEST(get_double)
 {
     ps_table *t = parse_ok("v\n1.5\nnan\nNaN\ninf\n-inf\n abc\n\n\" 2e3 \"\n1e999\n0x10\n\"\"\n");
@@ -448,6 +488,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bom_and_hash_after_header);
     tcase_add_test(tc, header_only);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, binary_input);
     tcase_add_test(tc, get_double);
     tcase_add_test(tc, require_col);
     tcase_add_test(tc, read_file);

@@ -235,6 +235,17 @@ START_TEST(empty_and_header_only)
     ck_assert_ptr_nonnull(strstr(ps_error_message(), "/nonexistent/dir/m.tsv"));
     ck_assert_ptr_null(m);
 
+    /* a CSV or space-separated header: one problem saying so, not "unknown column 'case,ref'" */
+    ck_assert_int_eq(ps_manifest_parse("case,ref\nc1,r.nii.gz\n", 20, "c.tsv", "/", NULL, &m),
+                     PS_ERR_FORMAT);
+    ck_assert_str_eq(ps_error_message(), "c.tsv: 1 problem:\nc.tsv:1: the header has no tab: "
+                     "manifest columns are separated by tabs, and this one seems to use commas; "
+                     "save it with one tab between columns (TSV)");
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(ps_manifest_parse("case ref\nc1 r.nii.gz\n", 20, "s.tsv", "/", NULL, &m),
+                     PS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "seems to use spaces;"));
+    ck_assert_ptr_null(m);
     ck_assert_int_eq(ps_manifest_parse("case\na\0b\n", 9, "nul.tsv", "/", NULL, &m),
                      PS_ERR_FORMAT);
     ck_assert_str_eq(ps_error_message(), "nul.tsv: contains NUL bytes; a manifest is a text "
