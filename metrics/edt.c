@@ -107,11 +107,13 @@ int ps_edt_sq_at(const uint8_t *mask, const int64_t dim[3], const double spacing
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        char *w = work + (size_t)tid * per;
-        double *f = (double *)w;
+        /* per-thread slice of the workspace: f, d, z (doubles), then v (int64), each
+         * 8-byte aligned because `per` and every part are multiples of 8 */
+        void *w = work + (size_t)tid * per;
+        double *f = w;
         double *d = f + (nmax + 1);
         double *z = d + (nmax + 1);
-        int64_t *v = (int64_t *)(z + (nmax + 1));
+        int64_t *v = (void *)(z + (nmax + 1));
 
         /* Axis i: distance to the nearest feature on the line by a forward and a backward scan. */
 #pragma omp for schedule(static)

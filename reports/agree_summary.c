@@ -393,7 +393,7 @@ static int model_tests(acc *A)
     const char *extra[1] = {"model"};
     keys k = {0};
     ps_groups g = {0};
-    int cm, cr, cw;
+    int cm = -1, cr = -1, cw = -1; /* set by ps_table_require_col before any use */
     int rc = keys_make(A->o, extra, 1, &k);
     if (!rc)
         rc = ps_groups_build(t, k.by, k.nby, NULL, &g);

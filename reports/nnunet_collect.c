@@ -37,14 +37,14 @@ int ps_nnunet_collector_create(const ps_eval_plan *plan, const ps_eval_sink *nex
 static int collect_rows(void *user, int64_t job, const ps_eval_row *rows, int nrows)
 {
     ps_nnunet_collector *c = user;
-    int rc = c->next->rows(c->next->user, job, rows, nrows);
+    int rc = c->next ? c->next->rows(c->next->user, job, rows, nrows) : PS_OK;
     return rc ? rc : ps_eval_writer_rows(c->w, rows, nrows);
 }
 
 static int collect_skipped(void *user, int64_t job)
 {
     ps_nnunet_collector *c = user;
-    return c->next->skipped ? c->next->skipped(c->next->user, job) : PS_OK;
+    return c->next && c->next->skipped ? c->next->skipped(c->next->user, job) : PS_OK;
 }
 
 ps_eval_sink ps_nnunet_collector_sink(ps_nnunet_collector *c)

@@ -394,7 +394,8 @@ typedef struct ps_nnunet_options {
 int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int64_t *nskipped);
 
 /* summary.json written by the run that writes the per-case table (`metrics --summary-json`):
- * the collector's sink forwards each row to `next` (the table's own sink, not owned) and keeps
+ * the collector's sink forwards each row to `next` (the table's own sink, not owned; NULL =
+ * none, when the collector is the tee of ps_eval_run_opts) and keeps
  * a CSV copy of the table in memory; ps_nnunet_collector_write then parses that copy
  * (ps_table_parse) and writes it with ps_nnunet_write atomically to `path`, so the file equals
  * what `panseval summary TABLE --format nnunet-...` writes from the table. *nskipped as for

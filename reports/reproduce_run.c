@@ -87,7 +87,7 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     int rc = make_dir(dir);
     if (!rc)
         rc = ps_manifest_read(manifest, NULL, &m);
-    ps_eval_summary es;
+    ps_eval_summary es = {0}; /* ps_eval_run fills it; zero if it stops early */
     if (!rc && m->nmodels == 0)
         rc = ps_error(PS_ERR_ARG, "%s: no pred:MODEL column to evaluate", manifest);
     if (!rc)

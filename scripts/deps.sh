@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install the Debian 12 packages panseval needs to build and test (only the missing ones).
-# Usage: scripts/deps.sh [--reference | --bench]
+# Usage: scripts/deps.sh [--reference | --bench | --mpi]
+#   (always: the build, plus clang, libomp-dev and cppcheck for the gate of scripts/test)
 #   --reference  also what the scripts in tests/reference/ use (to regenerate golden files)
 #   --bench      also the peers that the scripts in bench/ measure against
+#   --mpi        also OpenMPI, for meson's `mpi` feature (mpirun across ranks and nodes)
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
-      zlib1g-dev libpng-dev libdnnl-dev man-db chromium"
+      zlib1g-dev libpng-dev libdnnl-dev man-db chromium clang libomp-dev cppcheck"
 case "${1:-}" in
   --reference)
     pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels
@@ -13,8 +15,10 @@ case "${1:-}" in
   --bench)
     pkgs="$pkgs libdeflate-tools plastimatch python3-numpy python3-nibabel python3-scipy
           python3-torch time hyperfine" ;;
+  --mpi)
+    pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
   "") ;;
-  *) echo "usage: scripts/deps.sh [--reference | --bench]" >&2; exit 2 ;;
+  *) echo "usage: scripts/deps.sh [--reference | --bench | --mpi]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

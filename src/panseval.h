@@ -24,6 +24,7 @@
 #include "ps_manifest.h"
 #include "ps_metrics.h"
 #include "ps_eval.h"
+#include "ps_eval_dist.h"
 #include "ps_stats.h"
 #include "ps_reports.h"
 #include "ps_infer.h"

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "ps_eval.h"
+#include "ps_eval_dist.h"
 #include "ps_reports.h"
 
 static const char *CMD = "metrics";
@@ -36,6 +37,14 @@ static void usage(FILE *f)
           "                      against ref like a model: inter- and intra-rater agreement\n\n",
           f);
     fputs(ps_eval_settings_help, f);
+    fputs("\nLong runs and clusters (docs/cluster.md):\n"
+          "  --resume            skip the cases already in OUT.journal (kept beside -o OUT by an\n"
+          "                      interrupted run) and write the same table an uninterrupted run\n"
+          "                      writes; a journal of another manifest or options is refused\n"
+          "  --shard I/N         evaluate only shard I of N (cases balanced by file size) and\n"
+          "                      keep OUT.journal for `panseval merge`\n"
+          "  --mpi               spread the cases over the ranks of `mpirun -n K` (rank 0 writes\n"
+          "                      the outputs; needs a build with MPI, see `meson setup`)\n", f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_FORMAT CLI_HELP_THREADS
                                   CLI_HELP_PROGRESS) "\n", f);
     fputs("nnU-Net's summary.json, from the same run (docs/nnunet.md):\n"
@@ -52,51 +61,61 @@ static void usage(FILE *f)
           "  panseval metrics --ref labelsTs --pred predsTs --name nnunet -o folder.json\n", f);
 }
 
-/* Run the plan into the output; status counts and the interruption note on stderr. */
+/* Run the plan into the output (and its journal); the interruption note on stderr. */
 static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval_settings *s,
-               const char *sjson, const ps_nnunet_options *no)
+               ps_eval_run_opts *o, const char *sjson, const ps_nnunet_options *no)
 {
     ps_nnunet_collector *col = NULL;
+    ps_eval_sink tee;
     int64_t skipped = 0;
-    ps_atomic_file *af;
-    FILE *f;
-    ps_eval_writer *w;
+    ps_atomic_file *af = NULL;
+    FILE *f = NULL;
     ps_eval_summary sum;
-    int rc = cli_output_open(common, &af, &f);
-    if (rc)
-        return cli_report_error(CMD, rc);
-    if ((rc = ps_eval_writer_create(f, common->format, plan, &w)))
-        return cli_report_error(CMD, cli_output_close(af, rc));
-    ps_eval_control ctl = {NULL, cli_catch_stop_signals()};
-    ps_eval_sink sink = ps_eval_writer_sink(w), tee;
-    if (sjson && (rc = ps_nnunet_collector_create(plan, &sink, &col))) {
-        ps_eval_writer_finish(w);
+    ps_eval_run_info info;
+    int root = ps_dist_rank(o->dist) == 0, rc = root ? cli_output_open(common, &af, &f) : 0;
+    char *journal = common->output && strcmp(common->output, "-")
+                        ? ps_asprintf("%s.journal", common->output) : NULL;
+    if (!rc && root && sjson && !(rc = ps_nnunet_collector_create(plan, NULL, &col))) {
+        tee = ps_nnunet_collector_sink(col);
+        o->tee = &tee;
+    }
+    if (rc) {
+        free(journal);
         return cli_report_error(CMD, cli_output_close(af, rc));
     }
-    if (col)
-        tee = ps_nnunet_collector_sink(col);
-    rc = ps_eval_run(plan, s, &common->ctx, &ctl, col ? &tee : &sink, &sum);
-    int rc2 = ps_eval_writer_finish(w);
-    rc = cli_output_close(af, rc ? rc : rc2); /* an interrupted run keeps its prefix */
+    o->journal = journal;
+    o->stop = cli_catch_stop_signals();
+    ps_context ctx = common->ctx;
+    ctx.progress = root ? ctx.progress : 0;
+    rc = ps_eval_run_dist(plan, s, &ctx, o, f, common->format, &sum, &info);
+    if (root)
+        rc = cli_output_close(af, rc); /* an interrupted run keeps its prefix */
     cli_release_stop_signals();
-    if (!rc && common->output && strcmp(common->output, "-"))
+    if (root && !rc && journal && !info.journal_kept)
+        rc = ps_eval_journal_discard(journal);
+    if (root && !rc && journal)
         rc = ps_eval_sidecar_write(common->output, common->format, plan, s, &sum);
-    if (!rc && col && !*ctl.stop)
+    int sig = *o->stop;
+    if (!rc && col && !sig)
         rc = ps_nnunet_collector_write(col, no, sjson, &skipped);
     ps_nnunet_collector_free(col);
     if (!rc && skipped)
         ps_log(&common->ctx, PS_LOG_WARN, "metrics: %lld row(s) with status error or missing "
                "left out of %s", (long long)skipped, sjson);
-    if (rc)
-        return cli_report_error(CMD, rc);
+    if (rc || !root) {
+        free(journal);
+        return rc ? cli_report_error(CMD, rc) : sum.failed ? 1 : 0;
+    }
     ps_eval_summary_log(&sum, &common->ctx); /* failed cases also under -q */
-    int sig = *ctl.stop;
     if (sig)
         fprintf(stderr, "panseval metrics: interrupted (%s): kept the %lld of %lld case(s) "
-                "(%lld of %lld evaluations) finished in order, as a complete table in %s\n",
+                "(%lld of %lld evaluations) finished in order, as a complete table in %s%s%s%s\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)sum.cases_emitted,
                 (long long)plan->ncases, (long long)sum.jobs_emitted, (long long)sum.jobs,
-                common->output ? common->output : "standard output");
+                common->output ? common->output : "standard output",
+                journal ? " and in the journal " : "", journal ? journal : "",
+                journal ? "; run the same command with --resume to finish it" : "");
+    free(journal);
     return sig ? 128 + sig : sum.failed ? 1 : 0;
 }
 
@@ -119,7 +138,7 @@ static int check_summary_json(const cli_common *common, const char *sjson,
 }
 
 enum { OPT_REF = CLI_OPT_FIRST_PRIVATE, OPT_PRED, OPT_CASE, OPT_NAME, OPT_MANIFEST, OPT_MODEL,
-       OPT_SETTING, OPT_SJSON, OPT_SJSON_LAYOUT };
+       OPT_SETTING, OPT_RESUME, OPT_SHARD, OPT_MPI, OPT_SJSON, OPT_SJSON_LAYOUT };
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
 int main_metrics(int argc, char **argv)
@@ -130,6 +149,8 @@ int main_metrics(int argc, char **argv)
         {"case", required_argument, NULL, OPT_CASE}, {"name", required_argument, NULL, OPT_NAME},
         {"manifest", required_argument, NULL, OPT_MANIFEST},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"resume", no_argument, NULL, OPT_RESUME}, {"shard", required_argument, NULL, OPT_SHARD},
+        {"mpi", no_argument, NULL, OPT_MPI},
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
@@ -143,9 +164,10 @@ int main_metrics(int argc, char **argv)
     ps_eval_settings s;
     ps_eval_settings_init(&s);
     const char *ref = NULL, *pred = NULL, *case_id = NULL, *name = "pred", *manifest = NULL;
+    ps_eval_run_opts o = {0};
+    int mpi = 0, layout_set = 0;
     const char *sjson = NULL;
     ps_nnunet_options no = {PS_NNUNET_V1, NULL};
-    int layout_set = 0;
     const char **models = calloc((size_t)argc, sizeof *models);
     int nmodels = 0, c, status = models ? 0 : cli_report_error(CMD, PS_ERR_NOMEM), rc;
     while (!status && (c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
@@ -157,6 +179,12 @@ int main_metrics(int argc, char **argv)
         case OPT_NAME: name = optarg; break;
         case OPT_MANIFEST: manifest = optarg; break;
         case OPT_MODEL: models[nmodels++] = optarg; break;
+        case OPT_RESUME: o.resume = 1; break;
+        case OPT_SHARD:
+            if (ps_eval_shard_parse(optarg, &o.shard_index, &o.shard_count))
+                status = cli_usage_error(CMD, "%s", ps_error_message());
+            break;
+        case OPT_MPI: mpi = 1; break;
         case OPT_SJSON: sjson = optarg; break;
         case OPT_SJSON_LAYOUT:
             layout_set = 1;
@@ -183,6 +211,15 @@ int main_metrics(int argc, char **argv)
         status = cli_usage_error(CMD, "--ref and --pred go together");
     else if (nmodels && !manifest)
         status = cli_usage_error(CMD, "--model selects pred:MODEL columns of a --manifest");
+    else if ((o.resume || o.shard_count) && (!common.output || !strcmp(common.output, "-")))
+        status = cli_usage_error(CMD, "--resume and --shard keep a journal beside -o FILE");
+    else if (o.shard_count && !manifest)
+        status = cli_usage_error(CMD, "--shard splits the cases of a --manifest");
+    else if (!mpi && ps_dist_launched_size() > 1)
+        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
+                                 "every process would evaluate every case", ps_dist_launched_size());
+    else if (mpi && (rc = ps_dist_init(NULL, NULL, &o.dist)))
+        status = cli_report_error(CMD, rc);
     else if (layout_set && !sjson)
         status = cli_usage_error(CMD, "--summary-json-layout goes with --summary-json FILE");
     else if (!(status = cli_output_check(&common, inputs, 3)) &&
@@ -192,10 +229,14 @@ int main_metrics(int argc, char **argv)
         for (int i = 0; !rc && i < plan->nunmatched; i++)
             ps_log(&common.ctx, PS_LOG_WARN, "%s: no reference of this name in %s; not "
                    "evaluated", plan->unmatched[i], ref);
-        status = rc ? cli_report_error(CMD, rc) : run(&common, plan, &s, sjson, &no);
+        o.manifest = manifest;
+        o.models = models;
+        o.nmodels = nmodels;
+        status = rc ? cli_report_error(CMD, rc) : run(&common, plan, &s, &o, sjson, &no);
     }
     ps_eval_plan_free(plan);
     ps_eval_settings_clear(&s);
     free(models);
+    ps_dist_finalize(o.dist);
     return status;
 }

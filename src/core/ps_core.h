@@ -101,6 +101,54 @@ ps_progress *ps_progress_start(const ps_context *ctx, const char *label, int64_t
 void ps_progress_add(ps_progress *p, int64_t n);
 void ps_progress_finish(ps_progress *p); /* accepts NULL */
 
+/* ---- distributed work queue (MPI) --------------------------------------------------------
+ * Spreads n tasks (cases) over the ranks of an MPI job, dynamically: rank 0 hands out task
+ * indices on request, every rank (rank 0 too, between its messages) runs tasks, each task's
+ * result travels back to rank 0 as bytes, and rank 0 passes the results to `sink` in index
+ * order, whichever rank made them and whenever they arrive. So the output of a job is the
+ * same for any number of ranks. Built only with meson's `mpi` feature (OpenMPI); without it
+ * ps_dist_init fails with PS_ERR_UNSUPPORTED and a message saying how to build it.
+ * Thread safety: one ps_dist per process, used by the thread that created it (MPI's
+ * FUNNELED level); the work function may use OpenMP inside. */
+typedef struct ps_dist ps_dist;
+
+/* 1 when this build has MPI support, else 0. */
+int ps_dist_available(void);
+
+/* The number of processes when the program was started by mpirun/mpiexec/srun (from their
+ * environment: OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE... ), 0 otherwise. Lets a build
+ * without MPI refuse to run K copies that would all write the same outputs. */
+int ps_dist_launched_size(void);
+
+/* Start MPI (MPI_Init_thread, FUNNELED) and make the queue. Errors: PS_ERR_UNSUPPORTED when
+ * built without MPI; PS_ERR_IO when MPI cannot start. */
+int ps_dist_init(int *argc, char ***argv, ps_dist **out);
+int ps_dist_rank(const ps_dist *d); /* 0 for NULL */
+int ps_dist_size(const ps_dist *d); /* 1 for NULL */
+/* Finish MPI (MPI_Finalize) and free; accepts NULL. */
+void ps_dist_finalize(ps_dist *d);
+/* End the whole job at once (MPI_Abort) after a fatal error on this rank; no-op for NULL. */
+void ps_dist_abort(ps_dist *d, int status);
+
+/* A task: compute task `index` and return its result in *bytes (malloc'd, taken over by the
+ * queue; may be NULL when *len is 0). A failure of the case itself belongs in the bytes (an
+ * error row); a non-zero return is fatal for the whole run (its message is sent to rank 0). */
+typedef int (*ps_dist_work_fn)(int64_t index, void *user, unsigned char **bytes, size_t *len);
+/* Called on rank 0 only, once per task, in index order. A non-zero return stops the run. */
+typedef int (*ps_dist_sink_fn)(int64_t index, const unsigned char *bytes, size_t len,
+                               void *user);
+
+/* Run tasks 0..n-1 on every rank (collective: every rank calls it with the same n). With
+ * d == NULL or one rank, the tasks run here, in order. `skip` (may be NULL; rank 0's is used)
+ * marks tasks not to run (already journaled): they are handed to nobody and not passed to the
+ * sink. Rank 0 keeps at most `window` finished results waiting for a slower predecessor
+ * (0 = 64 per rank), which bounds its memory. Returns 0 on every rank when all tasks were
+ * sunk; on a failure rank 0 returns the error (a worker's message names the rank and task)
+ * and the other ranks return PS_ERR_INTERNAL quietly. A rank that dies ends the job through
+ * MPI (mpirun names the rank); results sunk before that are kept by the sink's caller. */
+int ps_dist_run(ps_dist *d, int64_t n, const unsigned char *skip, int64_t window,
+                ps_dist_work_fn work, ps_dist_sink_fn sink, void *user);
+
 /* ---- allocation -------------------------------------------------------------------------- */
 /* malloc/calloc/realloc that record PS_ERR_NOMEM with the size on failure.
  * ps_malloc_array() and ps_calloc() check n * size for overflow. */

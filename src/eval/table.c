@@ -70,7 +70,9 @@ int ps_eval_writer_rows(ps_eval_writer *w, const ps_eval_row *rows, int nrows)
                 ps_table_writer_null(tw);
                 continue;
             }
-            const char *p = (const char *)r->m + col->offset;
+            /* the field at its offsetof() in ps_case_metrics, read without a type-punned
+             * pointer (cppcheck invalidPointerCast) */
+            const void *p = (const char *)r->m + col->offset;
             if (col->kind == PS_MK_INT64)
                 ps_table_writer_int(tw, *(const int64_t *)p);
             else

@@ -171,6 +171,7 @@ START_TEST(geometry_policies)
     ps_eval_plan_free(p);
 
     /* --geometry-tol: a 0.5 mm origin shift fails at the default 1e-4 mm, passes at 1 mm */
+    ps_eval_settings_clear(&s); /* frees the --labels regions set above */
     ps_eval_settings_init(&s);
     ck_assert_int_eq(ps_eval_plan_pair(ref, shift, "t", "m", &p), 0);
     memset(&c, 0, sizeof c);

@@ -50,7 +50,10 @@ $(pkg-config --modversion panseval)
 EOT
 exe=$PS_TEST_TMPDIR/install-consumer
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -o "$exe" "$PS_TEST_SRCDIR/install/consumer.c" $cflags $libs -lm \
+# the build's compiler, and its sanitizer flags when the library was built with them (a
+# sanitized libpanseval needs the sanitizer runtime in the program: scripts/gate.sh)
+${PS_CONSUMER_CC:-cc} ${PS_CONSUMER_CFLAGS:-} -std=c11 -Wall -Wextra -Werror -o "$exe" \
+  "$PS_TEST_SRCDIR/install/consumer.c" $cflags $libs -lm \
   >"$PS_TEST_TMPDIR/install-cc.log" 2>&1
 check_status "consumer.c compiles against the installed headers and library" 0 $?
 out=$PS_TEST_TMPDIR/install-consumer.out

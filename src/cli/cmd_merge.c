@@ -1,0 +1,90 @@
+/* cmd_merge.c - `panseval merge`: join the shards of `metrics --shard I/N` into one table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ps_eval_dist.h"
+
+static const char *CMD = "merge";
+
+static void usage(FILE *f)
+{
+    fputs("Usage: panseval merge OUT SHARD [SHARD...] [--format csv|tsv|json]\n"
+          "\n"
+          "Join the outputs of `panseval metrics --manifest M --shard I/N -o SHARD` (a SLURM\n"
+          "job array, one shard per task) into OUT, the table one process would have written:\n"
+          "the same bytes, in manifest order, with its provenance sidecar OUT.meta.json.\n"
+          "Each SHARD is a shard's table, whose journal SHARD.journal is read, or the journal\n"
+          "itself. The journals hold every row exactly (docs/cluster.md).\n"
+          "\n"
+          "Checked before anything is written, each failure an error that says what differs:\n"
+          "  - every shard ran the same panseval version, manifest (by a hash of its bytes; it\n"
+          "    must still be at the path recorded in the journals), models, options and\n"
+          "    format, with the same number of shards N;\n"
+          "  - every evaluation of the manifest is in exactly one shard: missing (a shard not\n"
+          "    given or not finished: resume it with --resume) and duplicated evaluations are\n"
+          "    named (up to 20).\n"
+          "\n"
+          "Options:\n"
+          "      --format FMT    the format of OUT, which must be the shards' format (default: from\n"
+          "                      the suffix of OUT, else csv)\n"
+          "  -q, --quiet         no summary line\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "OUT is written atomically (a temporary file, then rename) and may not be one of the\n"
+          "inputs. Exit status: 0 merged, 1 some evaluations are error rows, 2 usage error or the\n"
+          "shards do not fit together.\n"
+          "\n"
+          "Example (docs/cluster.md has the sbatch scripts):\n"
+          "  for i in 1 2 3 4; do panseval metrics --manifest M.tsv --shard $i/4 -o s$i.csv; done\n"
+          "  panseval merge metrics.csv s1.csv s2.csv s3.csv s4.csv\n",
+          f);
+}
+
+int main_merge(int argc, char **argv)
+{
+    static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    cli_common common;
+    cli_common_init(&common, PS_TABLE_CSV);
+    common.uses = CLI_USE_FORMAT;
+    int c;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
+        if (c == CLI_GETOPT_ERROR)
+            return 2;
+        return cli_unknown_option(&common);
+    }
+    if (common.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(CMD, "give OUT and at least one SHARD");
+    const char *out = argv[optind];
+    ps_table_format fmt = common.format;
+    int from_suffix = ps_table_format_from_path(out, &fmt);
+    if (from_suffix && common.format_set == 1 && fmt != common.format)
+        return cli_usage_error(CMD, "--format %s contradicts the suffix of %s",
+                               ps_table_format_name(common.format), out);
+    if (!from_suffix)
+        fmt = common.format;
+    common.output = out;
+    common.format = fmt;
+    if (cli_output_check(&common, (const char *const *)argv + optind + 1, argc - optind - 1))
+        return 2;
+    ps_atomic_file *af;
+    FILE *f;
+    int rc = cli_output_open(&common, &af, &f);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    ps_eval_summary sum;
+    rc = ps_eval_merge((const char *const *)argv + optind + 1, argc - optind - 1, f, out, fmt,
+                       &common.ctx, &sum);
+    rc = cli_output_close(af, rc);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    if (common.ctx.verbosity > 0)
+        fprintf(stderr, "panseval merge: %lld evaluations of %lld cases from %d shard file(s) "
+                "into %s\n", (long long)sum.jobs_emitted, (long long)sum.cases_emitted,
+                argc - optind - 1, out);
+    return sum.failed ? 1 : 0;
+}

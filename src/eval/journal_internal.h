@@ -1,0 +1,70 @@
+/* journal_internal.h - the run journal (journal.c), shared by dist_run.c and merge.c; not
+ * installed. The file layout is described in journal.c, its use in ps_eval_dist.h. */
+#ifndef PS_EVAL_JOURNAL_INTERNAL_H
+#define PS_EVAL_JOURNAL_INTERNAL_H
+
+#include "ps_eval_dist.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+uint64_t ps_jr_fnv(uint64_t h, const void *p, size_t n);
+int ps_jr_file_hash(const char *path, uint64_t *out);
+uint64_t ps_jr_plan_hash(const ps_eval_plan *plan);
+/* Settings as TAB-separated name=value pairs that ps_jr_settings_apply gives back. */
+char *ps_jr_settings_text(const ps_eval_settings *s);
+int ps_jr_settings_apply(const char *text, ps_eval_settings *s);
+
+typedef struct ps_jr_header {
+    char *version, *manifest, *format, *models, *settings;
+    uint64_t manifest_hash, plan_hash;
+    int64_t njobs;
+    int shard_index, shard_count;
+} ps_jr_header;
+
+int ps_jr_header_make(const ps_eval_plan *plan, const ps_eval_settings *s,
+                      const char *manifest, const char *const *models, int nmodels,
+                      ps_table_format fmt, int shard_index, int shard_count, ps_jr_header *h);
+int ps_jr_header_write(FILE *f, const ps_jr_header *h);
+void ps_jr_header_clear(ps_jr_header *h);
+/* NULL when the identities agree (version, manifest, plan, settings, format), else a text
+ * in buf saying what differs. Shards are not compared. */
+const char *ps_jr_header_differs(const ps_jr_header *journal, const ps_jr_header *now,
+                                 char *buf, size_t n);
+
+typedef struct ps_jr_record {
+    int64_t job;
+    unsigned char *payload;
+    size_t len;
+} ps_jr_record;
+
+typedef struct ps_jr_contents {
+    ps_jr_header h;
+    ps_jr_record *rec;    /* in file order */
+    int64_t nrec;
+    int64_t valid_bytes;  /* header and whole records */
+    int64_t torn_bytes;   /* after them (a record cut short by a crash): dropped */
+} ps_jr_contents;
+
+int ps_jr_read(const char *path, ps_jr_contents **out);
+void ps_jr_contents_free(ps_jr_contents *c);
+
+typedef struct ps_jr_writer ps_jr_writer;
+/* fresh != NULL: create or truncate and write that header; else append after keep_bytes. */
+int ps_jr_writer_open(const char *path, const ps_jr_header *fresh, int64_t keep_bytes,
+                      ps_jr_writer **out);
+int ps_jr_writer_append(ps_jr_writer *w, int64_t job, const unsigned char *payload, size_t n);
+int ps_jr_writer_close(ps_jr_writer *w, int remove_file);
+
+/* A job's rows as bytes and back. Decoded rows point into `strings` and `m`. */
+int ps_jr_encode(const ps_eval_row *rows, int nrows, unsigned char **out, size_t *len);
+typedef struct ps_jr_rows {
+    ps_eval_row *rows;
+    int nrows;
+    ps_case_metrics *m;
+    char *strings;
+} ps_jr_rows;
+int ps_jr_decode(const unsigned char *p, size_t n, const ps_eval_job *job, ps_jr_rows *out);
+void ps_jr_rows_free(ps_jr_rows *r);
+
+#endif

@@ -1,0 +1,90 @@
+/* ps_eval_dist.h - long and distributed evaluation runs: the journal (resume), shards
+ * (SLURM job arrays) with their merge, and MPI ranks. Built on the driver of ps_eval.h.
+ *
+ * The journal "<output>.journal" is an append-only file beside the output table. Its header
+ * names the panseval version, the manifest (path and a 64-bit FNV-1a hash of its bytes), a
+ * hash of the plan (every job's case, model, reference and prediction), the settings that
+ * change numbers (as `name=value` pairs of ps_eval_settings_set), the models, the table
+ * format and the shard. Then one record per finished job, in plan order: the job's rows,
+ * serialized exactly (the metric values as their bits), with a checksum. So:
+ *   - resume: the jobs of the journal are not run again, and their rows are written from the
+ *     journal at their place: the table is byte-identical to an uninterrupted run. A journal
+ *     whose header differs (other manifest, other options, other version) is refused with
+ *     the difference; a torn last record (the process died while writing it) is dropped.
+ *   - shards: `--shard I/N` runs only the cases of shard I (balanced by the size of their
+ *     files) and keeps its journal; ps_eval_merge joins the journals of all N shards into the
+ *     table a one-process run writes, after checking that they agree and cover every job
+ *     exactly once.
+ *   - MPI: the jobs are spread over the ranks of a ps_dist queue; rank 0 writes the journal
+ *     and the table.
+ * Durability: each record is written with one write() as soon as its job is handed over in
+ * order (so a killed process loses nothing that was journaled), and fdatasync() is called
+ * when a second or more has passed since the last one, and at the end: a power failure loses
+ * at most about a second of finished jobs. The output table is only ever replaced by an
+ * atomic rename, so no run leaves a truncated table.
+ */
+#ifndef PS_EVAL_DIST_H
+#define PS_EVAL_DIST_H
+
+#include "ps_eval.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_eval_run_opts {
+    const char *manifest;             /* manifest path (hashed, recorded); NULL otherwise   */
+    const char *const *models;        /* --model names as given (recorded); may be NULL    */
+    int nmodels;
+    const char *journal;              /* journal path; NULL = no journal (output on stdout) */
+    int resume;                       /* 1 = skip the jobs already in the journal           */
+    int shard_index, shard_count;     /* shard I of N (1-based); 0, 0 = all cases           */
+    ps_dist *dist;                    /* MPI queue (every rank calls); NULL = this process  */
+    volatile sig_atomic_t *stop;      /* nonzero = take no new job (a signal); may be NULL  */
+    const ps_eval_sink *tee;          /* rank 0: also gets every job's rows as they are
+                                         written to the table, in plan order, rows replayed
+                                         from the journal included; NULL = none            */
+} ps_eval_run_opts;
+
+typedef struct ps_eval_run_info {
+    int64_t resumed_jobs;    /* jobs whose rows came from the journal                     */
+    int64_t journaled_jobs;  /* jobs in the journal at the end (kept ones included)         */
+    int64_t shard_jobs;      /* jobs of this shard (all jobs without sharding)              */
+    int journal_kept;        /* 1 = the journal stays (interrupted, failed, or a shard); 0 =
+                                complete: call ps_eval_journal_discard after the commit  */
+} ps_eval_run_info;
+
+/* Run the plan into the table `out` (format fmt) with the journal, shard and MPI options.
+ * On MPI ranks other than 0, out is not used (may be NULL) and only the work is done.
+ * sum as ps_eval_run's (resumed jobs count as emitted, their error and missing rows are
+ * counted). Errors: PS_ERR_ARG when a journal to resume does not match (the message says
+ * what differs), PS_ERR_IO/FORMAT for an unreadable journal, else as ps_eval_run. */
+int ps_eval_run_dist(const ps_eval_plan *plan, const ps_eval_settings *s,
+                     const ps_context *ctx, const ps_eval_run_opts *o, FILE *out,
+                     ps_table_format fmt, ps_eval_summary *sum, ps_eval_run_info *info);
+
+/* Remove the journal of a complete run, after its table was committed (ENOENT is fine). */
+int ps_eval_journal_discard(const char *journal);
+
+/* Parse "I/N" (1 <= I <= N <= 100000). PS_ERR_ARG with a message otherwise. */
+int ps_eval_shard_parse(const char *s, int *index, int *count);
+
+/* The shard (1..count) of every case of the plan: cases sorted by the bytes of their files
+ * (reference and predictions; largest first, ties in manifest order) go one by one to the
+ * shard with the fewest bytes so far (ties: the lowest shard). Deterministic for a given
+ * manifest and files. shard_of_case[plan->ncases] is filled. */
+int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case);
+
+/* Join shard journals into the table a one-process run writes (and its sidecar when
+ * out_path is a file). `journals` are journal files, or tables whose journal is
+ * "<table>.journal". Checks: same version, manifest hash, plan, settings and format, shard
+ * counts equal, every job exactly once (a missing or duplicated job is PS_ERR_ARG naming the
+ * cases, up to 20). The plan and settings are rebuilt from the manifest and the settings
+ * recorded in the journals. The format must be the journals'. */
+int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out_path,
+                  ps_table_format fmt, const ps_context *ctx, ps_eval_summary *sum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PS_EVAL_DIST_H */
