@@ -5,14 +5,19 @@
 
 #include "cli.h"
 #include "ps_eval.h"
+#include "ps_infer.h"
 #include "ps_reports.h"
 
 static const char *CMD = "reproduce";
 
 static void usage(FILE *f)
 {
-    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [options]\n"
+    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [--model NAME=DIR ...]\n"
+          "                          [options]\n"
           "\n"
+          "With --model, first segments every case that has an image and no pred:NAME file\n"
+          "(`panseval infer`'s pipeline) into REPORT_DIR/preds/NAME/CASE.nii.gz, reusing the\n"
+          "files already there; REPORT_DIR/manifest_preds.tsv is the manifest with them.\n"
           "Evaluates every pred:MODEL column of a data manifest against ref, and every\n"
           "rater:NAME[:SESSION] column (inter- and intra-rater agreement), then writes the\n"
           "tables of a PanSegNet-style paper and a report into REPORT_DIR (created if needed):\n"
@@ -45,6 +50,11 @@ static void usage(FILE *f)
           "  --published FILE    published values (TSV: modality, metric, value, sd, source;\n"
           "                      docs/report.md); default: the shipped PanSegNet table;\n"
           "                      'none': no published values\n"
+          "  --model NAME=DIR    repeatable: run the nnU-Net v1 model folder DIR for the cases\n"
+          "                      without a pred:NAME file (a failing case is an error row)\n"
+          "  --fold F            the folds of every --model: N, 0,1,2 or all (default: every\n"
+          "                      fold_N folder); --no-mirroring: 1 pass per tile, not 8;\n"
+          "  --step S            sliding-window step of the patch (0.5); see `infer --help`\n"
           "\n", f);
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_THREADS CLI_HELP_PROGRESS)
@@ -53,18 +63,18 @@ static void usage(FILE *f)
           "counted; a metric's value enters when it is finite (Dice of an empty prediction is\n"
           "0 and enters; its HD95 is NaN under --empty nan and is counted as left out).\n"
           "Every number in the reports is the rounding of the number in the CSV named under\n"
-          "its table. Not yet here: --model NAME=MODEL_DIR (inference for cases without a\n"
-          "prediction) and --resume; run `panseval infer` first and give the predictions as\n"
-          "pred: columns.\n"
+          "its table. Not yet here: --resume.\n"
           "Exit status: 0; 1 when an evaluation failed (its row says why; the tables and\n"
           "reports are written all the same); 2 usage error.\n"
           "\n"
           "Example:\n"
           "  panseval demo-data --out demo && panseval reproduce --manifest demo/manifest.tsv \\\n"
-          "      --out demo/report --baseline modelB -j 2\n", f);
+          "      --out demo/report --baseline modelB --model demo=models/demo-pancreas -j 2\n", f);
 }
 
-enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING };
+enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING,
+       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP };
+#define MAX_MODELS 32
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
 int main_reproduce(int argc, char **argv)
@@ -75,6 +85,10 @@ int main_reproduce(int argc, char **argv)
         {"out", required_argument, NULL, OPT_OUT},
         {"baseline", required_argument, NULL, OPT_BASELINE},
         {"published", required_argument, NULL, OPT_PUBLISHED},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"fold", required_argument, NULL, OPT_FOLD},
+        {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
+        {"step", required_argument, NULL, OPT_STEP},
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
@@ -87,8 +101,13 @@ int main_reproduce(int argc, char **argv)
     ps_eval_settings_init(&s);
     ps_reproduce_options o;
     ps_reproduce_options_init(&o);
+    ps_predict_options popt;
+    ps_predict_options_init(&popt);
+    o.predict = &popt;
     const char *manifest = NULL, *out = NULL, *published = ps_published_default_path();
-    int c, status = 0;
+    const char *names[MAX_MODELS], *dirs[MAX_MODELS];
+    char *specs[MAX_MODELS];
+    int c, status = 0, folds[100];
     while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1 && !status) {
         switch (c) {
         case CLI_GETOPT_ERROR: status = 2; break;
@@ -96,6 +115,24 @@ int main_reproduce(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_BASELINE: o.baseline = optarg; break;
         case OPT_PUBLISHED: published = optarg; break;
+        case OPT_MODEL: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1] || o.ninfer == MAX_MODELS) {
+                status = cli_usage_error(CMD, "--model: expected NAME=MODEL_DIR (at most %d), "
+                                         "got '%s'", MAX_MODELS, optarg);
+            } else if ((specs[o.ninfer] = strdup(optarg))) {
+                specs[o.ninfer][eq - optarg] = 0;
+                names[o.ninfer] = specs[o.ninfer];
+                dirs[o.ninfer] = specs[o.ninfer] + (eq - optarg) + 1;
+                o.ninfer++;
+            }
+            break;
+        }
+        case OPT_FOLD: status = cli_parse_folds(CMD, optarg, folds, 100, &o.nfolds); break;
+        case OPT_NO_MIRROR: popt.mirroring = 0; break;
+        case OPT_STEP:
+            status = cli_parse_double(CMD, "--step", optarg, 1e-3, 1.0, &popt.step) ? 2 : 0;
+            break;
         case OPT_SETTING:
             if (ps_eval_settings_set(&s, common.last_opt + 2, optarg))
                 status = cli_usage_error(CMD, "%s", ps_error_message());
@@ -112,12 +149,19 @@ int main_reproduce(int argc, char **argv)
         status = cli_usage_error(CMD, "--manifest and --out are required");
     } else {
         o.published = strcmp(published, "none") ? published : NULL;
+        o.infer_names = names;
+        o.infer_dirs = dirs;
+        o.folds = folds;
         ps_reproduce_summary sum;
         int rc = ps_reproduce_run(manifest, out, &s, &o, &common.ctx, &sum);
         if (!rc && common.ctx.verbosity > 0) {
             printf("Per modality and model (Dice in %%, HD95 in mm; %s/by_modality.csv):\n\n",
                    out);
             rc = ps_reproduce_print(out, stdout);
+            if (o.ninfer)
+                printf("\nInference: %lld case(s) predicted, %lld reused, %lld failed "
+                       "(%s/preds/)\n", (long long)sum.predicted, (long long)sum.reused,
+                       (long long)sum.infer_failed, out);
             printf("Report: %s/report.html (also report.md, report.tex; tables as CSV and "
                    "JSON in %s)\n", out, out);
         }
@@ -130,6 +174,8 @@ int main_reproduce(int argc, char **argv)
             status = 1;
         }
     }
+    for (int i = 0; i < o.ninfer; i++)
+        free(specs[i]);
     ps_eval_settings_clear(&s);
     return status;
 }
