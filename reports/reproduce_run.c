@@ -284,8 +284,12 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     int rc = make_dir(dir);
     if (!rc && o->ninfer > 0 && !(rc = infer_models(manifest, dir, o, ctx, sum, &with_preds)))
         manifest = with_preds;   /* --model: evaluate the manifest with the predictions */
+    ps_manifest_options mo;
+    ps_manifest_options_init(&mo);
+    if (with_preds)   /* a failed inference's absent file is that case's error row */
+        mo.check &= ~PS_MANIFEST_CHECK_PREDS;
     if (!rc)
-        rc = ps_manifest_read(manifest, NULL, &m);
+        rc = ps_manifest_read(manifest, &mo, &m);
     ps_eval_summary es;
     if (!rc && m->nmodels == 0)
         rc = ps_error(PS_ERR_ARG, "%s: no pred:MODEL column to evaluate", manifest);
