@@ -794,35 +794,11 @@ int ps_manifest_check_files(const ps_manifest *m, const ps_manifest_options *opt
 int ps_manifest_read(const char *path, const ps_manifest_options *opt, ps_manifest **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "cannot open manifest %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = ps_malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return PS_ERR_NOMEM;
-    }
-    for (;;) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap)
-            break;
-        char *nb = ps_realloc_array(buf, cap, 2);
-        if (!nb) {
-            free(buf);
-            fclose(f);
-            return PS_ERR_NOMEM;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return ps_error(PS_ERR_IO, "cannot read manifest %s", path);
-    }
+    char *buf;
+    size_t len;
+    int rc0 = ps_read_all(path, "manifest", &buf, &len);
+    if (rc0)
+        return rc0;
     /* relative paths resolve against the manifest's folder */
     const char *slash = strrchr(path, '/');
     char *dir = slash ? ps_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
