@@ -659,6 +659,8 @@ struct ps_eval_settings;
 int ps_reproduce_run(const char *manifest, const char *dir, const struct ps_eval_settings *s,
                      const ps_reproduce_options *o, const ps_context *ctx,
                      ps_reproduce_summary *summary);
+/* The --help text listing those files, one per line (a pointer: see ps_eval_settings_help). */
+extern const char *const ps_reproduce_files_help;
 /* Print the per-modality table of <dir>/by_modality.csv (n, statuses, Dice %, HD95, NSD as
  * mean ± SD) as a Markdown table: the short summary of the command. */
 int ps_reproduce_print(const char *dir, FILE *f);

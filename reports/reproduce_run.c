@@ -359,6 +359,29 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     return rc;
 }
 
+/* The files ps_reproduce_run writes, for the command's --help. */
+static const char files_help[] =
+    "  per_case.csv, per_case_raters.csv   the per-case tables (as `panseval metrics`),\n"
+    "                                      each with its .meta.json provenance\n"
+    "  by_modality.csv    per model x modality: n and the count per status; Dice (%),\n"
+    "                     HD95, ASSD, NSD, precision, recall: mean, SD, median, quartiles\n"
+    "  by_center.csv      the same per model x center x modality (Dice, HD95)\n"
+    "  cross_center.csv   mean Dice (%): rows models, columns test centers\n"
+    "  compare.csv        each model against --baseline per modality, Dice and HD95:\n"
+    "                     paired t-test (CI of the difference) and Wilcoxon signed-rank\n"
+    "                     test, Holm-corrected across every row of the table\n"
+    "  volume.csv         per model x modality: OLS R^2 (the paper's), R^2 against the\n"
+    "                     identity, Pearson r, Bland-Altman bias and limits, paired t-test\n"
+    "                     of predicted against reference volume\n"
+    "  raters.csv         per rater x modality: kind (inter/intra), voxel-wise kappa,\n"
+    "                     Dice (%), HD95 (mean, SD, median, quartiles)\n"
+    "  published.csv      published values beside the reproduced ones\n"
+    "  *.json             a JSON twin of each table above\n"
+    "  report.md, report.tex (booktabs), report.html (one self-contained file: inline\n"
+    "                     SVG plots, the 5 worst cases per model as PNG slices)\n"
+    "  summary_MODEL.json per model, nnU-Net v1's summary.json layout\n";
+const char *const ps_reproduce_files_help = files_help;
+
 /* The per-modality table of by_modality.csv as a Markdown table (the command's summary). */
 int ps_reproduce_print(const char *dir, FILE *f)
 {

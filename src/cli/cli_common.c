@@ -178,6 +178,18 @@ int cli_split_list(const char *s, char **copy, char ***items, int *n)
     return PS_OK;
 }
 
+int cli_split_pair(const char *cmd, const char *opt, char *s, const char *form,
+                   const char **key, const char **value)
+{
+    char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1])
+        return cli_usage_error(cmd, "%s: expected %s, got '%s'", opt, form, s);
+    *eq = 0;
+    *key = s;
+    *value = eq + 1;
+    return 0;
+}
+
 int cli_parse_folds(const char *cmd, const char *s, int *folds, int max, int *n)
 {
     if (!strcmp(s, "all")) {

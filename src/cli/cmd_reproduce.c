@@ -1,6 +1,5 @@
 /* cmd_reproduce.c - `panseval reproduce`: from a manifest to the paper's tables and a report.
  * Parsing and printing only: the run is ps_reproduce_run (reports/reproduce_run.c). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,36 +11,16 @@ static const char *CMD = "reproduce";
 
 static void usage(FILE *f)
 {
-    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [--model NAME=DIR ...]\n"
-          "                          [options]\n"
+    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [--model NAME=DIR] ...\n"
           "\n"
-          "With --model, first segments every case that has an image and no pred:NAME file\n"
-          "(`panseval infer`'s pipeline) into REPORT_DIR/preds/NAME/CASE.nii.gz, reusing the\n"
-          "files already there; REPORT_DIR/manifest_preds.tsv is the manifest with them.\n"
-          "Evaluates every pred:MODEL column of a data manifest against ref, and every\n"
-          "rater:NAME[:SESSION] column (inter- and intra-rater agreement), then writes the\n"
-          "tables of a PanSegNet-style paper and a report into REPORT_DIR (created if needed):\n"
-          "\n"
-          "  per_case.csv, per_case_raters.csv   the per-case tables (as `panseval metrics`),\n"
-          "                                      each with its .meta.json provenance\n"
-          "  by_modality.csv    per model x modality: n and the count per status; Dice (%),\n"
-          "                     HD95, ASSD, NSD, precision, recall: mean, SD, median, quartiles\n"
-          "  by_center.csv      the same per model x center x modality (Dice, HD95)\n"
-          "  cross_center.csv   mean Dice (%): rows models, columns test centers\n"
-          "  compare.csv        each model against --baseline per modality, Dice and HD95:\n"
-          "                     paired t-test (CI of the difference) and Wilcoxon signed-rank\n"
-          "                     test, Holm-corrected across every row of the table\n"
-          "  volume.csv         per model x modality: OLS R^2 (the paper's), R^2 against the\n"
-          "                     identity, Pearson r, Bland-Altman bias and limits, paired t-test\n"
-          "                     of predicted against reference volume\n"
-          "  raters.csv         per rater x modality: kind (inter/intra), voxel-wise kappa,\n"
-          "                     Dice (%), HD95 (mean, SD, median, quartiles)\n"
-          "  published.csv      published values beside the reproduced ones\n"
-          "  *.json             a JSON twin of each table above\n"
-          "  report.md, report.tex (booktabs), report.html (one self-contained file: inline\n"
-          "                     SVG plots, the 5 worst cases per model as PNG slices)\n"
-          "  summary_MODEL.json per model, nnU-Net v1's summary.json layout\n"
-          "\n"
+          "With --model, first segments each case with an image and no pred:NAME file\n"
+          "(`panseval infer`) into REPORT_DIR/preds/NAME/CASE.nii.gz, reusing files already\n"
+          "there (REPORT_DIR/manifest_preds.tsv lists them). Evaluates every pred:MODEL\n"
+          "column of a data manifest against ref and every rater:NAME[:SESSION] column, and\n"
+          "writes the tables of a PanSegNet-style paper and a report into REPORT_DIR:\n"
+          "\n", f);
+    fputs(ps_reproduce_files_help, f);
+    fputs("\n"
           "Options:\n"
           "  --manifest FILE     data manifest (TSV; data-manifests/README.md)\n"
           "  --out DIR           report folder\n"
@@ -52,9 +31,9 @@ static void usage(FILE *f)
           "                      'none': no published values\n"
           "  --model NAME=DIR    repeatable: run the nnU-Net v1 model folder DIR for the cases\n"
           "                      without a pred:NAME file (a failing case is an error row)\n"
-          "  --fold F            the folds of every --model: N, 0,1,2 or all (default: every\n"
-          "                      fold_N folder); --no-mirroring: 1 pass per tile, not 8;\n"
-          "  --step S            sliding-window step of the patch (0.5); see `infer --help`\n"
+          "  --fold F            folds of every --model: N, 0,1,2 or all (default: every fold_N)\n"
+          "  --no-mirroring      one pass per tile instead of 8 (as `panseval infer`)\n"
+          "  --step S            sliding-window step, a fraction of the patch (default 0.5)\n"
           "\n", f);
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_THREADS CLI_HELP_PROGRESS)
@@ -106,7 +85,6 @@ int main_reproduce(int argc, char **argv)
     o.predict = &popt;
     const char *manifest = NULL, *out = NULL, *published = ps_published_default_path();
     const char *names[MAX_MODELS], *dirs[MAX_MODELS];
-    char *specs[MAX_MODELS];
     int c, status = 0, folds[100];
     while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1 && !status) {
         switch (c) {
@@ -115,19 +93,12 @@ int main_reproduce(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_BASELINE: o.baseline = optarg; break;
         case OPT_PUBLISHED: published = optarg; break;
-        case OPT_MODEL: {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1] || o.ninfer == MAX_MODELS) {
-                status = cli_usage_error(CMD, "--model: expected NAME=MODEL_DIR (at most %d), "
-                                         "got '%s'", MAX_MODELS, optarg);
-            } else if ((specs[o.ninfer] = strdup(optarg))) {
-                specs[o.ninfer][eq - optarg] = 0;
-                names[o.ninfer] = specs[o.ninfer];
-                dirs[o.ninfer] = specs[o.ninfer] + (eq - optarg) + 1;
+        case OPT_MODEL:   /* NAME=DIR, split in place (argv's text) */
+            if (!(status = o.ninfer == MAX_MODELS ? cli_usage_error(CMD, "at most %d --model",
+                           MAX_MODELS) : cli_split_pair(CMD, "--model", optarg, "NAME=MODEL_DIR",
+                           &names[o.ninfer], &dirs[o.ninfer])))
                 o.ninfer++;
-            }
             break;
-        }
         case OPT_FOLD: status = cli_parse_folds(CMD, optarg, folds, 100, &o.nfolds); break;
         case OPT_NO_MIRROR: popt.mirroring = 0; break;
         case OPT_STEP:
@@ -174,8 +145,6 @@ int main_reproduce(int argc, char **argv)
             status = 1;
         }
     }
-    for (int i = 0; i < o.ninfer; i++)
-        free(specs[i]);
     ps_eval_settings_clear(&s);
     return status;
 }
