@@ -2,7 +2,7 @@
 # with the bundled demo model: the predictions are written to REPORT_DIR/preds/NAME, reused
 # on a second run (files untouched), a case whose image is truncated becomes an error row of
 # that model while the report is still written, and the model's metrics rows are byte-equal
-# to `panseval infer --manifest` followed by `panseval metrics` run on their own.
+# to `panseval infer --manifest` followed by `panseval metrics` run on their own; -j1 = -j2.
 . "$PS_TEST_SRCDIR/cli/cli_lib.sh"
 dir=$PS_TEST_TMPDIR/reproduce_model
 model=$PS_TEST_SRCDIR/../models/demo-pancreas
@@ -59,6 +59,17 @@ grep -E '^(ct01|t1w02),demo,' "$dir/r/per_case.csv" >"$dir/r_rows.csv"
 check_true "two demo rows compared" test "$(wc -l <"$dir/r_rows.csv")" -eq 2
 check_same "demo rows equal infer + metrics byte for byte" "$dir/sep_rows.csv" "$dir/r_rows.csv"
 check_same "the label maps are equal" "$dir/sep/ct01.nii.gz" "$dir/r/preds/demo/ct01.nii.gz"
+
+# -j1: the same label maps and rows as -j2
+"$PANSEVAL" reproduce --manifest "$dir/data/sub.tsv" --out "$dir/r1" --baseline modelB \
+  --model demo="$model" -j 1 -q --no-progress 2>/dev/null
+check_status "-j1: exit 1" 1 $?
+check_same "-j1 and -j2 give the same ct01 label map" "$dir/r/preds/demo/ct01.nii.gz" \
+  "$dir/r1/preds/demo/ct01.nii.gz"
+check_same "-j1 and -j2 give the same t1w02 label map" "$dir/r/preds/demo/t1w02.nii.gz" \
+  "$dir/r1/preds/demo/t1w02.nii.gz"
+sed "s|$dir/r1/|$dir/r/|" "$dir/r1/per_case.csv" >"$dir/r1_per_case.csv"   # the error row's path
+check_same "-j1 and -j2 give the same per_case.csv" "$dir/r/per_case.csv" "$dir/r1_per_case.csv"
 
 # usage errors
 "$PANSEVAL" reproduce --manifest "$dir/data/sub.tsv" --out "$dir/e" --model demo \
