@@ -281,6 +281,7 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     ps_table *pc = NULL, *raters = NULL;
     const char **rcols = NULL;
     char *with_preds = NULL;
+    const char *user_manifest = manifest;   /* the raters' (--model adds only pred: columns) */
     int rc = make_dir(dir);
     if (!rc && o->ninfer > 0 && !(rc = infer_models(manifest, dir, o, ctx, sum, &with_preds)))
         manifest = with_preds;   /* --model: evaluate the manifest with the predictions */
@@ -307,7 +308,8 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
         for (int i = 0; !rc && i < m->nraters; i++)
             rcols[i] = m->raters[i].column;
         if (!rc)
-            rc = evaluate(manifest, rcols, m->nraters, s, ctx, dir, "per_case_raters.csv", &es);
+            rc = evaluate(user_manifest, rcols, m->nraters, s, ctx, dir, "per_case_raters.csv",
+                          &es);
         if (!rc) {
             sum->evaluations += es.jobs;
             sum->failed += es.failed;
