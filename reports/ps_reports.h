@@ -620,6 +620,13 @@ typedef struct ps_reproduce_options {
     const char *(*path)(void *ud, const char *case_id, const char *which);
     void *path_ud;
     const char *title;       /* report title; NULL: "panseval reproduce report"               */
+    /* ---- --model NAME=MODEL_DIR: inference before evaluation (ps_reproduce_run only) ---- */
+    int ninfer;                      /* models to run; 0: none                               */
+    const char *const *infer_names;  /* [ninfer] the pred:NAME column each one fills         */
+    const char *const *infer_dirs;   /* [ninfer] nnU-Net v1 model folders                    */
+    const int *folds;                /* as ps_predictor_create (nfolds 0: every fold_N)      */
+    int nfolds;
+    const struct ps_predict_options *predict; /* NULL: ps_predict_options_init's defaults    */
 } ps_reproduce_options;
 void ps_reproduce_options_init(ps_reproduce_options *o);
 
@@ -641,11 +648,20 @@ typedef struct ps_reproduce_summary {
     int64_t evaluations;   /* case x model and case x rater evaluations                    */
     int64_t failed;        /* of which status=error                                          */
     int64_t missing;       /* of which status=missing (no file in the manifest cell)         */
+    /* --model: cases predicted now, reused from <dir>/preds/NAME, failed (error rows) */
+    int64_t predicted, reused, infer_failed;
 } ps_reproduce_summary;
 struct ps_eval_settings;
+/* With o->ninfer models: first, for each NAME, every case that has an image and no file in
+ * a pred:NAME cell is segmented (ps_predict_manifest) into <dir>/preds/NAME/CASE.nii.gz, an
+ * existing file there being reused; <dir>/manifest_preds.tsv (absolute paths, pred:NAME
+ * added or filled) is then the manifest evaluated. A case whose inference fails names its
+ * absent prediction and becomes a status=error row of NAME. */
 int ps_reproduce_run(const char *manifest, const char *dir, const struct ps_eval_settings *s,
                      const ps_reproduce_options *o, const ps_context *ctx,
                      ps_reproduce_summary *summary);
+/* The --help text listing those files, one per line (a pointer: see ps_eval_settings_help). */
+extern const char *const ps_reproduce_files_help;
 /* Print the per-modality table of <dir>/by_modality.csv (n, statuses, Dice %, HD95, NSD as
  * mean ± SD) as a Markdown table: the short summary of the command. */
 int ps_reproduce_print(const char *dir, FILE *f);

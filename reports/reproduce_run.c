@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 
 #include "ps_eval.h"
+#include "ps_infer.h"
+#include "ps_manifest.h"
 
 static const char *manifest_path(void *ud, const char *case_id, const char *which)
 {
@@ -65,6 +67,200 @@ static int evaluate(const char *manifest, const char *const *models, int nmodels
     return rc ? ps_error_context(rc, "evaluating %s", name) : PS_OK;
 }
 
+/* ==== --model NAME=MODEL_DIR: inference before evaluation ================================
+ * For each model, the cases that have an image and no file in a pred:NAME cell go through
+ * the infer module's manifest driver (ps_predict_manifest) into <dir>/preds/NAME; a label map
+ * already there is reused (the driver's skip rule), so a rerun predicts nothing again. Then
+ * <dir>/manifest_preds.tsv is written: the manifest with every path absolute and pred:NAME
+ * added (or its empty cells filled) with <dir>/preds/NAME/CASE.nii.gz for every case with
+ * an image. A case whose inference failed (logged by the driver, naming the case and the
+ * problem) has no file there, which the evaluation reports as a status=error row. */
+
+/* The file pred:NAME evaluates for case i: the manifest's own, or the predicted one. */
+static char *infer_pred_path(const ps_manifest *m, int64_t i, const char *name,
+                             const char *preds_abs)
+{
+    const char *own = ps_manifest_pred_path(m, i, name);
+    if (own)
+        return ps_strdup(own);
+    if (!m->cases[i].image)
+        return NULL;
+    return ps_asprintf("%s/%s/%s.nii.gz", preds_abs, name, m->cases[i].id);
+}
+
+static int infer_cell(ps_table_writer *w, const char *s)
+{
+    return ps_table_writer_str(w, s ? s : "");
+}
+
+static int infer_write_manifest(const ps_manifest *m, const ps_reproduce_options *o,
+                                const char *preds_abs, const char *path)
+{
+    int nimg = 0;
+    for (int k = 0; k < PS_MANIFEST_MAX_IMAGES - 1; k++)
+        if (m->col_image_more[k])
+            nimg = k + 1;
+    int nnew = 0;
+    for (int j = 0; j < o->ninfer; j++)
+        nnew += ps_manifest_model_index(m, o->infer_names[j]) < 0;
+    int maxc = 6 + nimg + m->nraters + m->nmodels + nnew + m->nmeta;
+    const char **cols = ps_calloc((size_t)maxc, sizeof *cols);
+    char **owned = ps_calloc((size_t)maxc, sizeof *owned);
+    int nc = 0, no = 0, rc = cols && owned ? PS_OK : PS_ERR_NOMEM;
+#define INFER_OWN(...) (owned[no] = ps_asprintf(__VA_ARGS__), cols[nc++] = owned[no++])
+    if (!rc) {
+        cols[nc++] = "case";
+        if (m->col_subject) cols[nc++] = "subject";
+        if (m->col_modality) cols[nc++] = "modality";
+        if (m->col_center) cols[nc++] = "center";
+        cols[nc++] = "image";
+        for (int k = 0; k < nimg; k++)
+            INFER_OWN("image:%d", k + 1);
+        if (m->col_ref) cols[nc++] = "ref";
+        for (int r = 0; r < m->nraters; r++)
+            cols[nc++] = m->raters[r].column;
+        for (int k = 0; k < m->nmodels; k++)
+            INFER_OWN("pred:%s", m->models[k]);
+        for (int j = 0; j < o->ninfer; j++)
+            if (ps_manifest_model_index(m, o->infer_names[j]) < 0)
+                INFER_OWN("pred:%s", o->infer_names[j]);
+        for (int k = 0; k < m->nmeta; k++)
+            INFER_OWN("meta:%s", m->meta_keys[k]);
+        for (int i = 0; i < no; i++)
+            if (!owned[i])
+                rc = PS_ERR_NOMEM;
+    }
+#undef INFER_OWN
+    ps_atomic_file *af = NULL;
+    ps_table_writer *w = NULL;
+    if (!rc)
+        rc = ps_atomic_open(path, &af);
+    if (!rc)
+        rc = ps_table_writer_create(ps_atomic_stream(af), PS_FMT_TSV, nc, cols, &w);
+    for (int64_t i = 0; !rc && i < m->ncases; i++) {
+        const ps_manifest_case *c = &m->cases[i];
+        rc = infer_cell(w, c->id);
+        if (!rc && m->col_subject) rc = infer_cell(w, c->subject);
+        if (!rc && m->col_modality) rc = infer_cell(w, c->modality);
+        if (!rc && m->col_center) rc = infer_cell(w, c->center);
+        if (!rc) rc = infer_cell(w, c->image);
+        for (int k = 0; !rc && k < nimg; k++)
+            rc = infer_cell(w, c->image_more[k]);
+        if (!rc && m->col_ref) rc = infer_cell(w, c->ref);
+        for (int r = 0; !rc && r < m->nraters; r++)
+            rc = infer_cell(w, c->rater[r]);
+        /* the existing pred: columns (filled when --model names one), then the new ones */
+        for (int k = 0; !rc && k < m->nmodels + o->ninfer; k++) {
+            const char *name = k < m->nmodels ? m->models[k] : o->infer_names[k - m->nmodels];
+            int filled = 0;
+            for (int j = 0; j < o->ninfer; j++)
+                filled |= !strcmp(o->infer_names[j], name);
+            if (k >= m->nmodels && ps_manifest_model_index(m, name) >= 0)
+                continue;   /* an existing column, written above */
+            if (!filled) {
+                rc = infer_cell(w, c->pred[k]);
+                continue;
+            }
+            char *pp = infer_pred_path(m, i, name, preds_abs);
+            rc = c->image && !pp ? PS_ERR_NOMEM : infer_cell(w, pp);
+            free(pp);
+        }
+        for (int k = 0; !rc && k < m->nmeta; k++)
+            rc = infer_cell(w, c->meta[k]);
+        if (!rc)
+            rc = ps_table_writer_end_row(w);
+    }
+    if (w) {
+        int rf = ps_table_writer_finish(w);
+        rc = rc ? rc : rf;
+    }
+    if (af) {
+        if (rc)
+            ps_atomic_abort(af);
+        else
+            rc = ps_atomic_commit(af);
+    }
+    for (int i = 0; i < no; i++)
+        free(owned[i]);
+    free(owned);
+    free(cols);
+    return rc ? ps_error_context(rc, "writing %s", path) : PS_OK;
+}
+
+/* One model: the cases without a pred:NAME file, through the manifest driver. */
+static int infer_one(const ps_manifest *m, const char *name, const char *model_dir,
+                     const ps_reproduce_options *o, const ps_context *ctx,
+                     const char *preds_abs, ps_reproduce_summary *sum)
+{
+    ps_manifest view = *m;   /* shallow: cases with a pred:NAME file lose their image */
+    ps_manifest_case *cases = ps_calloc((size_t)m->ncases + 1, sizeof *cases);
+    if (!cases)
+        return PS_ERR_NOMEM;
+    for (int64_t i = 0; i < m->ncases; i++) {
+        cases[i] = m->cases[i];
+        if (ps_manifest_pred_path(m, i, name))
+            cases[i].image = NULL;
+    }
+    view.cases = cases;
+    ps_predict_options popt;
+    if (o->predict)
+        popt = *o->predict;
+    else
+        ps_predict_options_init(&popt);
+    ps_predictor *p = NULL;
+    char *out_dir = ps_asprintf("%s/%s", preds_abs, name);
+    int rc = out_dir ? ps_predictor_create(model_dir, o->folds, o->nfolds, &popt, ctx, &p)
+                     : PS_ERR_NOMEM;
+    ps_predict_manifest_result res;
+    if (!rc)
+        rc = ps_predict_manifest(p, &view, name, out_dir, 0, NULL, &res);
+    if (!rc) {
+        sum->predicted += res.done;
+        sum->reused += res.skipped;
+        sum->infer_failed += res.failed;
+    }
+    ps_predictor_free(p);
+    free(out_dir);
+    free(cases);
+    return rc ? ps_error_context(rc, "--model %s=%s", name, model_dir) : PS_OK;
+}
+
+/* Every --model, then <dir>/manifest_preds.tsv; *out is its path (to free). */
+static int infer_models(const char *manifest, const char *dir, const ps_reproduce_options *o,
+                        const ps_context *ctx, ps_reproduce_summary *sum, char **out)
+{
+    *out = NULL;
+    for (int j = 0; j < o->ninfer; j++) {
+        const char *nm = o->infer_names[j];
+        if (!nm || !*nm || strpbrk(nm, "\t/") || !strcmp(nm, ".") || !strcmp(nm, ".."))
+            return ps_error(PS_ERR_ARG, "--model: '%s' cannot be a model name (non-empty, "
+                            "without tabs or '/')", nm ? nm : "");
+        for (int k = 0; k < j; k++)
+            if (!strcmp(o->infer_names[k], nm))
+                return ps_error(PS_ERR_ARG, "--model: the name '%s' is given twice", nm);
+    }
+    char *abs = realpath(dir, NULL);
+    if (!abs)
+        return ps_error(PS_ERR_IO, "%s: %s", dir, strerror(errno));
+    char *preds = ps_asprintf("%s/preds", abs);
+    char *path = ps_asprintf("%s/manifest_preds.tsv", abs);
+    ps_manifest *m = NULL;
+    int rc = preds && path ? ps_manifest_read(manifest, NULL, &m) : PS_ERR_NOMEM;
+    for (int j = 0; !rc && j < o->ninfer; j++)
+        rc = infer_one(m, o->infer_names[j], o->infer_dirs[j], o, ctx, preds, sum);
+    if (!rc)
+        rc = infer_write_manifest(m, o, preds, path);
+    ps_manifest_free(m);
+    free(abs);
+    free(preds);
+    if (rc)
+        free(path);
+    else
+        *out = path;
+    return rc;
+}
+/* ==== end of the --model block ========================================================== */
+
 static int make_dir(const char *dir)
 {
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
@@ -84,9 +280,17 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     ps_manifest *m = NULL;
     ps_table *pc = NULL, *raters = NULL;
     const char **rcols = NULL;
+    char *with_preds = NULL;
+    const char *user_manifest = manifest;   /* the raters' (--model adds only pred: columns) */
     int rc = make_dir(dir);
+    if (!rc && o->ninfer > 0 && !(rc = infer_models(manifest, dir, o, ctx, sum, &with_preds)))
+        manifest = with_preds;   /* --model: evaluate the manifest with the predictions */
+    ps_manifest_options mo;
+    ps_manifest_options_init(&mo);
+    if (with_preds)   /* a failed inference's absent file is that case's error row */
+        mo.check &= ~PS_MANIFEST_CHECK_PREDS;
     if (!rc)
-        rc = ps_manifest_read(manifest, NULL, &m);
+        rc = ps_manifest_read(manifest, &mo, &m);
     ps_eval_summary es = {0}; /* ps_eval_run fills it; zero if it stops early */
     if (!rc && m->nmodels == 0)
         rc = ps_error(PS_ERR_ARG, "%s: no pred:MODEL column to evaluate", manifest);
@@ -104,7 +308,8 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
         for (int i = 0; !rc && i < m->nraters; i++)
             rcols[i] = m->raters[i].column;
         if (!rc)
-            rc = evaluate(manifest, rcols, m->nraters, s, ctx, dir, "per_case_raters.csv", &es);
+            rc = evaluate(user_manifest, rcols, m->nraters, s, ctx, dir, "per_case_raters.csv",
+                          &es);
         if (!rc) {
             sum->evaluations += es.jobs;
             sum->failed += es.failed;
@@ -149,11 +354,35 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
         free(name);
     }
     free(rcols);
+    free(with_preds);
     ps_table_free(pc);
     ps_table_free(raters);
     ps_manifest_free(m);
     return rc;
 }
+
+/* The files ps_reproduce_run writes, for the command's --help. */
+static const char files_help[] =
+    "  per_case.csv, per_case_raters.csv   the per-case tables (as `panseval metrics`),\n"
+    "                                      each with its .meta.json provenance\n"
+    "  by_modality.csv    per model x modality: n and the count per status; Dice (%),\n"
+    "                     HD95, ASSD, NSD, precision, recall: mean, SD, median, quartiles\n"
+    "  by_center.csv      the same per model x center x modality (Dice, HD95)\n"
+    "  cross_center.csv   mean Dice (%): rows models, columns test centers\n"
+    "  compare.csv        each model against --baseline per modality, Dice and HD95:\n"
+    "                     paired t-test (CI of the difference) and Wilcoxon signed-rank\n"
+    "                     test, Holm-corrected across every row of the table\n"
+    "  volume.csv         per model x modality: OLS R^2 (the paper's), R^2 against the\n"
+    "                     identity, Pearson r, Bland-Altman bias and limits, paired t-test\n"
+    "                     of predicted against reference volume\n"
+    "  raters.csv         per rater x modality: kind (inter/intra), voxel-wise kappa,\n"
+    "                     Dice (%), HD95 (mean, SD, median, quartiles)\n"
+    "  published.csv      published values beside the reproduced ones\n"
+    "  *.json             a JSON twin of each table above\n"
+    "  report.md, report.tex (booktabs), report.html (one self-contained file: inline\n"
+    "                     SVG plots, the 5 worst cases per model as PNG slices)\n"
+    "  summary_MODEL.json per model, nnU-Net v1's summary.json layout\n";
+const char *const ps_reproduce_files_help = files_help;
 
 /* The per-modality table of by_modality.csv as a Markdown table (the command's summary). */
 int ps_reproduce_print(const char *dir, FILE *f)

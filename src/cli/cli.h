@@ -133,6 +133,15 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo,
  * (a copy of s). The caller frees *copy and *items, also on failure. */
 int cli_split_list(const char *s, char **copy, char ***items, int *n);
 
+/* "KEY=VALUE" (opt's argument `s`, split in place at the first '=') -> *key, *value, both
+ * non-empty. 0, or 2 (usage error naming opt and the expected `form` printed). */
+int cli_split_pair(const char *cmd, const char *opt, char *s, const char *form,
+                   const char **key, const char **value);
+
+/* --fold: "N", a list "0,1,2" (at most `max` folds, each 0..999) or "all" (folds[0] = -1), as
+ * ps_predictor_create takes them. 0, or 2 (usage error printed). */
+int cli_parse_folds(const char *cmd, const char *s, int *folds, int max, int *n);
+
 /* --level: a confidence level strictly between 0 and 1. 0, or -1 (usage error printed). */
 int cli_parse_level(const char *cmd, const char *s, double *out);
 

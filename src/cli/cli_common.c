@@ -178,6 +178,43 @@ int cli_split_list(const char *s, char **copy, char ***items, int *n)
     return PS_OK;
 }
 
+int cli_split_pair(const char *cmd, const char *opt, char *s, const char *form,
+                   const char **key, const char **value)
+{
+    char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1])
+        return cli_usage_error(cmd, "%s: expected %s, got '%s'", opt, form, s);
+    *eq = 0;
+    *key = s;
+    *value = eq + 1;
+    return 0;
+}
+
+int cli_parse_folds(const char *cmd, const char *s, int *folds, int max, int *n)
+{
+    if (!strcmp(s, "all")) {
+        folds[0] = -1;
+        *n = 1;
+        return 0;
+    }
+    char *copy = NULL, **items = NULL;
+    int ni = 0, rc = 0;
+    if (cli_split_list(s, &copy, &items, &ni) || ni < 1 || ni > max)
+        rc = cli_usage_error(cmd, "--fold: expected N, a list such as 0,1,2 (at most %d), or "
+                             "all", max);
+    for (int i = 0; !rc && i < ni; i++) {
+        long v;
+        if (cli_parse_int(cmd, "--fold", items[i], 0, 999, &v))
+            rc = 2;
+        else
+            folds[i] = (int)v;
+    }
+    *n = ni;
+    free(copy);
+    free(items);
+    return rc;
+}
+
 /* The CLI_USE_* bit of a common option code, 0 for those every command takes. */
 static unsigned use_bit(int code)
 {

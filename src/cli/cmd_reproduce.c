@@ -1,42 +1,26 @@
 /* cmd_reproduce.c - `panseval reproduce`: from a manifest to the paper's tables and a report.
  * Parsing and printing only: the run is ps_reproduce_run (reports/reproduce_run.c). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "ps_eval.h"
+#include "ps_infer.h"
 #include "ps_reports.h"
 
 static const char *CMD = "reproduce";
 
 static void usage(FILE *f)
 {
-    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [options]\n"
+    fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [--model NAME=DIR] ...\n"
           "\n"
-          "Evaluates every pred:MODEL column of a data manifest against ref, and every\n"
-          "rater:NAME[:SESSION] column (inter- and intra-rater agreement), then writes the\n"
-          "tables of a PanSegNet-style paper and a report into REPORT_DIR (created if needed):\n"
-          "\n"
-          "  per_case.csv, per_case_raters.csv   the per-case tables (as `panseval metrics`),\n"
-          "                                      each with its .meta.json provenance\n"
-          "  by_modality.csv    per model x modality: n and the count per status; Dice (%),\n"
-          "                     HD95, ASSD, NSD, precision, recall: mean, SD, median, quartiles\n"
-          "  by_center.csv      the same per model x center x modality (Dice, HD95)\n"
-          "  cross_center.csv   mean Dice (%): rows models, columns test centers\n"
-          "  compare.csv        each model against --baseline per modality, Dice and HD95:\n"
-          "                     paired t-test (CI of the difference) and Wilcoxon signed-rank\n"
-          "                     test, Holm-corrected across every row of the table\n"
-          "  volume.csv         per model x modality: OLS R^2 (the paper's), R^2 against the\n"
-          "                     identity, Pearson r, Bland-Altman bias and limits, paired t-test\n"
-          "                     of predicted against reference volume\n"
-          "  raters.csv         per rater x modality: kind (inter/intra), voxel-wise kappa,\n"
-          "                     Dice (%), HD95 (mean, SD, median, quartiles)\n"
-          "  published.csv      published values beside the reproduced ones\n"
-          "  *.json             a JSON twin of each table above\n"
-          "  report.md, report.tex (booktabs), report.html (one self-contained file: inline\n"
-          "                     SVG plots, the 5 worst cases per model as PNG slices)\n"
-          "  summary_MODEL.json per model, nnU-Net v1's summary.json layout\n"
-          "\n"
+          "With --model, first segments each case with an image and no pred:NAME file\n"
+          "(`panseval infer`) into REPORT_DIR/preds/NAME/CASE.nii.gz, reusing files already\n"
+          "there (REPORT_DIR/manifest_preds.tsv lists them). Evaluates every pred:MODEL\n"
+          "column of a data manifest against ref and every rater:NAME[:SESSION] column, and\n"
+          "writes the tables of a PanSegNet-style paper and a report into REPORT_DIR:\n"
+          "\n", f);
+    fputs(ps_reproduce_files_help, f);
+    fputs("\n"
           "Options:\n"
           "  --manifest FILE     data manifest (TSV; data-manifests/README.md)\n"
           "  --out DIR           report folder\n"
@@ -45,6 +29,11 @@ static void usage(FILE *f)
           "  --published FILE    published values (TSV: modality, metric, value, sd, source;\n"
           "                      docs/report.md); default: the shipped PanSegNet table;\n"
           "                      'none': no published values\n"
+          "  --model NAME=DIR    repeatable: run the nnU-Net v1 model folder DIR for the cases\n"
+          "                      without a pred:NAME file (a failing case is an error row)\n"
+          "  --fold F            folds of every --model: N, 0,1,2 or all (default: every fold_N)\n"
+          "  --no-mirroring      one pass per tile instead of 8 (as `panseval infer`)\n"
+          "  --step S            sliding-window step, a fraction of the patch (default 0.5)\n"
           "\n", f);
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_THREADS CLI_HELP_PROGRESS)
@@ -53,18 +42,18 @@ static void usage(FILE *f)
           "counted; a metric's value enters when it is finite (Dice of an empty prediction is\n"
           "0 and enters; its HD95 is NaN under --empty nan and is counted as left out).\n"
           "Every number in the reports is the rounding of the number in the CSV named under\n"
-          "its table. Not yet here: --model NAME=MODEL_DIR (inference for cases without a\n"
-          "prediction) and --resume; run `panseval infer` first and give the predictions as\n"
-          "pred: columns.\n"
+          "its table. Not yet here: --resume.\n"
           "Exit status: 0; 1 when an evaluation failed (its row says why; the tables and\n"
           "reports are written all the same); 2 usage error.\n"
           "\n"
           "Example:\n"
           "  panseval demo-data --out demo && panseval reproduce --manifest demo/manifest.tsv \\\n"
-          "      --out demo/report --baseline modelB -j 2\n", f);
+          "      --out demo/report --baseline modelB --model demo=models/demo-pancreas -j 2\n", f);
 }
 
-enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING };
+enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING,
+       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP };
+#define MAX_MODELS 32
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
 int main_reproduce(int argc, char **argv)
@@ -75,6 +64,10 @@ int main_reproduce(int argc, char **argv)
         {"out", required_argument, NULL, OPT_OUT},
         {"baseline", required_argument, NULL, OPT_BASELINE},
         {"published", required_argument, NULL, OPT_PUBLISHED},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"fold", required_argument, NULL, OPT_FOLD},
+        {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
+        {"step", required_argument, NULL, OPT_STEP},
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
@@ -87,8 +80,12 @@ int main_reproduce(int argc, char **argv)
     ps_eval_settings_init(&s);
     ps_reproduce_options o;
     ps_reproduce_options_init(&o);
+    ps_predict_options popt;
+    ps_predict_options_init(&popt);
+    o.predict = &popt;
     const char *manifest = NULL, *out = NULL, *published = ps_published_default_path();
-    int c, status = 0;
+    const char *names[MAX_MODELS], *dirs[MAX_MODELS];
+    int c, status = 0, folds[100];
     while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1 && !status) {
         switch (c) {
         case CLI_GETOPT_ERROR: status = 2; break;
@@ -96,6 +93,17 @@ int main_reproduce(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_BASELINE: o.baseline = optarg; break;
         case OPT_PUBLISHED: published = optarg; break;
+        case OPT_MODEL:   /* NAME=DIR, split in place (argv's text) */
+            if (!(status = o.ninfer == MAX_MODELS ? cli_usage_error(CMD, "at most %d --model",
+                           MAX_MODELS) : cli_split_pair(CMD, "--model", optarg, "NAME=MODEL_DIR",
+                           &names[o.ninfer], &dirs[o.ninfer])))
+                o.ninfer++;
+            break;
+        case OPT_FOLD: status = cli_parse_folds(CMD, optarg, folds, 100, &o.nfolds); break;
+        case OPT_NO_MIRROR: popt.mirroring = 0; break;
+        case OPT_STEP:
+            status = cli_parse_double(CMD, "--step", optarg, 1e-3, 1.0, &popt.step) ? 2 : 0;
+            break;
         case OPT_SETTING:
             if (ps_eval_settings_set(&s, common.last_opt + 2, optarg))
                 status = cli_usage_error(CMD, "%s", ps_error_message());
@@ -112,12 +120,19 @@ int main_reproduce(int argc, char **argv)
         status = cli_usage_error(CMD, "--manifest and --out are required");
     } else {
         o.published = strcmp(published, "none") ? published : NULL;
+        o.infer_names = names;
+        o.infer_dirs = dirs;
+        o.folds = folds;
         ps_reproduce_summary sum;
         int rc = ps_reproduce_run(manifest, out, &s, &o, &common.ctx, &sum);
         if (!rc && common.ctx.verbosity > 0) {
             printf("Per modality and model (Dice in %%, HD95 in mm; %s/by_modality.csv):\n\n",
                    out);
             rc = ps_reproduce_print(out, stdout);
+            if (o.ninfer)
+                printf("\nInference: %lld case(s) predicted, %lld reused, %lld failed "
+                       "(%s/preds/)\n", (long long)sum.predicted, (long long)sum.reused,
+                       (long long)sum.infer_failed, out);
             printf("Report: %s/report.html (also report.md, report.tex; tables as CSV and "
                    "JSON in %s)\n", out, out);
         }
