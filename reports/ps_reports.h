@@ -599,6 +599,10 @@ typedef struct ps_reproduce_options {
     const char *(*path)(void *ud, const char *case_id, const char *which);
     void *path_ud;
     const char *title;       /* report title; NULL: "panseval reproduce report"               */
+    /* The per-row tables of the multi-rater agreement (ps_agreement_run), or NULL: none.
+     * Given, the report writes agreement_*.csv/.json and its "Rater agreement (multi-rater)"
+     * section (docs/reproduce.md). */
+    const ps_agree_tables *agreement;
 } ps_reproduce_options;
 void ps_reproduce_options_init(ps_reproduce_options *o);
 
