@@ -682,7 +682,7 @@ static int volume_plots(ps_doc *d, const ps_table *t, const char *modality)
     if (!rc) {
         ps_plot_scatter sp = {t1, "reference volume (ml)", "predicted volume (ml)", nm,
                               (const char *const *)models, (const double *const *)x,
-                              (const double *const *)y, n, 1};
+                              (const double *const *)y, n, 1, 0};
         rc = add_plot(d, draw_scatter, &sp, "OLS line of predicted on reference volume per "
                                             "model (R\xc2\xb2 as in volume.csv); dashed: identity.");
     }
@@ -1072,7 +1072,7 @@ static int agree_heatmaps(ps_doc *d, const ps_table *mx)
         }
         if (!rc) {
             ps_plot_heatmap h = {title, "rater", "rater", "Dice", nr, nc, rows,
-                                 (const char *const *)mx->colnames + cr + 1, v, 3, 0, 1};
+                                 (const char *const *)mx->colnames + cr + 1, v, 3, NAN, NAN};
             rc = add_plot(d, draw_heat, &h, cap);
         }
         free(title);
@@ -1159,7 +1159,7 @@ static int agree_model_plot(ps_doc *d, const ps_table *mc, const ps_table *ms)
         if (!rc) {
             ps_plot_scatter p = {title, "raters' mean pairwise Dice", "model's mean Dice to the raters",
                                  nm, (const char *const *)models, (const double *const *)x,
-                                 (const double *const *)y, n, 1};
+                                 (const double *const *)y, n, 1, 1};
             rc = add_plot(d, draw_scatter, &p, cap);
         }
         free(title);
