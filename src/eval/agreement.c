@@ -92,6 +92,10 @@ int agree_select(const agree_slot *s, int n, const char *const *names, int nname
         for (int i = 0; i < n; i++)
             if (!strcmp(s[i].name, names[j]))
                 found = i;
+        /* "ref" is the ref column under any --ref-name (README's --raters ref,B,C --ref-name A) */
+        for (int i = 0; found < 0 && i < n; i++)
+            if (!strcmp(names[j], "ref") && s[i].rater < 0)
+                found = i;
         if (found < 0) {
             char list[512] = "";
             for (int i = 0; i < n; i++)

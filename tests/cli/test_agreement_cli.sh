@@ -83,6 +83,23 @@ check_contains "pairs.tex too" "$T/tex/pairs.tex" "\\toprule"
 "$PANSEVAL" agreement --manifest "$G/manifest.tsv" --out-dir "$T/ex" -q
 check_contains "an empty mask's infinite or NaN HD95 is counted as excluded" "$T/ex/summary.csv" "1,image,pair_hd95,,,15,4,"
 
+# README's example: --raters ref,B,C with --ref-name A; "ref" still names the ref column,
+# which is rater A (session 1) in every table; A itself works too, and gives the same pairs
+"$PANSEVAL" demo-data --out "$T/demo" --seed 1 -q >/dev/null 2>&1
+"$PANSEVAL" agreement --manifest "$T/demo/manifest.tsv" --out-dir "$T/readme" --raters ref,B,C \
+    --ref-name A --sessions -q 2>"$T/err"
+check_status "README example (--raters ref,B,C --ref-name A) exits 0" 0 $?
+check_contains "ref is reported as rater A" "$T/readme/pairs.csv" "ct01,ct-sub01,CT,site1,1,image,inter,A,B,ok,"
+check_not_contains "no rater named ref" "$T/readme/pairs.csv" ",ref,"
+check_contains "A's second session against ref = A" "$T/readme/sessions.csv" ",A,1,2,ok,"
+"$PANSEVAL" agreement --manifest "$T/demo/manifest.tsv" --out-dir "$T/readme2" --raters A,B,C \
+    --ref-name A --sessions -q 2>"$T/err"
+check_same "--raters A,B,C gives the same pairs" "$T/readme/pairs.csv" "$T/readme2/pairs.csv"
+"$PANSEVAL" agreement --manifest "$T/demo/manifest.tsv" --out-dir "$T/readme3" --raters ref,D \
+    --ref-name A -q 2>"$T/err"
+check_status "an unknown rater is still a usage error" 2 $?
+check_contains "the unknown rater is named" "$T/err" "no rater 'D'"
+
 "$PANSEVAL" fuse --help > "$T/help" 2>&1
 check_status "fuse --help exits 0" 0 $?
 check_contains "fuse help names the tie rule" "$T/help" "ties go to the lowest"
