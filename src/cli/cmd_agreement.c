@@ -1,6 +1,7 @@
 /* cmd_agreement.c - `panseval agreement`: inter-rater, intra-rater and model-vs-rater agreement
  * of the label maps of a manifest (library: src/eval/agreement.c for the per-row tables,
  * reports/agree_summary.c for the aggregates). */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -136,8 +137,11 @@ int main_agreement(int argc, char **argv)
     ps_agree_summary s = {0};
     ps_agreement_result res = {0};
     int rc = ps_agree_open(manifest, out_dir, &m);
+    o.stop = cli_catch_stop_signals();
+    int64_t ncases = m ? m->ncases : 0;
     if (!rc)
         rc = ps_report_agreement(m, &o, &ro, &common.ctx, out_dir, &res, &s);
+    cli_release_stop_signals();
     ps_manifest_free(m);
     if (!rc && common.ctx.verbosity >= 1) /* the three result tables */
         rc = ps_report_agreement_print(&res, stdout, PS_REPORT_TEXT);
@@ -151,6 +155,14 @@ int main_agreement(int argc, char **argv)
                 (long long)s.sessions, (long long)s.model_rows, (long long)s.empty_masks, out_dir);
     if (!rc)
         status = s.cases_failed ? 1 : 0;
+    if (!rc && s.stopped) {
+        int sig = *o.stop;
+        fprintf(stderr, "panseval agreement: interrupted (%s): kept the %lld of %lld case(s) "
+                "finished in order, as complete tables (and their aggregates) in %s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s.cases, (long long)ncases,
+                out_dir);
+        status = 128 + sig;
+    }
 out:
     ps_agree_options_clear(&o);
     free(bcopy);

@@ -983,6 +983,10 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
     S.w_models = &fm.w;
     ps_progress *prog = ps_progress_start(ctx, "agreement", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
+        if (opt->stop && *opt->stop) { /* the finished prefix is kept as complete tables */
+            summary->stopped = 1;
+            break;
+        }
         rc = do_case(&S, ci, ctx);
         summary->cases++;
         ps_progress_add(prog, 1);
