@@ -1130,7 +1130,8 @@ static int agree_model_plot(ps_doc *d, const ps_table *mc, const ps_table *ms)
                                 "raters' mean pairwise Dice; on the dashed identity line the model "
                                 "agrees with the raters as well as they agree with each other "
                                 "(agreement_model_cases.csv). Fraction of cases within the "
-                                "raters' range [min, max] of pairwise Dice:",
+                                "raters' range (the model's mean Dice at least the lowest of the "
+                                "raters' mean Dice to the other raters):",
                                 cmod >= 0 ? mods[g] : "all cases");
         int fm = ps_table_col(ms, "modality"), fl = ps_table_col(ms, "label"),
             fk = ps_table_col(ms, "model"), ff = ps_table_col(ms, "within_range_fraction"),
@@ -1230,8 +1231,8 @@ static int agreement_doc(ps_doc *d, const ps_agree_tables *t, double level, cons
         rc = add_table(d, c_models, "agreement_models", "Models within inter-rater variation",
                        "Per case: the model's mean Dice to the raters and the raters' mean "
                        "pairwise Dice; paired t-test and Wilcoxon across cases; within range: "
-                       "the fraction of cases whose model mean Dice lies in the raters' "
-                       "[min, max] pairwise Dice.",
+                       "the fraction of cases where the model's mean Dice is at least the "
+                       "lowest of the raters' mean Dice to the other raters.",
                        "agreement_models.csv", NULL, agree_models_doc_cols,
                        NCOLS(agree_models_doc_cols), 0);
         if (!rc)
