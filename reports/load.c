@@ -7,59 +7,26 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The whole file (or standard input) in memory. */
-static int slurp(const char *path, char **text, size_t *len)
+const char *ps_report_input_path(const char *arg)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = ps_malloc(cap);
-    int rc = buf ? PS_OK : PS_ERR_NOMEM;
-    while (!rc) {
-        if (n == cap) {
-            char *b = ps_realloc_array(buf, 2 * cap, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "error reading '%s'", path);
-            break;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *text = buf;
-    *len = n;
-    return PS_OK;
+    const char *eq = strchr(arg, '=');
+    /* MODEL=PATH: a non-empty prefix without '/' before '=', unless the whole argument is
+     * an existing file */
+    if (eq && eq != arg && !memchr(arg, '/', (size_t)(eq - arg)) && access(arg, F_OK) != 0)
+        return eq + 1;
+    return arg;
 }
 
 static int load_one(const char *arg, ps_table **out)
 {
-    const char *eq = strchr(arg, '='), *path = arg;
+    const char *path = ps_report_input_path(arg);
     char model[256] = "nnunet";
-    int has_model = 0;
-    /* MODEL=PATH: a non-empty prefix without '/' before '=', unless the whole argument is
-     * an existing file */
-    if (eq && eq != arg && !memchr(arg, '/', (size_t)(eq - arg)) && access(arg, F_OK) != 0) {
-        snprintf(model, sizeof model, "%.*s", (int)(eq - arg), arg);
-        path = eq + 1;
-        has_model = 1;
-    }
+    int has_model = path != arg;
+    if (has_model)
+        snprintf(model, sizeof model, "%.*s", (int)(path - 1 - arg), arg);
     char *text = NULL;
     size_t len = 0;
-    int rc = slurp(path, &text, &len);
+    int rc = ps_read_all(path, NULL, &text, &len);
     if (rc)
         return rc;
     size_t i = 0;

@@ -35,7 +35,8 @@
  * id. Rows with status error or missing are left out (nnU-Net would have no file to
  * evaluate) and counted. A table with several models needs the model to write.
  *
- * Reading maps back: case = the reference file name without its .nii/.nii.gz extension,
+ * Reading parses the file with src/io's JSON reader (ps_json_parse_flags, PS_JSON_NONFINITE
+ * for the NaN / Infinity tokens) and maps back: case = the reference file name without its .nii/.nii.gz extension,
  * label, status from the counts (ok, pred_empty, ref_empty, both_empty), dice, jaccard,
  * precision, recall (v1; v2 has dice and jaccard = IoU), tp, fp, fn (v1: tp recovered from
  * Dice and the two totals, exact for integer counts; fp, fn from the totals), tn (v2 only),
@@ -54,267 +55,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- a small JSON reader (with Python's NaN / Infinity tokens) ------------------------------ */
-enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-typedef struct jval {
-    int type;
-    double num;
-    char *str;          /* J_STR                       */
-    int n;              /* J_ARR, J_OBJ: items          */
-    char **keys;        /* J_OBJ                       */
-    struct jval *items;
-} jval;
-
-typedef struct {
-    const char *s, *end, *name;
-    int depth;
-} jparser;
-
-static void jfree(jval *v)
-{
-    if (!v)
-        return;
-    free(v->str);
-    for (int i = 0; i < v->n; i++) {
-        jfree(&v->items[i]);
-        if (v->keys)
-            free(v->keys[i]);
-    }
-    free(v->items);
-    free(v->keys);
-}
-
-static int jerr(jparser *p, const char *what)
-{
-    return ps_error(PS_ERR_FORMAT, "%s: not valid JSON near byte %ld: %s", p->name,
-                    (long)(p->end - p->s), what);
-}
-
-static int jvalue(jparser *p, const char **cur, jval *out);
-
-static void skip_ws(const char **c)
-{
-    while (**c == ' ' || **c == '\t' || **c == '\n' || **c == '\r')
-        (*c)++;
-}
-
-static void put_utf8(char *buf, size_t *n, unsigned cp)
-{
-    if (cp < 0x80) {
-        buf[(*n)++] = (char)cp;
-    } else if (cp < 0x800) {
-        buf[(*n)++] = (char)(0xC0 | (cp >> 6));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        buf[(*n)++] = (char)(0xE0 | (cp >> 12));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-        buf[(*n)++] = (char)(0xF0 | (cp >> 18));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    }
-}
-
-static int hex4(const char *c, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char h = c[i];
-        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-              : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-        if (d < 0)
-            return -1;
-        *v = *v * 16 + (unsigned)d;
-    }
-    return 0;
-}
-
-static int jstring(jparser *p, const char **cur, char **out)
-{
-    const char *c = *cur + 1; /* after the quote */
-    size_t cap = 0;
-    for (const char *q = c; *q && *q != '"'; q++, cap++)
-        if (*q == '\\' && q[1])
-            q++;
-    char *buf = ps_malloc(cap * 2 + 8);
-    if (!buf)
-        return PS_ERR_NOMEM;
-    size_t n = 0;
-    while (*c && *c != '"') {
-        if ((unsigned char)*c < 0x20) {
-            free(buf);
-            p->end = c;
-            return jerr(p, "control character in a string");
-        }
-        if (*c != '\\') {
-            buf[n++] = *c++;
-            continue;
-        }
-        c++;
-        switch (*c) {
-        case '"': case '\\': case '/': buf[n++] = *c; break;
-        case 'b': buf[n++] = '\b'; break;
-        case 'f': buf[n++] = '\f'; break;
-        case 'n': buf[n++] = '\n'; break;
-        case 'r': buf[n++] = '\r'; break;
-        case 't': buf[n++] = '\t'; break;
-        case 'u': {
-            unsigned cp, lo;
-            if (hex4(c + 1, &cp)) {
-                free(buf);
-                p->end = c;
-                return jerr(p, "bad \\u escape");
-            }
-            c += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && c[1] == '\\' && c[2] == 'u' && !hex4(c + 3, &lo) &&
-                lo >= 0xDC00 && lo < 0xE000) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                c += 6;
-            }
-            put_utf8(buf, &n, cp);
-            break;
-        }
-        default:
-            free(buf);
-            p->end = c;
-            return jerr(p, "bad escape in a string");
-        }
-        c++;
-    }
-    if (*c != '"') {
-        free(buf);
-        p->end = c;
-        return jerr(p, "unterminated string");
-    }
-    buf[n] = 0;
-    *out = buf;
-    *cur = c + 1;
-    return PS_OK;
-}
-
-static int jpush(jval *v, int *cap)
-{
-    if (v->n == *cap) {
-        int nc = *cap ? 2 * *cap : 8;
-        jval *it = ps_realloc_array(v->items, (size_t)nc, sizeof *it);
-        if (!it)
-            return PS_ERR_NOMEM;
-        v->items = it;
-        if (v->type == J_OBJ) {
-            char **k = ps_realloc_array(v->keys, (size_t)nc, sizeof *k);
-            if (!k)
-                return PS_ERR_NOMEM;
-            v->keys = k;
-        }
-        *cap = nc;
-    }
-    memset(&v->items[v->n], 0, sizeof v->items[v->n]);
-    if (v->type == J_OBJ)
-        v->keys[v->n] = NULL;
-    v->n++;
-    return PS_OK;
-}
-
-static int jvalue(jparser *p, const char **cur, jval *out)
-{
-    int rc;
-    memset(out, 0, sizeof *out);
-    skip_ws(cur);
-    const char *c = *cur;
-    p->end = c;
-    if (++p->depth > 64)
-        return jerr(p, "nested too deeply");
-    if (*c == '{' || *c == '[') {
-        int obj = *c == '{', cap = 0;
-        out->type = obj ? J_OBJ : J_ARR;
-        c++;
-        skip_ws(&c);
-        if (*c == (obj ? '}' : ']')) {
-            *cur = c + 1;
-            p->depth--;
-            return PS_OK;
-        }
-        for (;;) {
-            if ((rc = jpush(out, &cap)))
-                return rc;
-            if (obj) {
-                skip_ws(&c);
-                if (*c != '"') {
-                    p->end = c;
-                    return jerr(p, "expected a key");
-                }
-                if ((rc = jstring(p, &c, &out->keys[out->n - 1])))
-                    return rc;
-                skip_ws(&c);
-                if (*c != ':') {
-                    p->end = c;
-                    return jerr(p, "expected ':'");
-                }
-                c++;
-            }
-            if ((rc = jvalue(p, &c, &out->items[out->n - 1])))
-                return rc;
-            skip_ws(&c);
-            if (*c == ',') {
-                c++;
-                continue;
-            }
-            if (*c == (obj ? '}' : ']')) {
-                c++;
-                break;
-            }
-            p->end = c;
-            return jerr(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-        }
-    } else if (*c == '"') {
-        out->type = J_STR;
-        if ((rc = jstring(p, &c, &out->str)))
-            return rc;
-    } else if (!strncmp(c, "NaN", 3)) {
-        out->type = J_NUM, out->num = NAN, c += 3;
-    } else if (!strncmp(c, "Infinity", 8)) {
-        out->type = J_NUM, out->num = INFINITY, c += 8;
-    } else if (!strncmp(c, "-Infinity", 9)) {
-        out->type = J_NUM, out->num = -INFINITY, c += 9;
-    } else if (!strncmp(c, "true", 4) || !strncmp(c, "false", 5)) {
-        out->type = J_BOOL, out->num = *c == 't';
-        c += *c == 't' ? 4 : 5;
-    } else if (!strncmp(c, "null", 4)) {
-        out->type = J_NULL, c += 4;
-    } else {
-        char *e;
-        out->num = strtod(c, &e);
-        if (e == c || !(*c == '-' || (*c >= '0' && *c <= '9'))) {
-            p->end = c;
-            return jerr(p, "unexpected character");
-        }
-        out->type = J_NUM;
-        c = e;
-    }
-    *cur = c;
-    p->depth--;
-    return PS_OK;
-}
-
-static const jval *jget(const jval *o, const char *key)
-{
-    if (!o || o->type != J_OBJ)
-        return NULL;
-    for (int i = 0; i < o->n; i++)
-        if (!strcmp(o->keys[i], key))
-            return &o->items[i];
-    return NULL;
-}
-
-static double jnum(const jval *o, const char *key)
-{
-    const jval *v = jget(o, key);
-    return v && v->type == J_NUM ? v->num : NAN;
-}
 
 /* ---- output helpers --------------------------------------------------------------------------- */
 /* A number as Python's repr writes it: the shortest form that reads back the same double, with
@@ -339,25 +79,6 @@ static void py_float(char *buf, size_t len, double x)
         if (n + 2 < len)
             memcpy(buf + n, ".0", 3);
     }
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch == '\t')
-            fputs("\\t", f);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
 }
 
 static void indent(FILE *f, int level)
@@ -664,7 +385,7 @@ static void put_metrics(FILE *f, const char *const *names, const int *is_int, in
     fputc('{', f);
     for (int m = 0; m < nm; m++) {
         indent(f, level + 1);
-        json_str(f, names[m]);
+        ps_json_put_string(f, names[m]);
         fputs(": ", f);
         put_num(f, v[m], ints && is_int[m]);
         if (m + 1 < nm)
@@ -699,6 +420,21 @@ static int nan_means(const nsummary *s, ps_nnunet_layout layout, int nm, double 
     return PS_OK;
 }
 
+/* The members of "mean": "<label>": {<metric>: nanmean, ...} per label, in label order. */
+static void put_label_means(FILE *f, const nsummary *s, const char *const *names,
+                            const int *is_int, int nm, const double *means, int level)
+{
+    for (int oi = 0; oi < s->nlabels; oi++) {
+        int li = s->order[oi];
+        indent(f, level);
+        ps_json_put_string(f, s->label[li]);
+        fputs(": ", f);
+        put_metrics(f, names, is_int, nm, means + li * nm, 0, level);
+        if (oi + 1 < s->nlabels)
+            fputc(',', f);
+    }
+}
+
 static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *means, FILE *f)
 {
     double v[PSN_NMETRICS];
@@ -710,9 +446,9 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
                                           {"description", ""}, {"id", ""}, {"name", ""}};
     for (size_t i = 0; i < sizeof head / sizeof *head; i++) {
         indent(f, 1);
-        json_str(f, head[i][0]);
+        ps_json_put_string(f, head[i][0]);
         fputs(": ", f);
-        json_str(f, head[i][1]);
+        ps_json_put_string(f, head[i][1]);
         fputc(',', f);
     }
     indent(f, 1);
@@ -731,18 +467,18 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
                 continue;
             layout_metrics(layout, &c->c[k], v);
             indent(f, 4);
-            json_str(f, s->label[li]);
+            ps_json_put_string(f, s->label[li]);
             fputs(": ", f);
             put_metrics(f, names, is_int, nm, v, 1, 4);
             fputc(',', f);
         }
         indent(f, 4);
         fputs("\"reference\": ", f);
-        json_str(f, c->ref);
+        ps_json_put_string(f, c->ref);
         fputc(',', f);
         indent(f, 4);
         fputs("\"test\": ", f);
-        json_str(f, c->pred);
+        ps_json_put_string(f, c->pred);
         indent(f, 3);
         fputc('}', f);
         if (ci + 1 < s->ncases)
@@ -752,15 +488,7 @@ static void write_v1(const nsummary *s, ps_nnunet_layout layout, const double *m
     fputs("],", f);
     indent(f, 2);
     fputs("\"mean\": {", f);
-    for (int oi = 0; oi < s->nlabels; oi++) {
-        int li = s->order[oi];
-        indent(f, 3);
-        json_str(f, s->label[li]);
-        fputs(": ", f);
-        put_metrics(f, names, is_int, nm, means + li * nm, 0, 3);
-        if (oi + 1 < s->nlabels)
-            fputc(',', f);
-    }
+    put_label_means(f, s, names, is_int, nm, means, 3);
     indent(f, 2);
     fputs("}", f);
     indent(f, 1);
@@ -791,15 +519,7 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
     fputc(',', f);
     indent(f, 1);
     fputs("\"mean\": {", f);
-    for (int oi = 0; oi < s->nlabels; oi++) {
-        int li = s->order[oi];
-        indent(f, 2);
-        json_str(f, s->label[li]);
-        fputs(": ", f);
-        put_metrics(f, v2_names, v2_is_int, V2_NMETRICS, means + li * V2_NMETRICS, 0, 2);
-        if (oi + 1 < s->nlabels)
-            fputc(',', f);
-    }
+    put_label_means(f, s, v2_names, v2_is_int, V2_NMETRICS, means, 2);
     indent(f, 1);
     fputs("},", f);
     indent(f, 1);
@@ -822,7 +542,7 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
                 fputc(',', f);
             first = 0;
             indent(f, 4);
-            json_str(f, s->label[li]);
+            ps_json_put_string(f, s->label[li]);
             fputs(": ", f);
             put_metrics(f, v2_names, v2_is_int, V2_NMETRICS, v, 1, 4);
         }
@@ -830,11 +550,11 @@ static void write_v2(const nsummary *s, const double *means, FILE *f)
         fputs("},", f);
         indent(f, 3);
         fputs("\"prediction_file\": ", f);
-        json_str(f, c->pred);
+        ps_json_put_string(f, c->pred);
         fputc(',', f);
         indent(f, 3);
         fputs("\"reference_file\": ", f);
-        json_str(f, c->ref);
+        ps_json_put_string(f, c->ref);
         indent(f, 2);
         fputc('}', f);
         if (ci + 1 < s->ncases)
@@ -930,16 +650,23 @@ static void label_of_key(const char *key, char *buf, size_t len)
     buf[j] = 0;
 }
 
+/* The number `key` of object `o`; NaN when absent or not a number. */
+static double jnum(const ps_json *o, const char *key)
+{
+    const ps_json *v = ps_json_get(o, key);
+    return v && v->type == PS_JSON_NUMBER ? v->number : NAN;
+}
+
 /* Every metric the reader uses must be there, as a number (NaN included). */
-static int check_keys(const jval *m, const char *const *keys, int n, const char *name, int ci,
+static int check_keys(const ps_json *m, const char *const *keys, int n, const char *name, int ci,
                       const char *label)
 {
-    if (!m || m->type != J_OBJ)
+    if (!m || m->type != PS_JSON_OBJECT)
         return ps_error(PS_ERR_FORMAT, "%s: case %d label '%s': not an object of metrics", name,
                         ci + 1, label);
     for (int i = 0; i < n; i++) {
-        const jval *v = jget(m, keys[i]);
-        if (!v || v->type != J_NUM)
+        const ps_json *v = ps_json_get(m, keys[i]);
+        if (!v || v->type != PS_JSON_NUMBER)
             return ps_error(PS_ERR_FORMAT, "%s: case %d label '%s': '%s' is %s", name, ci + 1,
                             label, keys[i], v ? "not a number" : "missing");
     }
@@ -957,20 +684,20 @@ static const char *status_of(double n_pred, double n_ref)
          : n_ref == 0 ? "ref_empty" : "ok";
 }
 
-static int read_case_v1(const jval *c, const char *model, ps_table_writer *b, const char *name, int ci)
+static int read_case_v1(const ps_json *c, const char *model, ps_table_writer *b, const char *name, int ci)
 {
-    if (c->type != J_OBJ)
+    if (c->type != PS_JSON_OBJECT)
         return ps_error(PS_ERR_FORMAT, "%s: results.all[%d] is not an object", name, ci);
-    const jval *ref = jget(c, "reference"), *test = jget(c, "test");
-    const char *rp = ref && ref->type == J_STR ? ref->str : "";
-    const char *pp = test && test->type == J_STR ? test->str : "";
+    const ps_json *ref = ps_json_get(c, "reference"), *test = ps_json_get(c, "test");
+    const char *rp = ref && ref->type == PS_JSON_STRING ? ref->string : "";
+    const char *pp = test && test->type == PS_JSON_STRING ? test->string : "";
     char *id = case_of_path(rp);
     if (!id)
         return PS_ERR_NOMEM;
-    for (int k = 0; k < c->n; k++) {
+    for (int64_t k = 0; k < c->n; k++) {
         if (!strcmp(c->keys[k], "reference") || !strcmp(c->keys[k], "test"))
             continue;
-        const jval *m = &c->items[k];
+        const ps_json *m = &c->items[k];
         int rc = check_keys(m, v1_read_keys, 6, name, ci, c->keys[k]);
         if (rc) {
             free(id);
@@ -1006,20 +733,20 @@ static int read_case_v1(const jval *c, const char *model, ps_table_writer *b, co
     return PS_OK;
 }
 
-static int read_case_v2(const jval *c, const char *model, ps_table_writer *b, const char *name, int ci)
+static int read_case_v2(const ps_json *c, const char *model, ps_table_writer *b, const char *name, int ci)
 {
-    if (c->type != J_OBJ || !jget(c, "metrics") || jget(c, "metrics")->type != J_OBJ)
+    if (c->type != PS_JSON_OBJECT || !ps_json_get(c, "metrics") || ps_json_get(c, "metrics")->type != PS_JSON_OBJECT)
         return ps_error(PS_ERR_FORMAT, "%s: metric_per_case[%d] has no object 'metrics'", name,
                         ci);
-    const jval *ref = jget(c, "reference_file"), *pred = jget(c, "prediction_file");
-    const jval *ms = jget(c, "metrics");
-    const char *rp = ref && ref->type == J_STR ? ref->str : "";
-    const char *pp = pred && pred->type == J_STR ? pred->str : "";
+    const ps_json *ref = ps_json_get(c, "reference_file"), *pred = ps_json_get(c, "prediction_file");
+    const ps_json *ms = ps_json_get(c, "metrics");
+    const char *rp = ref && ref->type == PS_JSON_STRING ? ref->string : "";
+    const char *pp = pred && pred->type == PS_JSON_STRING ? pred->string : "";
     char *id = case_of_path(rp);
     if (!id)
         return PS_ERR_NOMEM;
-    for (int k = 0; k < ms->n; k++) {
-        const jval *m = &ms->items[k];
+    for (int64_t k = 0; k < ms->n; k++) {
+        const ps_json *m = &ms->items[k];
         int rc = check_keys(m, v2_read_keys, 8, name, ci, ms->keys[k]);
         if (rc) {
             free(id);
@@ -1055,27 +782,20 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
                     ps_table **out)
 {
     *out = NULL;
-    char *copy = ps_strndup(text, len); /* NUL-terminated */
-    if (!copy)
-        return PS_ERR_NOMEM;
-    jparser p = {copy, copy, name, 0};
-    const char *cur = copy;
-    jval root;
-    int rc = jvalue(&p, &cur, &root);
-    if (!rc) {
-        skip_ws(&cur);
-        if (*cur) {
-            p.end = cur;
-            rc = jerr(&p, "text after the end of the document");
-        }
-    }
+    if (!name)
+        name = "(summary.json)";
+    ps_json *root = NULL;
+    int rc = ps_json_parse_flags(text, len, name, PS_JSON_NONFINITE, &root);
     if (rc) {
-        jfree(&root);
-        free(copy);
-        return rc;
+        /* "NAME:LINE:COL: what" from the reader, said as this reader always said it */
+        char msg[512];
+        const char *m = ps_error_message();
+        size_t nl = strlen(name);
+        snprintf(msg, sizeof msg, "%s", !strncmp(m, name, nl) && m[nl] == ':' ? m + nl + 1 : m);
+        return ps_error(rc, "%s: not valid JSON at %s", name, msg);
     }
-    const jval *all = jget(jget(&root, "results"), "all");
-    const jval *per_case = jget(&root, "metric_per_case");
+    const ps_json *all = ps_json_get(ps_json_get(root, "results"), "all");
+    const ps_json *per_case = ps_json_get(root, "metric_per_case");
     static const char *const cols[] = {"case", "model", "label", "status", "tp", "fp",
                                        "fn", "tn", "dice", "jaccard", "precision", "recall",
                                        "n_pred", "n_ref", "hd95", "assd", "ref_path",
@@ -1088,12 +808,12 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
         rc = PS_ERR_NOMEM;
     else
         rc = ps_table_writer_create(mem, PS_TABLE_CSV, 18, cols, &b);
-    if (!rc && all && all->type == J_ARR) {
-        for (int i = 0; i < all->n && !rc; i++)
-            rc = read_case_v1(&all->items[i], model, b, name, i);
-    } else if (!rc && per_case && per_case->type == J_ARR) {
-        for (int i = 0; i < per_case->n && !rc; i++)
-            rc = read_case_v2(&per_case->items[i], model, b, name, i);
+    if (!rc && all && all->type == PS_JSON_ARRAY) {
+        for (int64_t i = 0; i < all->n && !rc; i++)
+            rc = read_case_v1(&all->items[i], model, b, name, (int)i);
+    } else if (!rc && per_case && per_case->type == PS_JSON_ARRAY) {
+        for (int64_t i = 0; i < per_case->n && !rc; i++)
+            rc = read_case_v2(&per_case->items[i], model, b, name, (int)i);
     } else if (!rc) {
         rc = ps_error(PS_ERR_FORMAT, "%s: not an nnU-Net summary.json (neither results.all of "
                       "v1 nor metric_per_case of v2)", name);
@@ -1107,7 +827,6 @@ int ps_nnunet_parse(const char *text, size_t len, const char *name, const char *
     if (!rc)
         rc = ps_table_parse(csv, csv_len, name, out);
     free(csv);
-    jfree(&root);
-    free(copy);
+    ps_json_free(root);
     return rc;
 }

@@ -365,6 +365,12 @@ int ps_report_agreement_print(const ps_agreement_result *res, FILE *f, ps_report
  * header, then the rows of args[0], args[1], ... in order). */
 int ps_report_load(const char *const *args, int n, ps_table **out);
 
+/* The file an input argument of ps_report_load names: for MODEL=PATH (a non-empty prefix
+ * without '/' before the first '=', unless the whole argument is an existing file) a pointer
+ * to PATH inside arg, else arg itself. ps_report_load and the CLI's output check (an -o that
+ * is an input is refused) both use this one rule. */
+const char *ps_report_input_path(const char *arg);
+
 typedef enum ps_nnunet_layout {
     PS_NNUNET_V1 = 0, /* nnU-Net v1: results.all / results.mean, 13 confusion-matrix metrics */
     PS_NNUNET_V2,     /* nnU-Net v2: metric_per_case / mean / foreground_mean                */
@@ -386,6 +392,20 @@ typedef struct ps_nnunet_options {
  * header comment of reports/nnunet_json.c and docs/nnunet.md). Rows with status error or
  * missing are left out; *nskipped (may be NULL) receives their number. */
 int ps_nnunet_write(const ps_table *t, const ps_nnunet_options *o, FILE *f, int64_t *nskipped);
+
+/* summary.json written by the run that writes the per-case table (`metrics --summary-json`):
+ * the collector's sink forwards each row to `next` (the table's own sink, not owned) and keeps
+ * a CSV copy of the table in memory; ps_nnunet_collector_write then parses that copy
+ * (ps_table_parse) and writes it with ps_nnunet_write atomically to `path`, so the file equals
+ * what `panseval summary TABLE --format nnunet-...` writes from the table. *nskipped as for
+ * ps_nnunet_write. ps_nnunet_collector_write may be called once. */
+typedef struct ps_nnunet_collector ps_nnunet_collector;
+int ps_nnunet_collector_create(const ps_eval_plan *plan, const ps_eval_sink *next,
+                               ps_nnunet_collector **out);
+ps_eval_sink ps_nnunet_collector_sink(ps_nnunet_collector *c);
+int ps_nnunet_collector_write(ps_nnunet_collector *c, const ps_nnunet_options *o,
+                              const char *path, int64_t *nskipped);
+void ps_nnunet_collector_free(ps_nnunet_collector *c); /* NULL accepted */
 
 /* Parse a summary.json of either layout into a per-case table with the columns case, model,
  * label, status, tp, fp, fn, tn (empty for v1), dice, jaccard, precision, recall, n_pred,

@@ -81,6 +81,7 @@ enum {
 typedef struct cli_common {
     ps_context ctx;
     const char *output;      /* NULL or "-" = stdout */
+    const char *output_opt;  /* the option that named output, for messages; NULL = "-o" */
     ps_table_format format;
     int format_set;          /* 1 --format given, 2 taken from the suffix of -o */
     int text;                /* CLI_USE_TEXT: 1 --format text, 0 another format, -1 not given */

@@ -1,5 +1,6 @@
 /* cli_common.c - options and helpers shared by all subcommands. */
 #include "cli.h"
+#include "ps_reports.h"
 
 #include <errno.h>
 #include <math.h>
@@ -304,9 +305,11 @@ int cli_output_check(const cli_common *c, const char *const *inputs, int n)
     for (int i = 0; i < n; i++) {
         if (!inputs[i] || !strcmp(inputs[i], "-"))
             continue;
-        if (same_file(out, inputs[i]))
-            return cli_usage_error(c->cmd, "-o %s is the input file %s; refusing to overwrite "
-                                   "an input", out, inputs[i]);
+        /* an input may be MODEL=PATH (summary, compare, describe): PATH is the file */
+        const char *path = ps_report_input_path(inputs[i]);
+        if (same_file(out, inputs[i]) || (path != inputs[i] && same_file(out, path)))
+            return cli_usage_error(c->cmd, "%s %s is the input file %s; refusing to overwrite "
+                                   "an input", c->output_opt ? c->output_opt : "-o", out, path);
     }
     if (ps_atomic_check(out))
         return cli_usage_error(c->cmd, "%s", ps_error_message());

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "ps_eval.h"
+#include "ps_reports.h"
 
 static const char *CMD = "metrics";
 
@@ -37,6 +38,13 @@ static void usage(FILE *f)
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_OUTPUT CLI_HELP_FORMAT CLI_HELP_THREADS
                                   CLI_HELP_PROGRESS) "\n", f);
+    fputs("nnU-Net's summary.json, from the same run (docs/nnunet.md):\n"
+          "  --summary-json FILE  also write FILE as nnU-Net writes summary.json for these\n"
+          "                       masks; byte for byte what `panseval summary TABLE --format\n"
+          "                       LAYOUT` writes from the table. Error and missing rows are\n"
+          "                       left out and counted; not written when interrupted\n"
+          "  --summary-json-layout LAYOUT\n"
+          "                       nnunet-v1 (default), nnunet-v1-pansegnet or nnunet-v2\n\n", f);
     fputs(ps_eval_table_help, f);
     fputs("\nExamples:\n"
           "  panseval metrics --ref case01_gt.nii.gz --pred case01_pred.nii.gz\n"
@@ -45,8 +53,11 @@ static void usage(FILE *f)
 }
 
 /* Run the plan into the output; status counts and the interruption note on stderr. */
-static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval_settings *s)
+static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval_settings *s,
+               const char *sjson, const ps_nnunet_options *no)
 {
+    ps_nnunet_collector *col = NULL;
+    int64_t skipped = 0;
     ps_atomic_file *af;
     FILE *f;
     ps_eval_writer *w;
@@ -57,13 +68,25 @@ static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval
     if ((rc = ps_eval_writer_create(f, common->format, plan, &w)))
         return cli_report_error(CMD, cli_output_close(af, rc));
     ps_eval_control ctl = {NULL, cli_catch_stop_signals()};
-    ps_eval_sink sink = ps_eval_writer_sink(w);
-    rc = ps_eval_run(plan, s, &common->ctx, &ctl, &sink, &sum);
+    ps_eval_sink sink = ps_eval_writer_sink(w), tee;
+    if (sjson && (rc = ps_nnunet_collector_create(plan, &sink, &col))) {
+        ps_eval_writer_finish(w);
+        return cli_report_error(CMD, cli_output_close(af, rc));
+    }
+    if (col)
+        tee = ps_nnunet_collector_sink(col);
+    rc = ps_eval_run(plan, s, &common->ctx, &ctl, col ? &tee : &sink, &sum);
     int rc2 = ps_eval_writer_finish(w);
     rc = cli_output_close(af, rc ? rc : rc2); /* an interrupted run keeps its prefix */
     cli_release_stop_signals();
     if (!rc && common->output && strcmp(common->output, "-"))
         rc = ps_eval_sidecar_write(common->output, common->format, plan, s, &sum);
+    if (!rc && col && !*ctl.stop)
+        rc = ps_nnunet_collector_write(col, no, sjson, &skipped);
+    ps_nnunet_collector_free(col);
+    if (!rc && skipped)
+        ps_log(&common->ctx, PS_LOG_WARN, "metrics: %lld row(s) with status error or missing "
+               "left out of %s", (long long)skipped, sjson);
     if (rc)
         return cli_report_error(CMD, rc);
     ps_eval_summary_log(&sum, &common->ctx); /* failed cases also under -q */
@@ -77,8 +100,26 @@ static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval
     return sig ? 128 + sig : sum.failed ? 1 : 0;
 }
 
+/* --summary-json FILE: refused, before any work, as -o is, and when it is -o itself. */
+static int check_summary_json(const cli_common *common, const char *sjson,
+                              const char *const inputs[3])
+{
+    if (!sjson)
+        return 0;
+    if (!*sjson || !strcmp(sjson, "-"))
+        return cli_usage_error(CMD, "--summary-json needs a file name");
+    const char *all[] = {inputs[0], inputs[1], inputs[2], common->output};
+    cli_common c = *common;
+    c.output = sjson;
+    c.output_opt = "--summary-json";
+    int rc = cli_output_check(&c, all, 4);
+    if (!rc && common->output && !strcmp(common->output, sjson))
+        rc = cli_usage_error(CMD, "--summary-json %s is the -o file", sjson);
+    return rc;
+}
+
 enum { OPT_REF = CLI_OPT_FIRST_PRIVATE, OPT_PRED, OPT_CASE, OPT_NAME, OPT_MANIFEST, OPT_MODEL,
-       OPT_SETTING };
+       OPT_SETTING, OPT_SJSON, OPT_SJSON_LAYOUT };
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
 int main_metrics(int argc, char **argv)
@@ -92,7 +133,9 @@ int main_metrics(int argc, char **argv)
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
-        SETTING("geometry-tol", 1), SETTING("fail-fast", 0), {NULL, 0, NULL, 0},
+        SETTING("geometry-tol", 1), SETTING("fail-fast", 0),
+        {"summary-json", required_argument, NULL, OPT_SJSON},
+        {"summary-json-layout", required_argument, NULL, OPT_SJSON_LAYOUT}, {NULL, 0, NULL, 0},
     };
     cli_common common;
     cli_common_init(&common, PS_TABLE_CSV);
@@ -100,6 +143,9 @@ int main_metrics(int argc, char **argv)
     ps_eval_settings s;
     ps_eval_settings_init(&s);
     const char *ref = NULL, *pred = NULL, *case_id = NULL, *name = "pred", *manifest = NULL;
+    const char *sjson = NULL;
+    ps_nnunet_options no = {PS_NNUNET_V1, NULL};
+    int layout_set = 0;
     const char **models = calloc((size_t)argc, sizeof *models);
     int nmodels = 0, c, status = models ? 0 : cli_report_error(CMD, PS_ERR_NOMEM), rc;
     while (!status && (c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
@@ -111,6 +157,13 @@ int main_metrics(int argc, char **argv)
         case OPT_NAME: name = optarg; break;
         case OPT_MANIFEST: manifest = optarg; break;
         case OPT_MODEL: models[nmodels++] = optarg; break;
+        case OPT_SJSON: sjson = optarg; break;
+        case OPT_SJSON_LAYOUT:
+            layout_set = 1;
+            if (ps_nnunet_layout_parse(optarg, &no.layout))
+                status = cli_usage_error(CMD, "--summary-json-layout must be nnunet-v1, "
+                                         "nnunet-v1-pansegnet or nnunet-v2, got '%s'", optarg);
+            break;
         case OPT_SETTING: /* the option name without "--" */
             if (ps_eval_settings_set(&s, common.last_opt + 2, optarg))
                 status = cli_usage_error(CMD, "%s", ps_error_message());
@@ -130,13 +183,16 @@ int main_metrics(int argc, char **argv)
         status = cli_usage_error(CMD, "--ref and --pred go together");
     else if (nmodels && !manifest)
         status = cli_usage_error(CMD, "--model selects pred:MODEL columns of a --manifest");
-    else if (!(status = cli_output_check(&common, inputs, 3))) {
+    else if (layout_set && !sjson)
+        status = cli_usage_error(CMD, "--summary-json-layout goes with --summary-json FILE");
+    else if (!(status = cli_output_check(&common, inputs, 3)) &&
+             !(status = check_summary_json(&common, sjson, inputs))) {
         rc = manifest ? ps_eval_plan_from_manifest(manifest, models, nmodels, &common.ctx, &plan)
                       : ps_eval_plan_files(ref, pred, case_id, name, &plan);
         for (int i = 0; !rc && i < plan->nunmatched; i++)
             ps_log(&common.ctx, PS_LOG_WARN, "%s: no reference of this name in %s; not "
                    "evaluated", plan->unmatched[i], ref);
-        status = rc ? cli_report_error(CMD, rc) : run(&common, plan, &s);
+        status = rc ? cli_report_error(CMD, rc) : run(&common, plan, &s, sjson, &no);
     }
     ps_eval_plan_free(plan);
     ps_eval_settings_clear(&s);

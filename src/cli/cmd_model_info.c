@@ -1,5 +1,6 @@
 /* cmd_model_info.c - `panseval model-info`: what a trained nnU-Net v1 / PanSegNet model folder
  * contains (trainer, stage, plans, architecture, parameters, FLOPs), read without Python. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,19 +72,18 @@ static void usage(FILE *f)
 enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_FOLD, OPT_CHECKPOINT };
 
 /* JSON string literal (RFC 8259 escaping). */
-static void json_str(FILE *f, const char *s)
+/* Numbers as every table writes them: the shortest text that reads back as the same double
+ * (ps_format_double); in JSON a non-finite value is null. Each call has its own buffer slot,
+ * so one printf may take several. */
+typedef struct { char b[8][32]; int i; } numbuf;
+static const char *num(numbuf *nb, double x, int json)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    char *b = nb->b[nb->i++ & 7];
+    if (json && !isfinite(x))
+        snprintf(b, 32, "null");
+    else
+        ps_format_double(x, b, 32);
+    return b;
 }
 
 typedef struct attn_info {
@@ -195,18 +195,19 @@ static void print_json(FILE *f, const report *r)
     const ps_model *m = r->m;
     const ps_plans *p = &m->plans;
     fputs("{\n  \"model\": ", f);
-    json_str(f, m->dir);
+    ps_json_put_string(f, m->dir);
     fputs(",\n  \"checkpoint\": ", f);
-    json_str(f, m->checkpoint_path);
+    ps_json_put_string(f, m->checkpoint_path);
     fprintf(f, ",\n  \"fold\": %d,\n  \"epoch\": %lld,\n  \"trainer\": ", m->fold,
             (long long)m->epoch);
-    json_str(f, p->trainer);
+    ps_json_put_string(f, p->trainer);
     fprintf(f, ",\n  \"attention\": %s,\n  \"stage\": %d,\n  \"num_stages\": %d,\n",
             r->attn.present ? "true" : "false", p->stage, p->num_stages);
     fprintf(f, "  \"patch_size\": [%d, %d, %d],\n", p->patch_size[0], p->patch_size[1],
             p->patch_size[2]);
-    fprintf(f, "  \"spacing_mm\": [%.17g, %.17g, %.17g],\n", p->spacing[0], p->spacing[1],
-            p->spacing[2]);
+    numbuf nb = {{{0}}, 0};
+    fprintf(f, "  \"spacing_mm\": [%s, %s, %s],\n", num(&nb, p->spacing[0], 1),
+            num(&nb, p->spacing[1], 1), num(&nb, p->spacing[2], 1));
     fprintf(f, "  \"transpose_forward\": [%d, %d, %d],\n  \"transpose_backward\": [%d, %d, %d],\n",
             p->transpose_forward[0], p->transpose_forward[1], p->transpose_forward[2],
             p->transpose_backward[0], p->transpose_backward[1], p->transpose_backward[2]);
@@ -215,12 +216,12 @@ static void print_json(FILE *f, const report *r)
     for (int c = 0; c < p->num_modalities; c++) {
         const struct ps_plans_intensity *in = &p->intensity[c];
         fputs(c ? ", {\"scheme\": " : "{\"scheme\": ", f);
-        json_str(f, p->normalization[c]);
+        ps_json_put_string(f, p->normalization[c]);
         fprintf(f, ", \"use_mask\": %s", p->use_mask_for_norm[c] ? "true" : "false");
         if (in->present)
-            fprintf(f, ", \"mean\": %.17g, \"sd\": %.17g, \"percentile_00_5\": %.17g, "
-                       "\"percentile_99_5\": %.17g", in->mean, in->sd, in->percentile_00_5,
-                    in->percentile_99_5);
+            fprintf(f, ", \"mean\": %s, \"sd\": %s, \"percentile_00_5\": %s, "
+                       "\"percentile_99_5\": %s", num(&nb, in->mean, 1), num(&nb, in->sd, 1),
+                    num(&nb, in->percentile_00_5, 1), num(&nb, in->percentile_99_5, 1));
         fputc('}', f);
     }
     fprintf(f, "],\n  \"base_num_features\": %d,\n  \"stages\": [\n", p->base_num_features);
@@ -240,8 +241,8 @@ static void print_json(FILE *f, const report *r)
                    "\"layers\": %d, \"heads\": 8, \"d_ff\": %d},\n", r->attn.tokens,
                 r->attn.channels, r->attn.d_model, r->attn.layers, r->attn.d_ff);
     fprintf(f, "  \"parameters\": %lld,\n  \"state_dict_elements\": %lld,\n"
-               "  \"state_dict_tensors\": %d,\n  \"flops\": %.17g\n}\n",
-            (long long)r->params, (long long)r->sd_numel, m->sd.n, r->flops);
+               "  \"state_dict_tensors\": %d,\n  \"flops\": %s\n}\n",
+            (long long)r->params, (long long)r->sd_numel, m->sd.n, num(&nb, r->flops, 1));
 }
 
 static void print_table(FILE *f, const report *r, char sep)
@@ -259,8 +260,9 @@ static void print_table(FILE *f, const report *r, char sep)
     fprintf(f, "stage%c%d\n", sep, p->stage);
     fprintf(f, "patch_size%c%dx%dx%d\n", sep, p->patch_size[0], p->patch_size[1],
             p->patch_size[2]);
-    fprintf(f, "spacing_mm%c%.17gx%.17gx%.17g\n", sep, p->spacing[0], p->spacing[1],
-            p->spacing[2]);
+    numbuf nb = {{{0}}, 0};
+    fprintf(f, "spacing_mm%c%sx%sx%s\n", sep, num(&nb, p->spacing[0], 0),
+            num(&nb, p->spacing[1], 0), num(&nb, p->spacing[2], 0));
     fprintf(f, "num_classes%c%d\n", sep, p->num_classes);
     fprintf(f, "num_modalities%c%d\n", sep, p->num_modalities);
     for (int c = 0; c < p->num_modalities; c++)
@@ -269,7 +271,7 @@ static void print_table(FILE *f, const report *r, char sep)
     fprintf(f, "base_num_features%c%d\n", sep, p->base_num_features);
     fprintf(f, "parameters%c%lld\n", sep, (long long)r->params);
     fprintf(f, "state_dict_elements%c%lld\n", sep, (long long)r->sd_numel);
-    fprintf(f, "flops%c%.17g\n", sep, r->flops);
+    fprintf(f, "flops%c%s\n", sep, num(&nb, r->flops, 0));
 }
 
 int main_model_info(int argc, char **argv)

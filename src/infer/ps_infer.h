@@ -1,5 +1,8 @@
 /* ps_infer.h - CPU inference core for nnU-Net v1 / PanSegNet checkpoints.
  *
+ * Part 2 (the end of this header): the predictor, which segments whole images exactly as
+ * nnU-Net v1's predict_cases does (docs/inference.md, "Whole-image prediction").
+ *
  * Part 1: read a model folder (torch.save zip + pickles, no code execution) into plans and a
  * state dict of float32 tensors, build Generic_UNet (optionally with PanSegNet's linear
  * attention bottleneck) and run one forward pass on a prepared patch.
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "ps_core.h"
+#include "ps_io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,6 +142,77 @@ ps_conv_backend ps_net_backend(const ps_net *net);
 /* Timing table of the last ps_net_forward(): per layer group (encoder stage, bottleneck,
  * decoder step, attention, head) convolution GFLOP, ms and GFLOP/s, instance norm ms, other ms. */
 int ps_net_print_profile(const ps_net *net, FILE *f);
+
+/* ---- whole-image prediction (nnU-Net v1 predict_cases) ------------------------------------ */
+typedef struct ps_predict_options {
+    const char *checkpoint;    /* NULL = "model_final_checkpoint"                            */
+    int mirroring;             /* 1 (default): 8-pass mirroring test-time augmentation        */
+    double step;               /* sliding-window step as a fraction of the patch; 0.5         */
+    int postprocessing;        /* 1 (default): apply MODEL_DIR/postprocessing.json if present */
+    ps_conv_backend backend;   /* PS_CONV_AUTO                                                 */
+    int64_t max_memory_bytes;  /* refuse a case whose estimated peak exceeds this; 0 = the
+                                  physical memory of the machine                            */
+} ps_predict_options;
+
+void ps_predict_options_init(ps_predict_options *o);
+
+/* Where the time of the last ps_predictor_run() went (seconds) and what it computed. */
+typedef struct ps_predict_timing {
+    double read_s, preprocess_s, network_s, export_s, total_s;
+    double net_forward_s;       /* inside ps_net_forward() (part of network_s)             */
+    double flops;               /* FLOPs of all network passes                              */
+    int64_t tiles, passes;      /* tiles per fold, network passes in total                   */
+    int64_t estimated_bytes;    /* the peak memory estimate that was checked                */
+} ps_predict_timing;
+
+typedef struct ps_predictor ps_predictor;
+
+/* Load the folds of a model folder. folds: nfolds fold numbers (0..999) to ensemble, or
+ * {-1} (nfolds 1) for the folder "all", or nfolds 0 for every fold_N folder present (in
+ * increasing N). The folds must share plans (classes, modalities, patch). PS_ERR_FORMAT /
+ * PS_ERR_IO naming the file for a folder without plans or checkpoints, PS_ERR_ARG for bad
+ * options. ctx (copied; NULL = defaults) gives the thread count and the log. */
+int ps_predictor_create(const char *model_dir, const int *folds, int nfolds,
+                        const ps_predict_options *opt, const ps_context *ctx,
+                        ps_predictor **out);
+void ps_predictor_free(ps_predictor *p);
+/* The plans of the model (of its first fold). */
+const ps_plans *ps_predictor_plans(const ps_predictor *p);
+int ps_predictor_nfolds(const ps_predictor *p);
+
+/* Segment one case: inputs[0..n-1] are the modality files in the model's order (nnU-Net's
+ * _0000, _0001, ...), n must equal the model's modalities; all must be 3D with one geometry
+ * (ps_geometry_check_same) and hold no NaN or infinite voxel. On success *seg is the label map
+ * (uint8, int16 beyond 255 classes) with the first input's geometry, and, when prob != NULL,
+ * *prob the class probabilities (float32, 4D, classes on the 4th axis; outside the crop box
+ * class 0 = 1). Errors name the file and the problem; a case whose estimated memory exceeds
+ * the limit is refused (PS_ERR_NOMEM) with the estimate. Not thread-safe per predictor. */
+int ps_predictor_run(ps_predictor *p, const char *const *inputs, int n, ps_volume **seg,
+                     ps_volume **prob);
+/* ps_predictor_run, then write SEG (and PROB when prob_path != NULL) atomically; on a failure
+ * nothing is left behind. */
+int ps_predictor_run_files(ps_predictor *p, const char *const *inputs, int n,
+                           const char *seg_path, const char *prob_path);
+const ps_predict_timing *ps_predictor_timing(const ps_predictor *p);
+/* ps_net_print_profile() of the last network pass (one fold only: with several, each fold's
+ * network is released after its case and PS_ERR_UNSUPPORTED is returned). */
+int ps_predictor_print_profile(const ps_predictor *p, FILE *f);
+
+/* The manifest form: every case of `m` that has an image (and image:1, ... for further
+ * modalities) is segmented into OUT_DIR/CASE.nii.gz (the folder is created). An existing
+ * output is kept and the case counted as skipped unless `force`. A failing case is reported
+ * on the log (ERROR, naming the case, its manifest line and the problem) and the others go
+ * on: res->failed counts them (the return value stays PS_OK). With manifest_out, a copy of
+ * the manifest with the column pred:NAME (added, or replaced) is written atomically, every
+ * path absolute. Progress (cases, ETA) goes to the log when ctx->progress allows.
+ * Returns an error only for what stops every case (the folder, the copy, memory). */
+struct ps_manifest;
+typedef struct ps_predict_manifest_result {
+    int64_t done, skipped, failed, no_image;
+} ps_predict_manifest_result;
+int ps_predict_manifest(ps_predictor *p, const struct ps_manifest *m, const char *name,
+                        const char *out_dir, int force, const char *manifest_out,
+                        ps_predict_manifest_result *res);
 
 #ifdef __cplusplus
 }

@@ -10,12 +10,18 @@
  *     strtod in the C locale's syntax;
  *   - objects keep their members in file order; a repeated key is kept twice (ps_json_get
  *     returns the first);
- *   - nesting deeper than PS_JSON_MAX_DEPTH is an error (no unbounded recursion).
+ *   - nesting deeper than PS_JSON_MAX_DEPTH is an error (no unbounded recursion);
+ *   - with PS_JSON_NONFINITE (ps_json_parse_flags), also the bare tokens NaN, Infinity and
+ *     -Infinity, which Python's json module writes by default (allow_nan=True) and nnU-Net's
+ *     summary.json holds; they are not RFC 8259 JSON, so nothing else accepts them;
+ *   - every value records its line; with PS_JSON_NUMBER_TEXT a number also keeps its own
+ *     text (for tables, whose cells are text).
  * Errors are PS_ERR_FORMAT "NAME:LINE:COL: what".
  */
 #include "ps_io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +29,8 @@ typedef struct jparser {
     const char *s;
     size_t len, pos;
     const char *name;
+    unsigned flags;
+    int64_t line; /* 1-based line of s[pos]; only white space holds line breaks */
 } jparser;
 
 static int jerr(const jparser *p, const char *what)
@@ -42,8 +50,10 @@ static int jerr(const jparser *p, const char *what)
 static void skip_ws(jparser *p)
 {
     while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r')) {
+        p->line += p->s[p->pos] == '\n';
         p->pos++;
+    }
 }
 
 static int hex4(jparser *p, unsigned *out)
@@ -215,6 +225,15 @@ static int parse_number(jparser *p, double *out)
 
 static int parse_value(jparser *p, ps_json *v, int depth);
 
+/* PS_JSON_NUMBER_TEXT: the number's own text, s[start..pos), in v->string. */
+static int number_text(jparser *p, ps_json *v, size_t start)
+{
+    if (!(p->flags & PS_JSON_NUMBER_TEXT))
+        return PS_OK;
+    v->string = ps_strndup(p->s + start, p->pos - start);
+    return v->string ? PS_OK : PS_ERR_NOMEM;
+}
+
 /* Grow the item (and key) arrays of an array/object by one. */
 static int push_item(ps_json *v, size_t *cap, int with_key)
 {
@@ -288,6 +307,7 @@ static int parse_value(jparser *p, ps_json *v, int depth)
     if (p->pos >= p->len)
         return jerr(p, "unexpected end of the text, expected a value");
     char c = p->s[p->pos];
+    v->line = p->line;
     if (c == '{' || c == '[')
         return parse_container(p, v, depth, c == '{');
     if (c == '"') {
@@ -305,8 +325,23 @@ static int parse_value(jparser *p, ps_json *v, int depth)
             return PS_OK;
         }
     }
+    if (p->flags & PS_JSON_NONFINITE) {
+        static const struct { const char *word; double x; } nonfinite[] = {
+            {"NaN", NAN}, {"Infinity", INFINITY}, {"-Infinity", -INFINITY}};
+        for (size_t i = 0; i < sizeof nonfinite / sizeof nonfinite[0]; i++) {
+            size_t n = strlen(nonfinite[i].word);
+            if (p->len - p->pos >= n && !memcmp(p->s + p->pos, nonfinite[i].word, n)) {
+                v->type = PS_JSON_NUMBER;
+                v->number = nonfinite[i].x;
+                p->pos += n;
+                return number_text(p, v, p->pos - n);
+            }
+        }
+    }
     v->type = PS_JSON_NUMBER;
-    return parse_number(p, &v->number);
+    size_t start = p->pos;
+    int rc = parse_number(p, &v->number);
+    return rc ? rc : number_text(p, v, start);
 }
 
 static void free_value(ps_json *v)
@@ -331,8 +366,14 @@ void ps_json_free(ps_json *j)
 
 int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out)
 {
+    return ps_json_parse_flags(text, len, name, 0, out);
+}
+
+int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned flags,
+                        ps_json **out)
+{
     *out = NULL;
-    jparser p = {text, len, 0, name ? name : "(json)"};
+    jparser p = {text, len, 0, name ? name : "(json)", flags, 1};
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
         p.pos = 3;
     ps_json *v = ps_calloc(1, sizeof *v);
@@ -355,38 +396,11 @@ int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out)
 int ps_json_read(const char *path, ps_json **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = PS_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t c = cap ? 2 * cap : 65536;
-            if (c > ((size_t)1 << 30)) {
-                rc = ps_error(PS_ERR_RANGE, "%s: JSON file larger than 1 GiB", path);
-                break;
-            }
-            char *b = ps_realloc_array(buf, c, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    char *buf;
+    size_t len;
+    int rc = ps_read_all(path, NULL, &buf, &len);
     if (!rc)
-        rc = ps_json_parse(buf ? buf : "", len, path, out);
+        rc = ps_json_parse(buf, len, path, out);
     free(buf);
     return rc;
 }

@@ -222,6 +222,12 @@ int64_t ps_table_writer_rows(const ps_table_writer *w); /* rows finished so far 
 /* Closes the JSON array / LaTeX tabular; frees w (NULL accepted). */
 int ps_table_writer_finish(ps_table_writer *w);
 
+/* ---- whole files (read_all.c) -------------------------------------------------------- */
+/* The whole of `path` ('-' = standard input, named "(stdin)") in a new buffer, NUL-terminated
+ * (*len excludes the NUL; free() it). `what` (may be NULL) names the file in messages:
+ * "cannot open manifest m.tsv: No such file or directory". Files over 1 GiB are PS_ERR_RANGE. */
+int ps_read_all(const char *path, const char *what, char **text, size_t *len);
+
 /* ---- JSON (json_read.c) ------------------------------------------------------------------ */
 /* A parsed JSON value (RFC 8259). Objects keep their members in file order: keys[i] names
  * items[i]. Strings are UTF-8 (escapes decoded; \u0000 is refused). Numbers are doubles.
@@ -238,10 +244,18 @@ typedef struct ps_json {
     int64_t n;              /* PS_JSON_ARRAY / PS_JSON_OBJECT: item count    */
     struct ps_json *items;  /* [n]                                           */
     char **keys;            /* [n] member names (objects only, else NULL)    */
+    int64_t line;           /* 1-based line of the value's first character   */
 } ps_json;
 /* Parse `len` bytes of `text` (one value, white space around it allowed, a UTF-8 BOM
  * ignored). Errors are PS_ERR_FORMAT "NAME:LINE:COL: what". */
 int ps_json_parse(const char *text, size_t len, const char *name, ps_json **out);
+/* As ps_json_parse; flags PS_JSON_NONFINITE also accepts the bare tokens NaN, Infinity and
+ * -Infinity (numbers), as Python's json module writes them (nnU-Net's summary.json). */
+#define PS_JSON_NONFINITE 1u
+/* ... and PS_JSON_NUMBER_TEXT keeps each number's own text in `string` ("-1.5e3"). */
+#define PS_JSON_NUMBER_TEXT 2u
+int ps_json_parse_flags(const char *text, size_t len, const char *name, unsigned flags,
+                        ps_json **out);
 int ps_json_read(const char *path, ps_json **out);
 void ps_json_free(ps_json *j);
 /* The first member `key` of object `obj`; NULL when absent or `obj` is not an object. */

@@ -171,291 +171,85 @@ void ps_table_free(ps_table *t)
     free(t);
 }
 
-/* ---- JSON: an array of flat objects --------------------------------------------------- */
-static void json_ws(parser *p)
-{
-    while (p->pos < p->len && p->s[p->pos] && strchr(" \t\r\n", p->s[p->pos])) {
-        if (p->s[p->pos] == '\n')
-            p->line++;
-        p->pos++;
-    }
-}
-
-static int json_fail(const parser *p, const char *what)
-{
-    return ps_error(PS_ERR_FORMAT, "%s line %lld: %s", p->name, (long long)p->line, what);
-}
-
-static int put_utf8(parser *p, unsigned long u)
-{
-    unsigned char b[4];
-    int n;
-    if (u < 0x80) {
-        b[0] = (unsigned char)u;
-        n = 1;
-    } else if (u < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (u >> 6));
-        b[1] = (unsigned char)(0x80 | (u & 0x3F));
-        n = 2;
-    } else if (u < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (u >> 12));
-        b[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (u & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | (u >> 18));
-        b[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
-        b[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-        b[3] = (unsigned char)(0x80 | (u & 0x3F));
-        n = 4;
-    }
-    for (int i = 0; i < n; i++) {
-        int rc = put_char(p, (char)b[i]);
-        if (rc)
-            return rc;
-    }
-    return PS_OK;
-}
-
-static int json_hex4(parser *p, unsigned long *u)
-{
-    if (p->pos + 4 > p->len)
-        return json_fail(p, "\\u escape is cut short");
-    char h[5];
-    memcpy(h, p->s + p->pos, 4);
-    h[4] = '\0';
-    for (int i = 0; i < 4; i++)
-        if (!isxdigit((unsigned char)h[i]))
-            return json_fail(p, "bad \\u escape");
-    *u = strtoul(h, NULL, 16);
-    p->pos += 4;
-    return PS_OK;
-}
-
-/* A JSON string at p->pos (the opening quote) into the cell storage, NUL-terminated. */
-static int json_string(parser *p)
-{
-    int rc;
-    p->pos++;
-    for (;;) {
-        if (p->pos >= p->len)
-            return json_fail(p, "string is not closed before the end of the file");
-        unsigned char c = (unsigned char)p->s[p->pos++];
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            return json_fail(p, "control character inside a string (must be escaped)");
-        if (c != '\\') {
-            if ((rc = put_char(p, (char)c)))
-                return rc;
-            continue;
-        }
-        if (p->pos >= p->len)
-            return json_fail(p, "string is not closed before the end of the file");
-        char e = p->s[p->pos++];
-        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
-        const char *k = e ? strchr(from, e) : NULL;
-        if (k) {
-            rc = put_char(p, to[k - from]);
-        } else if (e == 'u') {
-            unsigned long u, lo;
-            if ((rc = json_hex4(p, &u)))
-                return rc;
-            if (u >= 0xD800 && u < 0xDC00) {
-                if (p->pos + 2 > p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
-                    return json_fail(p, "unpaired UTF-16 surrogate in \\u escape");
-                p->pos += 2;
-                if ((rc = json_hex4(p, &lo)))
-                    return rc;
-                if (lo < 0xDC00 || lo >= 0xE000)
-                    return json_fail(p, "unpaired UTF-16 surrogate in \\u escape");
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            rc = put_utf8(p, u);
-        } else {
-            return json_fail(p, "unknown escape in a string");
-        }
-        if (rc)
-            return rc;
-    }
-    return put_char(p, '\0');
-}
-
-static int put_text(parser *p, const char *s, size_t n)
+/* ---- JSON: an array of flat objects, read with json_read.c -------------------------------- */
+static int put_text(parser *p, const char *s)
 {
     int rc = PS_OK;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = put_char(p, s[i]);
+    for (; *s && !rc; s++)
+        rc = put_char(p, *s);
     return rc ? rc : put_char(p, '\0');
 }
 
-/* A scalar value into the cell storage. */
-static int json_value(parser *p)
+/* A scalar member value into the cell storage, as its cell text. */
+static int json_cell(parser *p, const ps_json *v)
 {
-    if (p->pos >= p->len)
-        return json_fail(p, "value expected before the end of the file");
-    char c = p->s[p->pos];
-    if (c == '"')
-        return json_string(p);
-    if (c == '{' || c == '[')
-        return json_fail(p, "nested objects or arrays are not table cells");
-    static const struct {
-        const char *word, *text;
-    } words[] = {{"null", "nan"}, {"true", "true"}, {"false", "false"}};
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(words[i].word);
-        if (p->pos + n <= p->len && !memcmp(p->s + p->pos, words[i].word, n)) {
-            p->pos += n;
-            return put_text(p, words[i].text, strlen(words[i].text));
-        }
+    switch (v->type) {
+    case PS_JSON_STRING:
+    case PS_JSON_NUMBER: return put_text(p, v->string); /* PS_JSON_NUMBER_TEXT */
+    case PS_JSON_BOOL: return put_text(p, v->boolean ? "true" : "false");
+    case PS_JSON_NULL: return put_text(p, "nan");
+    default:
+        return ps_error(PS_ERR_FORMAT, "%s line %lld: nested objects or arrays are not table "
+                        "cells", p->name, (long long)v->line);
     }
-    size_t b = p->pos;
-    while (p->pos < p->len && p->s[p->pos] && strchr("+-.0123456789eE", p->s[p->pos]))
-        p->pos++;
-    if (p->pos == b)
-        return json_fail(p, "a string, number, true, false or null was expected");
-    return put_text(p, p->s + b, p->pos - b);
 }
-
-typedef struct {
-    size_t key, val; /* offsets into the cell storage */
-} json_pair;
 
 static int json_parse(parser *p, int *ncols_out, int64_t **lines_out, int64_t *nrows_out)
 {
-    int rc, ncols = -1;
-    int64_t nrows = 0;
-    size_t lines_cap = 0;
+    ps_json *root = NULL;
     int64_t *lines = NULL;
-    json_pair *pairs = NULL;
-    size_t npairs = 0, pairs_cap = 0;
-    p->pos++; /* '[' */
-    json_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
+    int ncols = 0;
+    int rc = ps_json_parse_flags(p->s, p->len, p->name, PS_JSON_NUMBER_TEXT, &root);
+    if (!rc && root->n == 0)
         rc = ps_error(PS_ERR_FORMAT, "%s: empty JSON array (no columns)", p->name);
-        goto fail;
-    }
-    for (;;) {
-        json_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != '{') {
-            rc = json_fail(p, "'{' expected (a table is an array of objects)");
-            goto fail;
-        }
-        int64_t line0 = p->line;
-        p->pos++;
-        npairs = 0;
-        json_ws(p);
-        if (p->pos < p->len && p->s[p->pos] == '}') {
-            p->pos++;
-        } else {
-            for (;;) {
-                json_ws(p);
-                if (p->pos >= p->len || p->s[p->pos] != '"') {
-                    rc = json_fail(p, "a quoted key was expected");
-                    goto fail;
-                }
-                if (npairs == pairs_cap) {
-                    pairs_cap = pairs_cap ? 2 * pairs_cap : 32;
-                    json_pair *q = ps_realloc_array(pairs, pairs_cap, sizeof *q);
-                    if (!q) {
-                        rc = PS_ERR_NOMEM;
-                        goto fail;
-                    }
-                    pairs = q;
-                }
-                pairs[npairs].key = p->text_len;
-                if ((rc = json_string(p)))
-                    goto fail;
-                json_ws(p);
-                if (p->pos >= p->len || p->s[p->pos] != ':') {
-                    rc = json_fail(p, "':' expected after a key");
-                    goto fail;
-                }
-                p->pos++;
-                json_ws(p);
-                pairs[npairs].val = p->text_len;
-                if ((rc = json_value(p)))
-                    goto fail;
-                npairs++;
-                json_ws(p);
-                if (p->pos < p->len && p->s[p->pos] == ',') {
-                    p->pos++;
-                    continue;
-                }
-                if (p->pos < p->len && p->s[p->pos] == '}') {
-                    p->pos++;
-                    break;
-                }
-                rc = json_fail(p, "',' or '}' expected in an object");
-                goto fail;
-            }
-        }
-        if (ncols < 0) { /* the header: the first object's keys */
-            ncols = (int)npairs;
-            if (ncols == 0) {
-                rc = ps_error(PS_ERR_FORMAT, "%s: the first JSON object has no keys", p->name);
-                goto fail;
-            }
-            for (size_t i = 0; i < npairs; i++)
-                if ((rc = start_cell(p)))
-                    goto fail;
-                else
-                    p->offs[p->noffs - 1] = pairs[i].key;
-        }
-        if ((int)npairs != ncols) {
-            rc = ps_error(PS_ERR_FORMAT, "%s line %lld: object has %zu keys, the first has %d",
-                          p->name, (long long)line0, npairs, ncols);
-            goto fail;
-        }
-        for (int c = 0; c < ncols; c++) {
-            const char *name = p->text + p->offs[c];
-            size_t i = 0;
-            while (i < npairs && strcmp(p->text + pairs[i].key, name))
-                i++;
-            if (i == npairs) {
-                rc = ps_error(PS_ERR_FORMAT, "%s line %lld: object has no key '%s'", p->name,
-                              (long long)line0, name);
-                goto fail;
-            }
-            if ((rc = start_cell(p)))
-                goto fail;
-            p->offs[p->noffs - 1] = pairs[i].val;
-        }
-        if ((size_t)nrows == lines_cap) {
-            lines_cap = lines_cap ? 2 * lines_cap : 64;
-            int64_t *l = ps_realloc_array(lines, lines_cap, sizeof *l);
-            if (!l) {
-                rc = PS_ERR_NOMEM;
-                goto fail;
-            }
-            lines = l;
-        }
-        lines[nrows++] = line0;
-        json_ws(p);
-        if (p->pos < p->len && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->s[p->pos] == ']') {
-            p->pos++;
+    if (!rc && !(lines = ps_malloc_array((size_t)root->n, sizeof *lines)))
+        rc = PS_ERR_NOMEM;
+    for (int64_t r = 0; !rc && r < root->n; r++) {
+        const ps_json *o = &root->items[r];
+        if (o->type != PS_JSON_OBJECT) {
+            rc = ps_error(PS_ERR_FORMAT, "%s line %lld: '{' expected (a table is an array of "
+                          "objects)", p->name, (long long)o->line);
             break;
         }
-        rc = json_fail(p, "',' or ']' expected after an object");
-        goto fail;
+        if (r == 0) { /* the header: the first object's keys */
+            if (o->n == 0) {
+                rc = ps_error(PS_ERR_FORMAT, "%s: the first JSON object has no keys", p->name);
+                break;
+            }
+            ncols = (int)o->n;
+            for (int c = 0; c < ncols && !rc; c++) {
+                rc = start_cell(p); /* the cell starts at the text's end */
+                rc = rc ? rc : put_text(p, o->keys[c]);
+            }
+            if (rc)
+                break;
+        }
+        if (o->n != ncols) {
+            rc = ps_error(PS_ERR_FORMAT, "%s line %lld: object has %lld keys, the first has %d",
+                          p->name, (long long)o->line, (long long)o->n, ncols);
+            break;
+        }
+        for (int c = 0; c < ncols && !rc; c++) {
+            const char *key = p->text + p->offs[c];
+            const ps_json *v = ps_json_get(o, key);
+            if (!v) {
+                rc = ps_error(PS_ERR_FORMAT, "%s line %lld: object has no key '%s'", p->name,
+                              (long long)o->line, key);
+                break;
+            }
+            rc = start_cell(p);
+            rc = rc ? rc : json_cell(p, v);
+        }
+        lines[r] = o->line;
     }
-    json_ws(p);
-    if (p->pos < p->len) {
-        rc = json_fail(p, "text after the end of the JSON array");
-        goto fail;
+    if (!rc) {
+        *ncols_out = ncols;
+        *lines_out = lines;
+        *nrows_out = root->n;
+    } else {
+        free(lines);
     }
-    free(pairs);
-    *ncols_out = ncols;
-    *lines_out = lines;
-    *nrows_out = nrows;
-    return PS_OK;
-fail:
-    free(pairs);
-    free(lines);
+    ps_json_free(root);
     return rc;
 }
 
@@ -497,9 +291,6 @@ int ps_table_parse(const char *text, size_t len, const char *name, ps_table **ou
     while (first < len && text[first] && strchr(" \t\r\n", text[first]))
         first++;
     if (first < len && text[first] == '[') {
-        p.pos = first;
-        for (size_t i = 0; i < first; i++)
-            p.line += text[i] == '\n';
         if ((rc = json_parse(&p, &ncols, &lines, &nrows)))
             goto fail;
         p.sep = 'j';
@@ -589,34 +380,10 @@ int ps_table_read(const char *path, ps_table **out)
     *out = NULL;
     if (!path)
         return ps_error(PS_ERR_ARG, "ps_table_read: no file name");
-    int is_stdin = !strcmp(path, "-");
-    const char *name = is_stdin ? "(stdin)" : path;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = ps_malloc(cap);
-    int rc = buf ? PS_OK : PS_ERR_NOMEM;
-    while (!rc) {
-        if (len == cap) {
-            char *b = ps_realloc_array(buf, cap * 2, 1);
-            if (!b) {
-                rc = PS_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t k = fread(buf + len, 1, cap - len, f);
-        len += k;
-        if (k == 0) {
-            if (ferror(f))
-                rc = ps_error(PS_ERR_IO, "%s: read error: %s", name, strerror(errno));
-            break;
-        }
-    }
-    if (!is_stdin)
-        fclose(f);
+    const char *name = strcmp(path, "-") ? path : "(stdin)";
+    char *buf;
+    size_t len;
+    int rc = ps_read_all(path, NULL, &buf, &len);
     if (!rc)
         rc = ps_table_parse(buf, len, name, out);
     free(buf);

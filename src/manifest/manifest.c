@@ -254,6 +254,7 @@ typedef enum col_kind {
     COL_RATER,
     COL_PRED,
     COL_META,
+    COL_IMAGE_MORE, /* image:N, index N-1 */
     COL_BAD,
 } col_kind;
 
@@ -266,8 +267,8 @@ static const char *const fixed_names[] = {"case", "subject", "modality", "center
 #define NFIXED 6
 
 #define KNOWN_COLUMNS \
-    "case, subject, modality, center, image, ref, rater:NAME, rater:NAME:SESSION, pred:MODEL, " \
-    "meta:KEY"
+    "case, subject, modality, center, image, image:N, ref, rater:NAME, rater:NAME:SESSION, " \
+    "pred:MODEL, meta:KEY"
 
 static int ci_equal(const char *a, const char *b)
 {
@@ -310,6 +311,19 @@ static int classify_column(ps_manifest *m, const char *name, int64_t line, int c
             ci->kind = (col_kind)k;
             return 0;
         }
+    if (!strncmp(name, "image:", 6)) {
+        char *end;
+        long k = strtol(name + 6, &end, 10);
+        if (name[6] < '1' || name[6] > '9' || *end || k < 1 || k >= PS_MANIFEST_MAX_IMAGES) {
+            add_problem(pr, 1, line, col, "column '%s': expected image:N with N from 1 to %d "
+                        "(the modality number, as nnU-Net's _000N files)", name,
+                        PS_MANIFEST_MAX_IMAGES - 1);
+            return 0;
+        }
+        ci->kind = COL_IMAGE_MORE;
+        ci->index = (int)k - 1;
+        return 0;
+    }
     if (!strncmp(name, "pred:", 5)) {
         const char *model = name + 5;
         if (!*model) {
@@ -414,6 +428,8 @@ void ps_manifest_free(ps_manifest *m)
         free(c->modality);
         free(c->center);
         free(c->image);
+        for (int k = 0; k < PS_MANIFEST_MAX_IMAGES - 1; k++)
+            free(c->image_more[k]);
         free(c->ref);
         if (c->rater)
             for (int r = 0; r < m->nraters; r++)
@@ -473,6 +489,7 @@ static int fill_case(ps_manifest *m, ps_manifest_case *c, char **cells, int ncel
         case COL_MODALITY: rc = set_field(m, &c->modality, cell, 0); break;
         case COL_CENTER: rc = set_field(m, &c->center, cell, 0); break;
         case COL_IMAGE: rc = set_field(m, &c->image, cell, 1); break;
+        case COL_IMAGE_MORE: rc = set_field(m, &c->image_more[cols[j].index], cell, 1); break;
         case COL_REF: rc = set_field(m, &c->ref, cell, 1); break;
         case COL_RATER: rc = set_field(m, &c->rater[cols[j].index], cell, 1); break;
         case COL_PRED: rc = set_field(m, &c->pred[cols[j].index], cell, 1); break;
@@ -552,6 +569,12 @@ static void check_files_at(const ps_manifest *m, const ps_manifest_options *opt,
         const ps_manifest_case *c = &m->cases[i];
         if ((check & PS_MANIFEST_CHECK_IMAGES) && c->image)
             check_one_file(pr, c->line, m->col_image, "image", c->image);
+        for (int k = 0; (check & PS_MANIFEST_CHECK_IMAGES) && k < PS_MANIFEST_MAX_IMAGES - 1; k++)
+            if (c->image_more[k]) {
+                char column[16];
+                snprintf(column, sizeof column, "image:%d", k + 1);
+                check_one_file(pr, c->line, m->col_image_more[k], column, c->image_more[k]);
+            }
         if ((check & PS_MANIFEST_CHECK_REFS) && c->ref)
             check_one_file(pr, c->line, m->col_ref, "ref", c->ref);
         if (check & PS_MANIFEST_CHECK_RATERS)
@@ -690,6 +713,7 @@ int ps_manifest_parse(const char *text, size_t len, const char *name, const char
                 case COL_MODALITY: m->col_modality = j + 1; break;
                 case COL_CENTER: m->col_center = j + 1; break;
                 case COL_IMAGE: m->col_image = j + 1; break;
+                case COL_IMAGE_MORE: m->col_image_more[cols[j].index] = j + 1; break;
                 case COL_REF: m->col_ref = j + 1; break;
                 default: break;
                 }
@@ -770,35 +794,11 @@ int ps_manifest_check_files(const ps_manifest *m, const ps_manifest_options *opt
 int ps_manifest_read(const char *path, const ps_manifest_options *opt, ps_manifest **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ps_error(PS_ERR_IO, "cannot open manifest %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = ps_malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return PS_ERR_NOMEM;
-    }
-    for (;;) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap)
-            break;
-        char *nb = ps_realloc_array(buf, cap, 2);
-        if (!nb) {
-            free(buf);
-            fclose(f);
-            return PS_ERR_NOMEM;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return ps_error(PS_ERR_IO, "cannot read manifest %s", path);
-    }
+    char *buf;
+    size_t len;
+    int rc0 = ps_read_all(path, "manifest", &buf, &len);
+    if (rc0)
+        return rc0;
     /* relative paths resolve against the manifest's folder */
     const char *slash = strrchr(path, '/');
     char *dir = slash ? ps_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
@@ -866,4 +866,11 @@ const char *ps_manifest_meta(const ps_manifest *m, int64_t i, const char *key)
         if (!strcmp(m->meta_keys[k], key))
             return m->cases[i].meta[k];
     return NULL;
+}
+
+const char *ps_manifest_image_path(const ps_manifest *m, int64_t i, int k)
+{
+    if (i < 0 || i >= m->ncases || k < 0 || k >= PS_MANIFEST_MAX_IMAGES)
+        return NULL;
+    return k == 0 ? m->cases[i].image : m->cases[i].image_more[k - 1];
 }

@@ -9,6 +9,8 @@
  *   modality          optional; CT, T1W, T2W or free text
  *   center            optional; acquisition center / site
  *   image             optional; path of the image
+ *   image:N           optional, N = 1..7; further modalities of the image (nnU-Net's
+ *                     _0001 ... files), for models with several input channels
  *   ref               optional; path of the reference label map
  *   rater:NAME        any number; a further manual label map by rater NAME
  *   rater:NAME:SESSION  the same rater, a repeated session (intra-rater agreement)
@@ -38,6 +40,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Images per case: `image` plus image:1 .. image:7. */
+#define PS_MANIFEST_MAX_IMAGES 8
 
 /* Problems listed in one error message before "... and N more problems". */
 #define PS_MANIFEST_MAX_LISTED 20
@@ -75,6 +80,9 @@ typedef struct ps_manifest_case {
     char *modality;  /* as written; NULL when absent                         */
     char *center;    /* NULL when absent                                     */
     char *image;     /* absolute path, or NULL                               */
+    /* image:N columns (N = 1..PS_MANIFEST_MAX_IMAGES-1): image_more[N-1], absolute path or
+     * NULL */
+    char *image_more[7];
     char *ref;       /* absolute path, or NULL                               */
     char **rater;    /* [nraters] absolute paths, NULL entries = not available */
     char **pred;     /* [nmodels] absolute paths, NULL entries = not available */
@@ -97,6 +105,7 @@ typedef struct ps_manifest {
     char **meta_keys;           /* meta:KEY names, in column order                    */
     /* 1-based column of each fixed column; 0 = the manifest has no such column */
     int col_case, col_subject, col_modality, col_center, col_image, col_ref;
+    int col_image_more[7];      /* 1-based column of image:N at [N-1]; 0 = absent        */
 } ps_manifest;
 
 /* Read and validate a manifest file. `opt` may be NULL (defaults). On failure *out is NULL
@@ -128,6 +137,9 @@ const char *ps_manifest_pred_path(const ps_manifest *m, int64_t i, const char *m
 /* The same for rater `name` / `session` (NULL = no session). */
 const char *ps_manifest_rater_path(const ps_manifest *m, int64_t i, const char *name,
                                    const char *session);
+/* Image number k of case i: k = 0 is `image`, k >= 1 the column image:k; NULL when absent
+ * or empty. */
+const char *ps_manifest_image_path(const ps_manifest *m, int64_t i, int k);
 /* Value of meta:KEY for case i, or NULL. */
 const char *ps_manifest_meta(const ps_manifest *m, int64_t i, const char *key);
 

@@ -52,6 +52,21 @@ check_status "summary -o equal to its TABLE is refused" 2 $?
 check_same "the table is untouched" "$T/one.csv" "$T/one_copy.csv"
 "$PANSEVAL" summary "$T/./one.csv" --format csv -o "$T/one.csv" >"$T/out" 2>"$T/err"
 check_status "the same file under another spelling is refused" 2 $?
+# MODEL=FILE inputs (nnU-Net summary.json): FILE is the input, in every spelling
+cp "$PS_TEST_SRCDIR/golden/reports/nnunet/summary_v1.json" "$T/s.json"
+cp "$T/s.json" "$T/s_copy.json"
+for cmd in summary describe; do
+  "$PANSEVAL" $cmd "A=$T/s.json" -o "$T/s.json" >"$T/out" 2>"$T/err"
+  check_status "$cmd -o equal to a MODEL=FILE input is refused" 2 $?
+  check_contains "$cmd: the refusal names the file" "$T/err" "is the input file $T/s.json"
+  "$PANSEVAL" $cmd "A=$T/./s.json" --format csv -o "$T/s.json" >"$T/out" 2>"$T/err"
+  check_status "$cmd -o equal to MODEL=FILE under another spelling is refused" 2 $?
+done
+"$PANSEVAL" compare "A=$T/s_copy.json" "B=$T/s.json" -o "$T/s.json" >"$T/out" 2>"$T/err"
+check_status "compare -o equal to the second MODEL=FILE input is refused" 2 $?
+(cd "$T" && "$PANSEVAL" summary A=s.json -o s.json >"$T/out" 2>"$T/err")
+check_status "a relative MODEL=FILE equal to -o is refused" 2 $?
+check_same "the summary.json is untouched" "$T/s.json" "$T/s_copy.json"
 echo old >"$T/ro.csv"; chmod 444 "$T/ro.csv"
 "$PANSEVAL" metrics --ref "$R" --pred "$P" -o "$T/ro.csv" >"$T/out" 2>"$T/err"
 check_status "a read-only output file is refused" 2 $?

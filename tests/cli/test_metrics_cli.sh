@@ -108,4 +108,45 @@ check_contains "summary json has dice_mean" "$T/sum.json" '"dice_mean": '
 check_status "summary with an unknown column is a usage error" 2 $?
 check_contains "summary names the unknown column" "$T/err" "nosuch"
 
+# --- metrics --summary-json: nnU-Net's summary.json from the same run ---------------------------
+# The four cases of tests/reference/nnunet_summary_reference.py (partial overlap, a label
+# missing from the prediction, a label in neither mask, a label only in the prediction; the
+# goldens there are nnU-Net's own files). The expected file: `summary --format LAYOUT` of the
+# table the same run wrote (its agreement with nnU-Net is tests/reports/test_nnunet_json.c).
+N=$PS_TEST_SRCDIR/golden/reports/nnunet
+for L in nnunet-v1 nnunet-v1-pansegnet nnunet-v2; do
+  for sfx in csv json; do
+    (cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --labels 1,2 -o "$T/sj_$L.$sfx" \
+       --summary-json "$T/sj_$L.$sfx.summary.json" --summary-json-layout $L) 2>"$T/err"
+    check_status "metrics --summary-json ($L, table .$sfx) exits 0" 0 $?
+    (cd "$N" && "$PANSEVAL" summary "$T/sj_$L.$sfx" --format $L -o "$T/sj_$L.$sfx.expected.json") 2>"$T/err"
+    check_same "metrics --summary-json equals summary --format $L of its .$sfx table" \
+      "$T/sj_$L.$sfx.summary.json" "$T/sj_$L.$sfx.expected.json"
+  done
+done
+check_contains "the v1 file has nnU-Net v1's layout" "$T/sj_nnunet-v1.csv.summary.json" '"results": {'
+check_contains "the v2 file has nnU-Net v2's layout" "$T/sj_nnunet-v2.csv.summary.json" '"foreground_mean": {'
+# the default layout is v1; the table on standard output is copied too
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --labels 1,2 --summary-json "$T/sj_def.json") \
+  >"$T/sj_def.csv" 2>"$T/err"
+check_same "--summary-json with the table on standard output, default layout v1" \
+  "$T/sj_def.json" "$T/sj_nnunet-v1.csv.expected.json"
+# --manifest - reads the manifest from standard input (ps_read_all): the same table
+(cd "$N" && "$PANSEVAL" metrics --manifest - --labels 1,2 <manifest.tsv) >"$T/sj_stdin.csv" 2>"$T/err"
+check_status "--manifest - exits 0" 0 $?
+check_same "--manifest - gives the table of --manifest FILE" "$T/sj_stdin.csv" "$T/sj_def.csv"
+# refusals, before any work
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --summary-json manifest.tsv) >"$T/out" 2>"$T/err"
+check_status "--summary-json equal to the manifest is refused" 2 $?
+check_contains "the refusal names the option" "$T/err" "--summary-json manifest.tsv is the input file"
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv -o "$T/same.csv" --summary-json "$T/same.csv") >"$T/out" 2>"$T/err"
+check_status "--summary-json equal to -o is refused" 2 $?
+check_true "nothing was written" test ! -e "$T/same.csv"
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --summary-json "$T/nodir/s.json") >"$T/out" 2>"$T/err"
+check_status "--summary-json in a missing folder is refused" 2 $?
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --summary-json-layout v2) >"$T/out" 2>"$T/err"
+check_status "--summary-json-layout without --summary-json is a usage error" 2 $?
+(cd "$N" && "$PANSEVAL" metrics --manifest manifest.tsv --summary-json "$T/x.json" --summary-json-layout v3) >"$T/out" 2>"$T/err"
+check_status "an unknown --summary-json-layout is a usage error" 2 $?
+
 cli_done

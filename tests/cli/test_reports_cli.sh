@@ -76,6 +76,29 @@ check_contains "summary header" "$T/sum.csv" "meta:site,n_rows,n_ok,n_pred_empty
 check_contains "summary Y: 4 rows, 1 ok, 1 pred_empty, 1 missing, 1 error; dice n 2, 2 left out" \
   "$T/sum.csv" "Y,4,1,1,0,0,1,1,2,2,0,0,0.45"
 
+# A18 downstream: an empty pred: cell gives a status=missing row (src/eval), and summary counts
+# it in every format: 2 rows for model m, 1 ok (c0), 1 missing (c1)
+MG=$PS_TEST_SRCDIR/golden/metrics
+printf 'case\tref\tpred:m\nc0\t%s\t%s\nc1\t%s\t\n' "$MG/case_00_ref.nii.gz" \
+  "$MG/case_00_pred.nii.gz" "$MG/case_00_ref.nii.gz" >"$T/miss.tsv"
+$P metrics --manifest "$T/miss.tsv" --labels 1 -o "$T/miss.csv" 2>"$T/err"
+check_status "metrics with an empty pred: cell exits 0" 0 $?
+check_contains "the empty pred: cell is a missing row" "$T/miss.csv" "c1,m,,,,1,missing,"
+$P summary "$T/miss.csv" --by model --metrics dice --format csv >"$T/ms.csv" 2>"$T/err"
+check_contains "summary csv: n_missing column" "$T/ms.csv" "model,n_rows,n_ok,n_pred_empty,n_ref_empty,n_both_empty,n_missing,n_error"
+check_contains "summary csv: m has 2 rows, 1 ok, 1 missing" "$T/ms.csv" "m,2,1,0,0,0,1,0,"
+$P summary "$T/miss.csv" --by model --metrics dice --format tsv >"$T/ms.tsv" 2>"$T/err"
+check_contains "summary tsv: 1 missing" "$T/ms.tsv" "$(printf 'm\t2\t1\t0\t0\t0\t1\t0\t')"
+$P summary "$T/miss.csv" --by model --metrics dice --format json >"$T/ms.json" 2>"$T/err"
+check_contains "summary json: n_missing 1" "$T/ms.json" '"n_both_empty": 0, "n_missing": 1, "n_error": 0'
+for f in text md tex; do
+  $P summary "$T/miss.csv" --by model --metrics dice --format $f >"$T/ms.$f" 2>"$T/err"
+  check_contains "summary $f: a missing column" "$T/ms.$f" "missing"
+done
+check_contains "summary text: m 2 rows, 1 ok, 1 missing" "$T/ms.text" "m         2   1           0          0           0        1      0"
+check_contains "summary md: m 2 rows, 1 ok, 1 missing" "$T/ms.md" "| m | 2 | 1 | 0 | 0 | 0 | 1 | 0 |"
+check_contains "summary tex: m 2 rows, 1 ok, 1 missing" "$T/ms.tex" 'm & 2 & 1 & 0 & 0 & 0 & 1 & 0 &'
+
 $P summary "$G/cli_table.csv" --model B --by modality --metrics dice --format csv >"$T/sm.csv" 2>"$T/err"
 check_contains "summary --model B: MRI has B's 10 rows (8 ok, 1 pred_empty, 1 error)" "$T/sm.csv" "MRI,10,8,1,0,0,0,1,"
 $P summary "$G/cli_table.csv" --model C --metrics dice >"$T/out" 2>"$T/err"

@@ -263,14 +263,22 @@ START_TEST(order_threads_skip_stop_missing)
     ck_assert_int_eq(sum.stopped, 1);
     ck_assert_int_eq((int)sum.cases_emitted, 1);
     ck_assert_msg(!strncmp(c.buf, "c0|m|1|ok|", 10), "%s", c.buf);
-    /* with 3 threads the prefix may be longer, but it is a prefix */
+    /* With 3 threads the prefix may be longer (jobs already running when the stop came
+     * finish; on a busy machine that can be every job of this tiny plan), but it is a
+     * prefix of the 1-thread output, one row per emitted job, and a run that left jobs out says it stopped. */
     stop = 0;
     memset(&c, 0, sizeof c);
     c.stop_after_first = &stop;
     sum = run_plan(p, &s, 3, &ctl2, &c);
     ck_assert_int_ge((int)sum.jobs_emitted, 1);
-    ck_assert_int_lt((int)sum.jobs_emitted, 8);
+    ck_assert_int_le((int)sum.jobs_emitted, 8);
+    if (sum.jobs_emitted < 8)
+        ck_assert_int_eq(sum.stopped, 1);
     ck_assert(!strncmp(c.buf, c1.buf, c.len));
+    int rows = 0;
+    for (size_t i = 0; i < c.len; i++)
+        rows += c.buf[i] == '\n';
+    ck_assert_int_eq(rows, (int)sum.jobs_emitted);
     ps_eval_plan_free(p);
     free(rd);
     free(pd);

@@ -34,7 +34,8 @@ done
 # CONFIGS of make_infer_fixtures.py
 check_contains "2class trainer" "$T/unet_2class.json" '"trainer": "nnUNetTrainerV2"'
 check_contains "2class patch" "$T/unet_2class.json" '"patch_size": [16, 32, 32]'
-check_contains "2class spacing" "$T/unet_2class.json" '"spacing_mm": [2.5, 0.80000000000000004, 0.80000000000000004]'
+check_contains "2class spacing (shortest round-trip numbers, issue 12 A10)" "$T/unet_2class.json" '"spacing_mm": [2.5, 0.8, 0.8]'
+check_not_contains "no %.17g tails" "$T/unet_2class.json" "0000000000"
 check_contains "2class CT stats" "$T/unet_2class.json" '"scheme": "CT", "use_mask": false, "mean": 35.25, "sd": 60.5, "percentile_00_5": -95.5, "percentile_99_5": 215'
 check_contains "2class stage 0" "$T/unet_2class.json" '{"features": 8, "kernel": [1, 3, 3], "stride": [1, 1, 1], "size": [16, 32, 32]},'
 check_contains "2class bottleneck" "$T/unet_2class.json" '{"features": 32, "kernel": [3, 3, 3], "stride": [2, 2, 2], "size": [8, 8, 8]}'

@@ -1,6 +1,9 @@
 /* Tests of the JSON reader (src/io/json_read.c). Expected values are written by hand from
  * RFC 8259 and the rules at the top of json_read.c; line and column numbers are counted by
  * hand in each input (1-based, the column of the offending character). */
+#include <math.h>
+#include <stdlib.h>
+
 #include "ps_io.h"
 #include "ps_test.h"
 
@@ -116,6 +119,78 @@ START_TEST(errors)
 }
 END_TEST
 
+/* ps_read_all (read_all.c), the one whole-file reader behind tables, manifests and JSON: the
+ * bytes as written (an embedded NUL and no final newline included), NUL-terminated; a
+ * 70000-byte file crosses the first 64 KiB buffer; a missing file names itself and `what` */
+START_TEST(read_all_file)
+{
+    const char *path = ps_test_tmp("read_all.bin");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 70000; i++)
+        fputc(i == 5 ? 0 : 'a' + i % 26, f);
+    fclose(f);
+    char *t = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(ps_read_all(path, NULL, &t, &n), 0);
+    ck_assert_uint_eq(n, 70000);
+    ck_assert_int_eq(t[5], 0);
+    ck_assert_int_eq(t[6], 'a' + 6);
+    ck_assert_int_eq(t[69999], 'a' + 69999 % 26);
+    ck_assert_int_eq(t[70000], 0);
+    free(t);
+    const char *no = ps_test_tmp("no_such_file.tsv");
+    ck_assert_int_eq(ps_read_all(no, "manifest", &t, &n), PS_ERR_IO);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "cannot open manifest "));
+    ck_assert_ptr_nonnull(strstr(ps_error_message(), "no_such_file.tsv: No such file"));
+}
+END_TEST
+
+/* PS_JSON_NONFINITE: Python's json.dump writes NaN, Infinity, -Infinity as bare tokens
+ * (allow_nan=True; nnU-Net's summary.json); strict parsing refuses them */
+START_TEST(nonfinite_tokens)
+{
+    const char *text = "{\"a\": NaN, \"b\": [Infinity, -Infinity, -1.5]}";
+    ps_json *j = NULL;
+    ck_assert_int_eq(ps_json_parse_flags(text, strlen(text), "s.json", PS_JSON_NONFINITE, &j), 0);
+    ck_assert_int_eq(ps_json_get(j, "a")->type, PS_JSON_NUMBER);
+    ck_assert(isnan(ps_json_get(j, "a")->number));
+    const ps_json *b = ps_json_get(j, "b");
+    ck_assert_int_eq(b->n, 3);
+    ck_assert(isinf(b->items[0].number) && b->items[0].number > 0);
+    ck_assert(isinf(b->items[1].number) && b->items[1].number < 0);
+    ck_assert(b->items[2].number == -1.5);
+    ps_json_free(j);
+    /* PS_JSON_NUMBER_TEXT: numbers keep their text; every value has its line (counted by
+     * hand: the array on line 1, "x" on line 2, -1.5e3 and the object on line 4) */
+    const char *t2 = "[\n\"x\",\n\n-1.5e3, {\"k\": 10}]";
+    ck_assert_int_eq(ps_json_parse_flags(t2, strlen(t2), "t.json", PS_JSON_NUMBER_TEXT, &j), 0);
+    ck_assert_int_eq(j->line, 1);
+    ck_assert_int_eq(j->items[0].line, 2);
+    ck_assert_int_eq(j->items[1].line, 4);
+    ck_assert_str_eq(j->items[1].string, "-1.5e3");
+    ck_assert(j->items[1].number == -1500.0);
+    ck_assert_int_eq(j->items[2].line, 4);
+    ck_assert_str_eq(ps_json_get(&j->items[2], "k")->string, "10");
+    ps_json_free(j);
+    ck_assert_int_eq(ps_json_parse(t2, strlen(t2), "t.json", &j), 0);
+    ck_assert_ptr_null(j->items[1].string); /* without the flag, no text */
+    ps_json_free(j);
+    /* strict: "{"a": " is 6 characters, so NaN is at column 7 */
+    parse_fails("{\"a\": NaN}", "bad.json:1:7: expected a value");
+    parse_fails("[-Infinity]", "bad.json:1:2: expected a value");
+    /* the flag adds exactly the three tokens: "nan", "inf" and "NaNa" stay errors */
+    static const char *const bad[] = {"[nan]", "[inf]", "[NaNa]", "[+Infinity]"};
+    for (int i = 0; i < 4; i++) {
+        j = NULL;
+        ck_assert_int_eq(ps_json_parse_flags(bad[i], strlen(bad[i]), "s.json", PS_JSON_NONFINITE,
+                                             &j), PS_ERR_FORMAT);
+        ck_assert_ptr_null(j);
+    }
+}
+END_TEST
+
 START_TEST(read_file)
 {
     const char *path = ps_test_tmp("test_json.json");
@@ -142,6 +217,8 @@ static Suite *json_suite(void)
     tcase_add_test(tc, strings_and_escapes);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, read_file);
+    tcase_add_test(tc, nonfinite_tokens);
+    tcase_add_test(tc, read_all_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -346,9 +346,12 @@ START_TEST(reader_json)
     parse_fails("[{\"a\": 1}, {\"a\": 2, \"b\": 3}]", PS_ERR_FORMAT, "2 keys");
     parse_fails("[{\"a\": [1]}]", PS_ERR_FORMAT, "nested");
     parse_fails("[{\"a\": 1}", PS_ERR_FORMAT, "expected");
-    parse_fails("[{\"a\": \"x}]", PS_ERR_FORMAT, "not closed");
+    parse_fails("[{\"a\": \"x}]", PS_ERR_FORMAT, "unterminated string"); /* json_read.c's words */
     parse_fails("[]", PS_ERR_FORMAT, "empty JSON array");
-    parse_fails("[{\"a\": 1}] x", PS_ERR_FORMAT, "after the end");
+    parse_fails("[{\"a\": 1}] x", PS_ERR_FORMAT, "bad.csv:1:12: unexpected text after the value");
+    parse_fails("[{\"a\": 1},\n 2]", PS_ERR_FORMAT, "line 2: '{' expected");
+    parse_fails("[{\"a\": 1},\n\n {\"b\": 1}]", PS_ERR_FORMAT, "line 3: object has no key 'a'");
+    parse_fails("[{\"a\": +1}]", PS_ERR_FORMAT, "expected a value"); /* RFC 8259 numbers */
 }
 END_TEST
 

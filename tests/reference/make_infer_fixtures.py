@@ -17,6 +17,12 @@ plus, for the tests:
 Weights are random (fixed seeds) with non-trivial norm affines and biases; the sizes are
 tiny (a few hundred kB per model) and the attention block uses d_model 64 and 2 layers
 instead of PanSegNet's 512 and 8 (the C code reads both from the tensor shapes).
+
+  /usr/bin/python3 tests/reference/make_infer_fixtures.py pipeline [NAME ...]
+writes only the whole-image fixtures of tests/golden/infer_pipeline/ (PIPELINE below): model
+folders in the layout nnU-Net v1's predict loads (plans also in the fold's .model.pkl, a full
+checkpoint dict) and int16 input images; tests/reference/nnunet_predict_reference.py then
+runs the real nnU-Net on them.
 """
 import collections
 import os
@@ -437,8 +443,233 @@ CONFIGS = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Whole-image pipeline fixtures (tests/golden/infer_pipeline/<name>/): a model folder and int16
+# NIfTI inputs per fixture; tests/reference/nnunet_predict_reference.py then runs the real
+# nnU-Net v1 predict path on them and writes the goldens beside.
+#   /usr/bin/python3 tests/reference/make_infer_fixtures.py pipeline
+# ---------------------------------------------------------------------------------------------
+PIPELINE_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'golden',
+                            'infer_pipeline')
+
+
+def rotation(deg_z, deg_x, flip_k):
+    """RAS direction matrix: rotate deg_z about z, then deg_x about x; flip_k reverses the k
+    column (an improper matrix, stored with qfac -1). These rotations keep the float32 qform
+    quaternion well conditioned, so qform == sform to ~1e-6."""
+    t, u = np.deg2rad(deg_z), np.deg2rad(deg_x)
+    rz = np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(u), -np.sin(u)], [0, np.sin(u), np.cos(u)]])
+    return rz @ rx @ np.diag([1.0, 1.0, -1.0 if flip_k else 1.0])
+
+
+PIPELINE = [
+    # (a) CT, Generic_UNet, 2 classes. Separate-z resampling (original anisotropy 3.2/0.7 > 3),
+    # z after resampling (15) smaller than the patch (16, padding), 3 tiles along y, 2 along x.
+    {'name': 'ct_unet', 'seed': 101, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'use_mask': [False], 'num_classes': 1,
+     'base': 8, 'float_type': np.float64, 'folds': [0],
+     'stages': [{'patch': [16, 32, 32], 'spacing': [2.5, 0.8, 0.8],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 41.75, 'sd': 87.5, 'percentile_00_5': -160.0,
+                    'percentile_99_5': 230.0, 'median': 45.0, 'mn': -1024.0, 'mx': 1500.0}],
+     'transpose_forward': [0, 1, 2], 'transpose_backward': [0, 1, 2],
+     # image, numpy (z, y, x) order; box = the non-zero region (half-open), rest is 0
+     'shape_zyx': (14, 64, 40), 'spacing_zyx': (3.2, 0.7, 0.9),
+     'box': ((1, 13), (2, 60), (3, 36)), 'rot': (25.0, 12.0, True),
+     'origin_ras': (-118.25, 64.5, -301.75), 'kind': ['ct']},
+    # (b) MRI (nonCT, z-score inside the non-zero mask), PanSegNet attention, 3 classes.
+    # No separate z (anisotropy < 3 before and after); 3 tiles along z whose step is 4.5
+    # voxels (numpy rounds the tile start 4.5 to 4, half to even).
+    {'name': 'mri_pansegnet', 'seed': 202, 'trainer': 'nnTransUNetTrainerV2',
+     'num_modalities': 1, 'modalities': ['MRI'], 'normalization': ['nonCT'],
+     'use_mask': [True], 'num_classes': 2, 'base': 4, 'float_type': np.float64, 'net_seed': 231,
+     'folds': [0], 'attention': True, 'd_model': 64, 'n_layers': 2,
+     'stages': [{'patch': [16, 24, 24], 'spacing': [1.6, 1.2, 1.2],
+                 'pool': [[2, 2, 2], [2, 2, 2]], 'conv': [[3, 3, 3]] * 3}],
+     'stage': 0,
+     'intensity': [{'mean': 300.0, 'sd': 120.0, 'percentile_00_5': 5.0,
+                    'percentile_99_5': 900.0, 'median': 280.0, 'mn': 0.0, 'mx': 1200.0}],
+     'transpose_forward': [0, 1, 2], 'transpose_backward': [0, 1, 2],
+     'shape_zyx': (24, 34, 30), 'spacing_zyx': (2.0, 1.1, 1.3),
+     'box': ((2, 22), (3, 31), (2, 27)), 'ellipsoid': True, 'rot': (-40.0, 20.0, False),
+     'origin_ras': (87.5, -140.25, 33.0), 'kind': ['mri']},
+    # (c) 2 modalities (CT + nonCT without mask), Generic_UNet, 3 classes, a 2-fold ensemble,
+    # postprocessing.json (largest connected component of the joint foreground, then of
+    # class 2), transpose_forward [2, 0, 1] (the low-resolution axis is numpy axis 2).
+    {'name': 'ens_pp', 'seed': 303, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 2,
+     'modalities': ['CT', 'T2'], 'normalization': ['CT', 'nonCT'], 'use_mask': [False, False],
+     'num_classes': 2, 'base': 4, 'float_type': np.float64, 'folds': [0, 1], 'net_seed': 309,
+     'stages': [{'patch': [8, 24, 24], 'spacing': [3.0, 1.1, 1.1],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 20.0, 'sd': 110.0, 'percentile_00_5': -250.0,
+                    'percentile_99_5': 260.0, 'median': 30.0, 'mn': -1024.0, 'mx': 1800.0},
+                   {'mean': 400.0, 'sd': 150.0, 'percentile_00_5': 10.0,
+                    'percentile_99_5': 1000.0, 'median': 390.0, 'mn': 0.0, 'mx': 1500.0}],
+     'transpose_forward': [2, 0, 1], 'transpose_backward': [1, 2, 0],
+     'shape_zyx': (30, 36, 12), 'spacing_zyx': (1.0, 1.2, 3.6),
+     'box': ((2, 28), (2, 33), (1, 11)), 'rot': (150.0, -15.0, True),
+     'origin_ras': (10.0, 20.0, -55.5), 'kind': ['ct', 'mri'],
+     'postprocessing': {'for_which_classes': [[1, 2], 2], 'min_valid_object_sizes': 'None'}},
+    # (d) CT with use_mask_for_norm (0 outside the non-zero mask after normalisation), spacing
+    # equal to the target (no resampling before or after the network), every axis smaller
+    # than the patch (padding on all sides), one tile (no Gaussian: weights 1).
+    {'name': 'ct_onetile', 'seed': 404, 'trainer': 'nnUNetTrainerV2', 'num_modalities': 1,
+     'modalities': ['CT'], 'normalization': ['CT'], 'use_mask': [True], 'num_classes': 1,
+     'base': 4, 'float_type': np.float64, 'folds': [0],
+     'stages': [{'patch': [16, 32, 32], 'spacing': [2.5, 0.8, 0.8],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 41.75, 'sd': 87.5, 'percentile_00_5': -160.0,
+                    'percentile_99_5': 230.0, 'median': 45.0, 'mn': -1024.0, 'mx': 1500.0}],
+     'transpose_forward': [0, 1, 2], 'transpose_backward': [0, 1, 2],
+     'shape_zyx': (12, 28, 30), 'spacing_zyx': (2.5, 0.8, 0.8),
+     'box': ((1, 11), (2, 27), (1, 28)), 'ellipsoid': True, 'rot': (60.0, -25.0, True),
+     'origin_ras': (-5.0, 250.0, 12.25), 'kind': ['ct']},
+    # (e) nnU-Net's export quirk: transpose_forward [2, 0, 1], the original spacing is not
+    # anisotropic but the target is (4.8 / 1.2 = 4 > 3). Preprocessing resamples separately
+    # along transposed axis 0 (= original numpy axis 2); the export decides from the target
+    # spacing, still in transposed order, and so resamples separately along ORIGINAL axis 0
+    # (order 0 along z, order 1 in y, x), which is what nnU-Net does and panseval must copy.
+    {'name': 'transpose_quirk', 'seed': 505, 'trainer': 'nnUNetTrainerV2',
+     'num_modalities': 1, 'modalities': ['MRI'], 'normalization': ['nonCT'],
+     'use_mask': [False], 'num_classes': 1, 'base': 4, 'float_type': np.float64,
+     'folds': [0],
+     'stages': [{'patch': [8, 16, 16], 'spacing': [4.8, 1.2, 1.2],
+                 'pool': [[1, 2, 2], [2, 2, 2]], 'conv': [[1, 3, 3], [3, 3, 3], [3, 3, 3]]}],
+     'stage': 0,
+     'intensity': [{'mean': 300.0, 'sd': 120.0, 'percentile_00_5': 5.0,
+                    'percentile_99_5': 900.0, 'median': 280.0, 'mn': 0.0, 'mx': 1200.0}],
+     'transpose_forward': [2, 0, 1], 'transpose_backward': [1, 2, 0],
+     'shape_zyx': (20, 22, 18), 'spacing_zyx': (1.0, 1.1, 1.5),
+     'box': ((1, 19), (2, 21), (1, 17)), 'rot': (-110.0, 35.0, False),
+     'origin_ras': (33.3, -12.0, 150.0), 'kind': ['mri']},
+]
+
+
+def pipeline_plans(fx):
+    plans = make_plans(fx, fx['stages'])
+    inten = collections.OrderedDict()
+    for i, ip in enumerate(fx['intensity']):
+        d = collections.OrderedDict((k, fx['float_type'](v)) for k, v in ip.items())
+        d['local_props'] = collections.OrderedDict()
+        inten[i] = d
+    plans['dataset_properties']['intensityproperties'] = inten
+    plans['use_mask_for_norm'] = collections.OrderedDict(
+        (i, bool(m)) for i, m in enumerate(fx['use_mask']))
+    plans['transpose_forward'] = list(fx['transpose_forward'])
+    plans['transpose_backward'] = list(fx['transpose_backward'])
+    sp = [float(v) for v in fx['spacing_zyx']]
+    plans['dataset_properties']['all_spacings'] = [tuple(sp)]
+    plans['original_spacings'] = [np.array(sp)]
+    plans['original_sizes'] = [np.array(fx['shape_zyx'])]
+    for st in plans['plans_per_stage'].values():
+        st['original_spacing'] = np.array(sp)
+    return plans
+
+
+def make_pipeline_model(fx):
+    d = os.path.join(PIPELINE_OUT, fx['name'], 'model')
+    os.makedirs(d, exist_ok=True)
+    plans = pipeline_plans(fx)
+    for fold in fx['folds']:
+        fd = os.path.join(d, 'fold_%d' % fold)
+        os.makedirs(fd, exist_ok=True)
+        cfg = dict(fx)
+        # the weights' seed (net_seed, picked so that every class occurs in the output) is
+        # separate from the images' seed
+        cfg['seed'] = fx.get('net_seed', fx['seed']) + 17 * fold
+        net = build(cfg)
+        ckpt = {'epoch': 0, 'state_dict': net.state_dict(), 'optimizer_state_dict': None,
+                'lr_scheduler_state_dict': None, 'plot_stuff': ([], [], [], []),
+                'best_stuff': (0, np.float64(0.0), np.float64(0.0))}
+        path = os.path.join(fd, 'model_final_checkpoint.model')
+        torch.save(ckpt, path)
+        trainer = fx['trainer']
+        info = {'init': ('/data/nnUNet_preprocessed/Task999/nnUNetPlansv2.1_plans_3D.pkl', fold,
+                         '/results/nnUNet/3d_fullres/Task999/' + trainer +
+                         '__nnUNetPlansv2.1/fold_%d' % fold,
+                         '/data/nnUNet_preprocessed/Task999', True, fx['stage'], True, False,
+                         True),
+                'name': trainer,
+                'class': "<class 'nnunet.training.network_training.%s.%s'>" % (trainer, trainer),
+                'plans': plans}
+        with open(path + '.pkl', 'wb') as f:
+            pickle.dump(info, f)
+    with open(os.path.join(d, 'plans.pkl'), 'wb') as f:
+        pickle.dump(plans, f)
+    pp = os.path.join(d, 'postprocessing.json')
+    if fx.get('postprocessing'):
+        import json
+        with open(pp, 'w') as f:
+            json.dump(fx['postprocessing'], f, indent=4)
+    elif os.path.exists(pp):
+        os.remove(pp)
+
+
+def smooth_field(rs, shape, sigma):
+    from scipy.ndimage import gaussian_filter
+    f = gaussian_filter(rs.randn(*shape), sigma)
+    return f / (np.abs(f).max() + 1e-12)
+
+
+def make_pipeline_inputs(fx):
+    """int16 images, numpy (z, y, x) = NIfTI (k, j, i); zero outside fx['box'] (or outside the
+    ellipsoid inscribed in it), smooth structure inside so the network output varies."""
+    rs = np.random.RandomState(fx['seed'])
+    shape = fx['shape_zyx']
+    (z0, z1), (y0, y1), (x0, x1) = fx['box']
+    inside = np.zeros(shape, dtype=bool)
+    inside[z0:z1, y0:y1, x0:x1] = True
+    if fx.get('ellipsoid'):
+        zz, yy, xx = np.meshgrid(*[np.arange(n) + 0.5 for n in shape], indexing='ij')
+        c = [(a + b) / 2.0 for a, b in fx['box']]
+        r = [(b - a) / 2.0 for a, b in fx['box']]
+        inside &= ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + \
+                  ((xx - c[2]) / r[2]) ** 2 <= 1.0
+    sp_xyz = np.array(fx['spacing_zyx'][::-1], dtype=np.float64)
+    aff = np.eye(4)
+    aff[:3, :3] = rotation(*fx['rot']) @ np.diag(sp_xyz)
+    aff[:3, 3] = fx['origin_ras']
+    for m, kind in enumerate(fx['kind']):
+        f = smooth_field(rs, shape, 2.0)
+        noise = rs.randn(*shape)
+        if kind == 'ct':
+            v = 40.0 + 220.0 * f + 25.0 * noise
+            v[smooth_field(rs, shape, 1.5) > 0.55] = -1000.0     # air pockets
+            v[smooth_field(rs, shape, 1.5) > 0.6] = 700.0        # bone
+        else:
+            v = 350.0 + 250.0 * f + 30.0 * noise
+            v = np.maximum(v, 1.0)                               # non-zero inside
+        v = np.where(inside, np.round(v), 0.0).astype(np.int16)
+        if fx.get('ellipsoid') and m == 0:
+            # a zero-valued hole inside the body: binary_fill_holes keeps it in the mask
+            cz, cy, cx = [int((a + b) // 2) for a, b in fx['box']]
+            v[cz - 1:cz + 1, cy - 1:cy + 2, cx:cx + 2] = 0
+        nim = nib.Nifti1Image(np.ascontiguousarray(v.transpose(2, 1, 0)), None)
+        nim.set_qform(aff, code=1)
+        nim.set_sform(aff, code=1)
+        nim.header.set_xyzt_units('mm')
+        nim.set_data_dtype(np.int16)
+        nib.save(nim, os.path.join(PIPELINE_OUT, fx['name'], 'CASE_%04d.nii.gz' % m))
+
+
+def make_pipeline_fixtures(names=None):
+    for fx in PIPELINE:
+        if names and fx['name'] not in names:
+            continue
+        os.makedirs(os.path.join(PIPELINE_OUT, fx['name']), exist_ok=True)
+        make_pipeline_model(fx)
+        make_pipeline_inputs(fx)
+
+
 def main():
     torch.set_num_threads(1)
+    if len(sys.argv) > 1 and sys.argv[1] == 'pipeline':
+        make_pipeline_fixtures(sys.argv[2:])
+        return
     for cfg in CONFIGS:
         make_model(cfg)
     make_dtype_fixture()

@@ -1,0 +1,259 @@
+/* cmd_infer.c - `panseval infer`: segment whole images as nnU-Net v1's predict_cases does. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ps_infer.h"
+#include "ps_manifest.h"
+
+static const char *CMD = "infer";
+
+static void usage(FILE *f)
+{
+    fputs("Usage: panseval infer --model MODEL_DIR --input CASE_0000.nii.gz [--input CASE_0001.nii.gz ...]\n"
+          "                      --output SEG.nii.gz [--probabilities PROB.nii.gz] [--fold F]\n"
+          "                      [--checkpoint NAME] [--no-mirroring] [--step 0.5]\n"
+          "                      [--no-postprocessing] [-j N] [--backend B]\n"
+          "       panseval infer --model MODEL_DIR --manifest M.tsv --name MODEL --out-dir DIR\n"
+          "                      [-o M_WITH_PREDS.tsv] [--force] [the options above]\n"
+          "\n"
+          "Segment a whole image with a trained nnU-Net v1 / PanSegNet model, reproducing the\n"
+          "authors' pipeline (nnU-Net v1 predict_cases): crop to the non-zero box of all\n"
+          "modalities, transpose_forward, resampling to the model's spacing (third-order\n"
+          "spline; order 0 along the low-resolution axis when the anisotropy exceeds 3),\n"
+          "normalisation from the plans (CT: clip to the 0.5/99.5 percentiles, dataset mean\n"
+          "and SD; other modalities: z-score of the image), sliding window (step 0.5 of the\n"
+          "patch, Gaussian weights), mirroring over the three axes (8 passes), the average of\n"
+          "the folds' softmax, resampling back (order 1), argmax, and the largest-connected-\n"
+          "component postprocessing of postprocessing.json. See docs/inference.md.\n"
+          "\n"
+          "Inputs: one --input per modality of the model, in the model's order (nnU-Net's\n"
+          "_0000, _0001, ... files), 3D NIfTI sharing one voxel grid, no NaN voxels.\n"
+          "\n"
+          "Outputs (written atomically; nothing is left behind on failure):\n"
+          "  SEG   uint8 label map (int16 beyond 255 classes), 0 = background, with exactly the\n"
+          "        first input's geometry: dims, pixdim, qform and sform with their codes\n"
+          "  PROB  float32 4D (i, j, k, class): the class probabilities before argmax, in the\n"
+          "        same geometry; outside the non-zero box, class 0 has probability 1\n"
+          "\n"
+          "Manifest form: every case of the manifest with an image (image:1, image:2 ... for\n"
+          "further modalities, see data-manifests/README.md) is segmented into DIR/CASE.nii.gz.\n"
+          "Existing outputs are kept (the case is skipped) unless --force. A failing case is\n"
+          "reported and the others go on; the exit status is then 1. With -o, a copy of the\n"
+          "manifest with the column pred:MODEL (absolute paths) is written. A progress line\n"
+          "with an ETA is shown on a terminal.\n"
+          "\n"
+          "Options:\n"
+          "  -m, --model DIR        trained model folder (fold_N/, plans, postprocessing.json)\n"
+          "  -i, --input FILE       an image of the case, once per modality (required)\n"
+          "  -o, --output FILE      the label map, .nii or .nii.gz (required); in the manifest\n"
+          "                         form, the manifest copy with pred:MODEL (optional)\n"
+          "      --manifest FILE    a data manifest (TSV) instead of --input\n"
+          "      --name MODEL       the model name for pred:MODEL (manifest form)\n"
+          "      --out-dir DIR      where the label maps go (manifest form; created)\n"
+          "      --force            predict cases whose output already exists\n"
+          "      --probabilities FILE  also write the probabilities\n"
+          "      --fold F           N (one fold), a list 0,1,2 (softmax averaged, nnU-Net's\n"
+          "                         ensembling) or all (the folder 'all'); default: every\n"
+          "                         fold_N folder present, as nnU-Net's predict\n"
+          "      --checkpoint NAME  checkpoint name (default model_final_checkpoint)\n"
+          "      --no-mirroring     one pass per tile instead of 8 (nnU-Net's --disable_tta)\n"
+          "      --step S           sliding-window step, a fraction of the patch in (0, 1]\n"
+          "                         (default 0.5)\n"
+          "      --no-postprocessing  ignore postprocessing.json\n"
+          "      --backend B        convolutions: auto (default: oneDNN when built with it),\n"
+          "                         onednn, or reference (portable C)\n"
+          "  -j, --threads N        OpenMP threads (default: all cores); with the reference\n"
+          "                         backend the output is identical for any N\n"
+          "  -v, --verbose          timings (read, preprocessing, network, export); -v -v also\n"
+          "                         the per-layer-group table of the last network pass (as\n"
+          "                         PANSEVAL_PROFILE=1); -q quiet\n"
+          "      --progress / --no-progress  the progress line of the manifest form (default:\n"
+          "                         shown when stderr is a terminal)\n"
+          "  -h, --help             this text (also: panseval help infer)\n"
+          "\n"
+          "Exit status: 0 success, 1 error (model folder without plans or checkpoints, a wrong\n"
+          "number of inputs, modalities on different grids, a 2D or 4D image, NaN voxels, a\n"
+          "case too large for the memory: the message gives the estimate), 2 usage error.\n"
+          "\n"
+          "Example:\n"
+          "  panseval infer --model nnUNet/3d_fullres/Task500_Pancreas/nnTransUNetTrainerV2__"
+          "nnUNetPlansv2.1 \\\n"
+          "      --input case_0000.nii.gz --output case.nii.gz --fold 0 -j 2 -v\n",
+          f);
+}
+
+enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_INPUT, OPT_FOLD, OPT_CHECKPOINT, OPT_BACKEND,
+       OPT_PROB, OPT_NO_MIRROR, OPT_STEP, OPT_NO_PP, OPT_MANIFEST, OPT_NAME, OPT_OUT_DIR,
+       OPT_FORCE };
+
+#define MAX_INPUTS 8
+
+/* "N", "0,1,2" or "all" -> folds; 0 or a usage error (2) */
+static int parse_folds(const char *s, int *folds, int *n)
+{
+    if (!strcmp(s, "all")) {
+        folds[0] = -1;
+        *n = 1;
+        return 0;
+    }
+    char *copy = NULL, **items = NULL;
+    int ni = 0, rc = 0;
+    if (cli_split_list(s, &copy, &items, &ni) || ni < 1 || ni > 100)
+        rc = cli_usage_error(CMD, "--fold: expected N, a list such as 0,1,2, or all");
+    for (int i = 0; !rc && i < ni; i++) {
+        long v;
+        if (cli_parse_int(CMD, "--fold", items[i], 0, 999, &v))
+            rc = 2;
+        else
+            folds[i] = (int)v;
+    }
+    *n = ni;
+    free(copy);
+    free(items);
+    return rc;
+}
+
+int main_infer(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"input", required_argument, NULL, OPT_INPUT},
+        {"fold", required_argument, NULL, OPT_FOLD},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"probabilities", required_argument, NULL, OPT_PROB},
+        {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
+        {"step", required_argument, NULL, OPT_STEP},
+        {"no-postprocessing", no_argument, NULL, OPT_NO_PP},
+        {"manifest", required_argument, NULL, OPT_MANIFEST},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {NULL, 0, NULL, 0},
+    };
+    cli_common common;
+    cli_common_init(&common, PS_FMT_CSV);
+    ps_predict_options opt;
+    ps_predict_options_init(&opt);
+    const char *model_dir = NULL, *prob_path = NULL, *inputs[MAX_INPUTS];
+    const char *manifest = NULL, *name = NULL, *out_dir = NULL;
+    int ninputs = 0, folds[100], nfolds = 0, force = 0, c;
+    common.uses = CLI_USE_OUTPUT | CLI_USE_THREADS | CLI_USE_PROGRESS;
+    while ((c = cli_getopt(&common, CMD, argc, argv, "m:i:", longopts)) != -1) {
+        switch (c) {
+        case CLI_GETOPT_ERROR: return 2;
+        case 'm':
+        case OPT_MODEL: model_dir = optarg; break;
+        case 'i':
+        case OPT_INPUT:
+            if (ninputs == MAX_INPUTS)
+                return cli_usage_error(CMD, "at most %d --input files", MAX_INPUTS);
+            inputs[ninputs++] = optarg;
+            break;
+        case OPT_CHECKPOINT: opt.checkpoint = optarg; break;
+        case OPT_PROB: prob_path = optarg; break;
+        case OPT_NO_MIRROR: opt.mirroring = 0; break;
+        case OPT_NO_PP: opt.postprocessing = 0; break;
+        case OPT_MANIFEST: manifest = optarg; break;
+        case OPT_NAME: name = optarg; break;
+        case OPT_OUT_DIR: out_dir = optarg; break;
+        case OPT_FORCE: force = 1; break;
+        case OPT_FOLD:
+            if (parse_folds(optarg, folds, &nfolds))
+                return 2;
+            break;
+        case OPT_STEP:
+            if (cli_parse_double(CMD, "--step", optarg, 1e-3, 1.0, &opt.step))
+                return 2;
+            break;
+        case OPT_BACKEND:
+            if (ps_conv_backend_parse(optarg, &opt.backend))
+                return cli_usage_error(CMD, "%s", ps_error_message());
+            break;
+        default: return cli_unknown_option(&common);
+        }
+    }
+    if (common.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (optind != argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!model_dir)
+        return cli_usage_error(CMD, "missing --model MODEL_DIR");
+    if (manifest && (ninputs || prob_path))
+        return cli_usage_error(CMD, "--manifest cannot be combined with --input or "
+                               "--probabilities");
+    if (manifest && (!name || !out_dir))
+        return cli_usage_error(CMD, "the manifest form needs --name MODEL and --out-dir DIR");
+    if (!manifest && (name || out_dir || force))
+        return cli_usage_error(CMD, "--name, --out-dir and --force belong to --manifest");
+    if (!manifest && !ninputs)
+        return cli_usage_error(CMD, "missing --input IMAGE (one per modality)");
+    if (!manifest && (!common.output || !strcmp(common.output, "-")))
+        return cli_usage_error(CMD, "missing --output SEG.nii.gz (a file)");
+
+    const char *checked[MAX_INPUTS + 2];
+    int nchecked = 0;
+    for (int i = 0; i < ninputs; i++)
+        checked[nchecked++] = inputs[i];
+    if (manifest)
+        checked[nchecked++] = manifest;
+    ps_predictor *pred = NULL;
+    ps_manifest *man = NULL;
+    int rc, status = 0;
+    if (common.output && (rc = cli_output_check(&common, checked, nchecked)))
+        return rc;
+    if (prob_path) {
+        if (!strcmp(prob_path, common.output))
+            return cli_usage_error(CMD, "--probabilities and --output name the same file");
+        cli_common pc = common;
+        pc.output = prob_path;
+        if ((rc = cli_output_check(&pc, checked, nchecked)))
+            return rc;
+    }
+    if (manifest) {
+        ps_manifest_options mo;
+        ps_manifest_options_init(&mo);
+        mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
+        if ((rc = ps_manifest_read(manifest, &mo, &man)))
+            goto fail;
+    }
+    double t0 = ps_now_seconds();
+    if ((rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred)))
+        goto fail;
+    double t1 = ps_now_seconds();
+    if (man) {
+        ps_predict_manifest_result r;
+        if ((rc = ps_predict_manifest(pred, man, name, out_dir, force, common.output, &r)))
+            goto fail;
+        ps_log(&common.ctx, PS_LOG_WARN + (r.failed == 0), "%s: %lld case(s) predicted, %lld "
+               "skipped (output exists), %lld failed, %lld without an image; %.1f s",
+               manifest, (long long)r.done, (long long)r.skipped, (long long)r.failed,
+               (long long)r.no_image, ps_now_seconds() - t0);
+        status = r.failed ? 1 : 0;
+        goto done;
+    }
+    if ((rc = ps_predictor_run_files(pred, inputs, ninputs, common.output, prob_path)))
+        goto fail;
+    const ps_predict_timing *t = ps_predictor_timing(pred);
+    ps_log(&common.ctx, PS_LOG_INFO,
+           "%s: %d fold(s), %lld tiles, %lld network passes; model %.2f s, read %.2f s, "
+           "preprocessing %.2f s, network %.2f s (%.1f GFLOP/s in the passes), export %.2f s, "
+           "total %.2f s", common.output, ps_predictor_nfolds(pred), (long long)t->tiles,
+           (long long)t->passes, t1 - t0, t->read_s, t->preprocess_s, t->network_s,
+           t->net_forward_s > 0 ? t->flops * 1e-9 / t->net_forward_s : 0.0, t->export_s,
+           ps_now_seconds() - t0);
+    const char *prof = getenv("PANSEVAL_PROFILE");
+    if (common.ctx.verbosity >= 3 || (prof && *prof && strcmp(prof, "0")))
+        ps_predictor_print_profile(pred, stderr);
+    goto done;
+fail:
+    status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);
+done:
+    ps_predictor_free(pred);
+    ps_manifest_free(man);
+    return status;
+}
