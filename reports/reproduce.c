@@ -1209,7 +1209,7 @@ static int agreement_doc(ps_doc *d, const ps_agree_tables *t, double level, cons
     if (!rc) {
         char *p = ps_asprintf("Every pair of the %d inter raters per case and label (the "
                               "reference counts as a rater), region %s: the same analysis as "
-                              "`panseval agreement` (docs/agreement.md). Inter-rater rows are "
+                              "panseval agreement (docs/agreement.md). Inter-rater rows are "
                               "pair_* (different raters); intra-rater rows are session_* (two "
                               "sessions of one rater, e.g. rater:B against rater:B:2).",
                               t->nraters, ps_agree_region_name(t->region));
