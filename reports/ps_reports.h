@@ -452,7 +452,7 @@ int ps_plot_box_svg(FILE *f, const ps_plot_box *p);
 
 /* Scatter of y against x per series, with the OLS line of y on x (ps_stats_regression) and
  * "name: R² = 0.91 (n = 24)" in the legend (R² with 3 decimals, the value volume.csv holds),
- * and the identity line y = x when `identity` is set. Non-finite pairs are left out. */
+ * and the identity line y = x when `identity` is set (no_fit: points only). Non-finite pairs are left out. */
 typedef struct ps_plot_scatter {
     const char *title, *x_label, *y_label;
     int nseries;
@@ -460,6 +460,7 @@ typedef struct ps_plot_scatter {
     const double *const *x, *const *y;
     const size_t *n;
     int identity;
+    int no_fit;   /* 1: no OLS line and no RÂ², the legend is "name (n = 24)" (default 0) */
 } ps_plot_scatter;
 int ps_plot_scatter_svg(FILE *f, const ps_plot_scatter *p);
 
@@ -627,6 +628,10 @@ typedef struct ps_reproduce_options {
     const int *folds;                /* as ps_predictor_create (nfolds 0: every fold_N)      */
     int nfolds;
     const struct ps_predict_options *predict; /* NULL: ps_predict_options_init's defaults    */
+    /* The per-row tables of the multi-rater agreement (ps_agreement_run), or NULL: none.
+     * Given, the report writes agreement_*.csv/.json and its "Rater agreement (multi-rater)"
+     * section (docs/reproduce.md). */
+    const ps_agree_tables *agreement;
 } ps_reproduce_options;
 void ps_reproduce_options_init(ps_reproduce_options *o);
 

@@ -682,7 +682,7 @@ static int volume_plots(ps_doc *d, const ps_table *t, const char *modality)
     if (!rc) {
         ps_plot_scatter sp = {t1, "reference volume (ml)", "predicted volume (ml)", nm,
                               (const char *const *)models, (const double *const *)x,
-                              (const double *const *)y, n, 1};
+                              (const double *const *)y, n, 1, 0};
         rc = add_plot(d, draw_scatter, &sp, "OLS line of predicted on reference volume per "
                                             "model (R\xc2\xb2 as in volume.csv); dashed: identity.");
     }
@@ -952,6 +952,299 @@ static int cross_center_doc(ps_doc *d, const ps_rtable *cc, const ps_table *csv)
     return rc;
 }
 
+/* ---- multi-rater agreement (o->agreement: the tables of ps_agreement_run) -------------------- */
+/* Columns of the agreement's per-row tables that hold text (the rest are numbers). */
+static int agree_text_col(const char *name)
+{
+    static const char *const text[] = {"case", "subject", "modality", "center", "label", "region",
+                                       "kind", "rater_a", "rater_b", "rater", "session_a",
+                                       "session_b", "model", "status", "message"};
+    for (size_t i = 0; i < NCOLS(text); i++)
+        if (!strcmp(name, text[i]))
+            return 1;
+    return !strncmp(name, "meta:", 5);
+}
+
+/* Write a per-row table of the agreement as <dir>/<base>.csv and .json, cell for cell as
+ * ps_agreement_run writes it (numbers through the same shortest round-trip form). */
+static int write_rows(const ps_table *t, const char *dir, const char *base)
+{
+    static const struct { const char *ext; ps_table_format f; } fmts[] = {
+        {"csv", PS_TABLE_CSV}, {"json", PS_TABLE_JSON}};
+    int rc = PS_OK;
+    for (int i = 0; i < 2 && !rc; i++) {
+        char *name = ps_asprintf("%s/%s.%s", dir, base, fmts[i].ext);
+        ps_atomic_file *af = NULL;
+        ps_table_writer *w = NULL;
+        if (!name)
+            return PS_ERR_NOMEM;
+        rc = ps_atomic_open(name, &af);
+        if (!rc)
+            rc = ps_table_writer_create(ps_atomic_stream(af), fmts[i].f, t->ncols,
+                                        (const char *const *)t->colnames, &w);
+        for (int64_t r = 0; r < t->nrows && !rc; r++) {
+            for (int c = 0; c < t->ncols && !rc; c++) {
+                const char *v = t->cells[r][c];
+                char *end = NULL;
+                double x = strtod(v, &end);
+                if (!*v)
+                    rc = ps_table_writer_null(w);
+                else if (!agree_text_col(t->colnames[c]) && end != v && !*end)
+                    rc = ps_table_writer_num(w, x);
+                else
+                    rc = ps_table_writer_str(w, v);
+            }
+            if (!rc)
+                rc = ps_table_writer_end_row(w);
+        }
+        if (w) {
+            int rc2 = ps_table_writer_finish(w);
+            rc = rc ? rc : rc2;
+        }
+        if (af) {
+            if (rc)
+                ps_atomic_abort(af);
+            else
+                rc = ps_atomic_commit(af);
+        }
+        free(name);
+    }
+    return rc ? ps_error_context(rc, "%s", base) : PS_OK;
+}
+
+static const ps_doc_column agree_summary_doc_cols[] = {
+    {"modality", "{modality}", 0},
+    {"label", "{label}", 0},
+    {"statistic", "{statistic}", 0},
+    {"rater a", "{rater_a}", 0},
+    {"rater b", "{rater_b}", 0},
+    {"n", "{n}", 1},
+    {"excluded", "{n_excluded}", 1},
+    {"mean \xc2\xb1 SD\nmedian [IQR]", "{mean:3} \xc2\xb1 {sd:3}\n{median:3} [{q1:3}, {q3:3}]", 1},
+    {"value", "{value:3}", 1},
+    {"p", "{p:3}", 1},
+};
+static const ps_doc_column agree_models_doc_cols[] = {
+    {"modality", "{modality}", 0},
+    {"label", "{label}", 0},
+    {"model", "{model}", 0},
+    {"n", "{n}", 1},
+    {"model's mean Dice\nto the raters", "{model_mean_dice:3}", 1},
+    {"raters' mean\npairwise Dice", "{raters_mean_dice:3}", 1},
+    {"difference [CI]", "{mean_diff:3} [{ci_low:3}, {ci_high:3}]", 1},
+    {"p (t)", "{p_ttest:3}", 1},
+    {"p (Wilcoxon)", "{p_wilcoxon:3}", 1},
+    {"within range", "{within_range_fraction:3}", 1},
+};
+
+/* One heat map per (modality, label) block of the rater x rater mean Dice matrix. */
+static int agree_heatmaps(ps_doc *d, const ps_table *mx)
+{
+    int cm = ps_table_col(mx, "modality"), cl = ps_table_col(mx, "label"),
+        cr = ps_table_col(mx, "rater");
+    if (cl < 0 || cr < 0)
+        return PS_OK;
+    int nc = mx->ncols - cr - 1;
+    if (nc < 1)
+        return PS_OK;
+    const char **rows = ps_calloc((size_t)mx->nrows + 1, sizeof *rows);
+    double *v = ps_malloc_array((size_t)(mx->nrows + 1) * (size_t)nc, sizeof *v);
+    int rc = rows && v ? PS_OK : PS_ERR_NOMEM;
+    for (int64_t r0 = 0; r0 < mx->nrows && !rc;) {
+        int64_t r1 = r0;
+        while (r1 < mx->nrows && !strcmp(mx->cells[r1][cl], mx->cells[r0][cl]) &&
+               (cm < 0 || !strcmp(mx->cells[r1][cm], mx->cells[r0][cm])))
+            r1++;
+        int nr = (int)(r1 - r0);
+        for (int i = 0; i < nr && !rc; i++) {
+            rows[i] = mx->cells[r0 + i][cr];
+            for (int c = 0; c < nc && !rc; c++)
+                rc = ps_table_get_double(mx, r0 + i, cr + 1 + c, &v[i * nc + c]);
+        }
+        char *title = NULL, *cap = NULL;
+        if (!rc) {
+            title = ps_asprintf("Mean pairwise Dice: rater \xc3\x97 rater (%s, label %s)",
+                                cm >= 0 ? mx->cells[r0][cm] : "all", mx->cells[r0][cl]);
+            cap = ps_asprintf("Mean over cases of the Dice of each pair of raters, %s, label %s "
+                              "(agreement_matrix.csv); 1 on the diagonal.",
+                              cm >= 0 ? mx->cells[r0][cm] : "all cases", mx->cells[r0][cl]);
+            rc = title && cap ? PS_OK : PS_ERR_NOMEM;
+        }
+        if (!rc) {
+            ps_plot_heatmap h = {title, "rater", "rater", "Dice", nr, nc, rows,
+                                 (const char *const *)mx->colnames + cr + 1, v, 3, NAN, NAN};
+            rc = add_plot(d, draw_heat, &h, cap);
+        }
+        free(title);
+        free(cap);
+        r0 = r1;
+    }
+    free(rows);
+    free(v);
+    return rc;
+}
+
+/* Per case: the model's mean Dice to the raters (y) against the raters' mean pairwise Dice
+ * (x), one series per model and one plot per modality, with the identity line. */
+static int agree_model_plot(ps_doc *d, const ps_table *mc, const ps_table *ms)
+{
+    int cmod = ps_table_col(mc, "modality"), cmodel = ps_table_col(mc, "model"),
+        cst = ps_table_col(mc, "status"), cx = ps_table_col(mc, "raters_mean_dice"),
+        cy = ps_table_col(mc, "model_mean_dice");
+    if (cmodel < 0 || cx < 0 || cy < 0)
+        return PS_OK;
+    char **mods = NULL, **models = NULL;
+    int nmod = 0, nm = 0;
+    int rc = distinct(mc, "modality", &mods, &nmod);
+    if (!rc)
+        rc = distinct(mc, "model", &models, &nm);
+    double **x = ps_calloc((size_t)nm + 1, sizeof *x), **y = ps_calloc((size_t)nm + 1, sizeof *y);
+    size_t *n = ps_calloc((size_t)nm + 1, sizeof *n);
+    if (!rc && !(x && y && n))
+        rc = PS_ERR_NOMEM;
+    for (int k = 0; k < nm && !rc; k++) {
+        x[k] = ps_malloc_array((size_t)mc->nrows + 1, sizeof **x);
+        y[k] = ps_malloc_array((size_t)mc->nrows + 1, sizeof **y);
+        if (!x[k] || !y[k])
+            rc = PS_ERR_NOMEM;
+    }
+    for (int g = 0; g < (cmod >= 0 ? nmod : 1) && !rc; g++) {
+        for (int k = 0; k < nm; k++)
+            n[k] = 0;
+        for (int64_t r = 0; r < mc->nrows; r++) {
+            if (cmod >= 0 && strcmp(mc->cells[r][cmod], mods[g]))
+                continue;
+            if (cst >= 0 && strcmp(mc->cells[r][cst], "ok"))
+                continue;
+            double a = strtod(mc->cells[r][cx], NULL), b = strtod(mc->cells[r][cy], NULL);
+            if (!isfinite(a) || !isfinite(b) || !*mc->cells[r][cx] || !*mc->cells[r][cy])
+                continue;
+            for (int k = 0; k < nm; k++)
+                if (!strcmp(mc->cells[r][cmodel], models[k])) {
+                    x[k][n[k]] = a;
+                    y[k][n[k]++] = b;
+                }
+        }
+        /* the caption: the fraction within the raters' range, per model and label */
+        char *cap = ps_asprintf("Per case (%s): the model's mean Dice to the raters against the "
+                                "raters' mean pairwise Dice; on the dashed identity line the model "
+                                "agrees with the raters as well as they agree with each other "
+                                "(agreement_model_cases.csv). Fraction of cases within the "
+                                "raters' range (the model's mean Dice at least the lowest of the "
+                                "raters' mean Dice to the other raters):",
+                                cmod >= 0 ? mods[g] : "all cases");
+        int fm = ps_table_col(ms, "modality"), fl = ps_table_col(ms, "label"),
+            fk = ps_table_col(ms, "model"), ff = ps_table_col(ms, "within_range_fraction"),
+            fn = ps_table_col(ms, "n");
+        for (int64_t r = 0; cap && ff >= 0 && fk >= 0 && r < ms->nrows; r++) {
+            if (fm >= 0 && cmod >= 0 && strcmp(ms->cells[r][fm], mods[g]))
+                continue;
+            char *c2 = ps_asprintf("%s %s%s%s: %.2f%s%s%s;", cap, ms->cells[r][fk],
+                                   fl >= 0 ? " (label " : "", fl >= 0 ? ms->cells[r][fl] : "",
+                                   strtod(ms->cells[r][ff], NULL), fl >= 0 ? ", n = " : "",
+                                   fn >= 0 ? ms->cells[r][fn] : "", fl >= 0 ? ")" : "");
+            free(cap);
+            cap = c2;
+        }
+        if (!cap) {
+            rc = PS_ERR_NOMEM;
+            break;
+        }
+        size_t len = strlen(cap);
+        if (cap[len - 1] == ';')
+            cap[len - 1] = '.';
+        char *title = ps_asprintf("Model within inter-rater variation (%s)",
+                                  cmod >= 0 ? mods[g] : "all cases");
+        if (!title)
+            rc = PS_ERR_NOMEM;
+        if (!rc) {
+            ps_plot_scatter p = {title, "raters' mean pairwise Dice", "model's mean Dice to the raters",
+                                 nm, (const char *const *)models, (const double *const *)x,
+                                 (const double *const *)y, n, 1, 1};
+            rc = add_plot(d, draw_scatter, &p, cap);
+        }
+        free(title);
+        free(cap);
+    }
+    for (int k = 0; x && y && k < nm; k++) {
+        free(x[k]);
+        free(y[k]);
+    }
+    free(x);
+    free(y);
+    free(n);
+    free(mods);
+    free(models);
+    return rc;
+}
+
+/* The agreement's files and the "Rater agreement (multi-rater)" section. */
+static int agreement_doc(ps_doc *d, const ps_agree_tables *t, double level, const char *dir)
+{
+    static const char *const by[] = {"modality"};
+    ps_agreement_report_options ro;
+    ps_agreement_report_options_init(&ro);
+    ro.by = by;
+    ro.nby = 1;
+    ro.level = level;
+    ps_agreement_result res = {0};
+    ps_table *c_sum = NULL, *c_mx = NULL, *c_models = NULL;
+    int rc = ps_report_agreement_tables(t, &ro, &res);
+    if (!rc)
+        rc = write_rows(t->pairs, dir, "agreement_pairs");
+    if (!rc)
+        rc = write_rows(t->cases, dir, "agreement_cases");
+    if (!rc && t->sessions)
+        rc = write_rows(t->sessions, dir, "agreement_sessions");
+    if (!rc && t->models)
+        rc = write_rows(t->models, dir, "agreement_model_cases");
+    if (!rc)
+        rc = write_table(res.summary, dir, "agreement_summary", &c_sum);
+    if (!rc)
+        rc = write_table(res.matrix, dir, "agreement_matrix", &c_mx);
+    if (!rc && res.models)
+        rc = write_table(res.models, dir, "agreement_models", &c_models);
+    if (!rc)
+        rc = ps_doc_section(d, "agreement", "Rater agreement (multi-rater)");
+    if (!rc) {
+        char *p = ps_asprintf("Every pair of the %d inter raters per case and label (the "
+                              "reference counts as a rater), region %s: the same analysis as "
+                              "panseval agreement (docs/agreement.md). Inter-rater rows are "
+                              "pair_* (different raters); intra-rater rows are session_* (two "
+                              "sessions of one rater, e.g. rater:B against rater:B:2).",
+                              t->nraters, ps_agree_region_name(t->region));
+        rc = p ? ps_doc_paragraph(d, p) : PS_ERR_NOMEM;
+        free(p);
+    }
+    if (!rc)
+        rc = agree_heatmaps(d, c_mx);
+    if (!rc)
+        rc = add_table(d, c_sum, "agreement_summary",
+                       "Inter-rater (pair_*) beside intra-rater (session_*) agreement, per modality",
+                       "Per case and label; mean \xc2\xb1 SD, median [IQR] over the rows of "
+                       "agreement_pairs.csv, agreement_cases.csv and agreement_sessions.csv. "
+                       "A row with status error or missing never enters; NaN values are left "
+                       "out and counted in excluded.",
+                       "agreement_summary.csv", NULL, agree_summary_doc_cols,
+                       NCOLS(agree_summary_doc_cols), 1);
+    if (!rc && c_models && t->models) {
+        rc = add_table(d, c_models, "agreement_models", "Models within inter-rater variation",
+                       "Per case: the model's mean Dice to the raters and the raters' mean "
+                       "pairwise Dice; paired t-test and Wilcoxon across cases; within range: "
+                       "the fraction of cases where the model's mean Dice is at least the "
+                       "lowest of the raters' mean Dice to the other raters.",
+                       "agreement_models.csv", NULL, agree_models_doc_cols,
+                       NCOLS(agree_models_doc_cols), 0);
+        if (!rc)
+            rc = agree_model_plot(d, t->models, c_models);
+    }
+    ps_table_free(c_sum);
+    ps_table_free(c_mx);
+    ps_table_free(c_models);
+    ps_agreement_result_free(&res);
+    return rc ? ps_error_context(rc, "the rater agreement") : PS_OK;
+}
+
 int ps_reproduce_report(const ps_table *pc, const ps_table *raters, const ps_reproduce_options *o,
                         const char *dir)
 {
@@ -1100,6 +1393,8 @@ int ps_reproduce_report(const ps_table *pc, const ps_table *raters, const ps_rep
             rc = box_plot(d, raters, "modality", "dice", 100, "Rater agreement: Dice", "Dice (%)",
                           "Dice of each rater against the reference.");
     }
+    if (!rc && o->agreement)
+        rc = agreement_doc(d, o->agreement, o->level, dir);
     if (!rc && c_pub && c_pub->nrows > 0) {
         rc = ps_doc_section(d, "published", "Published values");
         if (!rc)

@@ -260,6 +260,50 @@ static int infer_models(const char *manifest, const char *dir, const ps_reproduc
     return rc;
 }
 /* ==== end of the --model block ========================================================== */
+=======
+/* ---- multi-rater agreement ------------------------------------------------------------------ */
+/* The agreement tables of the manifest when it has two or more inter raters (ref and every
+ * plain rater:NAME column), else *have = 0. ref is named after the rater whose sessions have
+ * no rater:NAME column, when there is exactly one (the manifest convention: ref is then that
+ * rater's first session, as the demo set's rater:A:2), so that its sessions are compared with
+ * ref as intra-rater pairs; else "ref". The metric options are the evaluation's. */
+static int agreement_tables(const ps_manifest *m, const ps_eval_settings *s, const ps_context *ctx,
+                            ps_agree_tables *t, int *have)
+{
+    *have = 0;
+    int plain = 0;
+    const char *ref_name = NULL;
+    int nref = 0;
+    for (int i = 0; i < m->nraters; i++) {
+        if (!m->raters[i].session) {
+            plain++;
+            continue;
+        }
+        int has_plain = 0;
+        for (int j = 0; j < m->nraters; j++)
+            has_plain |= !m->raters[j].session && !strcmp(m->raters[j].name, m->raters[i].name);
+        if (!has_plain && (!ref_name || strcmp(ref_name, m->raters[i].name))) {
+            ref_name = m->raters[i].name;
+            nref++;
+        }
+    }
+    if (plain < 1)
+        return PS_OK;
+    ps_agree_options ao;
+    ps_agree_options_init(&ao);
+    ao.metrics = s->metrics;
+    ao.sessions = 1;
+    ao.models = m->nmodels > 0;
+    ao.labels = s->regions;
+    ao.nlabels = s->nregions;
+    if (nref == 1)
+        ao.ref_name = ref_name;
+    int rc = ps_agreement_run(m, &ao, ctx, NULL, t, NULL);
+    if (!rc)
+        *have = 1;
+    return rc ? ps_error_context(rc, "the rater agreement") : PS_OK;
+}
+/* ---- end of the multi-rater agreement ------------------------------------------------------- */
 
 static int make_dir(const char *dir)
 {
@@ -330,12 +374,23 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
             rc = PS_ERR_NOMEM;
         free(p);
     }
+    /* ---- multi-rater agreement (docs/reproduce.md, "Rater agreement"): with two or more
+     * inter raters (ref and the rater:NAME columns), one ps_agreement_run in memory, with
+     * sessions and, with pred: columns, the models; its files and section are written by
+     * ps_reproduce_report. */
+    ps_agree_tables agree = {0};
+    int have_agree = 0;
+    if (!rc)
+        rc = agreement_tables(m, s, ctx, &agree, &have_agree);
+    /* ---- end of the multi-rater agreement block */
     if (!rc) {
         ps_reproduce_options ro = *o;
         ro.path = manifest_path;
         ro.path_ud = m;
+        ro.agreement = have_agree ? &agree : NULL;
         rc = ps_reproduce_report(pc, raters, &ro, dir);
     }
+    ps_agree_tables_free(&agree);
     /* nnU-Net v1 summary.json per model */
     for (int i = 0; !rc && i < m->nmodels; i++) {
         char *name = ps_asprintf("%s/summary_%s.json", dir, m->models[i]);
@@ -378,6 +433,11 @@ static const char files_help[] =
     "  raters.csv         per rater x modality: kind (inter/intra), voxel-wise kappa,\n"
     "                     Dice (%), HD95 (mean, SD, median, quartiles)\n"
     "  published.csv      published values beside the reproduced ones\n"
+    "  agreement_*.csv    with ref and a rater:NAME column, the multi-rater agreement of\n"
+    "                     `panseval agreement --sessions --models --by modality` (ref\n"
+    "                     named after the rater whose sessions lack a rater:NAME column):\n"
+    "                     agreement_pairs, _cases, _sessions, _model_cases, _summary,\n"
+    "                     _matrix (rater x rater mean Dice), _models (docs/reproduce.md)\n"
     "  *.json             a JSON twin of each table above\n"
     "  report.md, report.tex (booktabs), report.html (one self-contained file: inline\n"
     "                     SVG plots, the 5 worst cases per model as PNG slices)\n"

@@ -502,11 +502,12 @@ int ps_plot_scatter_svg(FILE *f, const ps_plot_scatter *p)
             lo = fmin(lo, fmin(xs[i], ys[i]));
             hi = fmax(hi, fmax(xs[i], ys[i]));
         }
-        fit_ok[s] = m >= 3 && ps_stats_regression(xs, ys, m, &fit[s]) == PS_OK;
+        fit_ok[s] = !p->no_fit && m >= 3 && ps_stats_regression(xs, ys, m, &fit[s]) == PS_OK;
         ps_error_clear();
         char r2[32];
         ps_report_fmt(fit_ok[s] ? fit[s].r2 : NAN, 3, r2, sizeof r2);
-        legend[s] = fit_ok[s] ? ps_asprintf("%s: R\xc2\xb2 = %s (n = %zu)", p->series_names[s], r2, m)
+        legend[s] = p->no_fit  ? ps_asprintf("%s (n = %zu)", p->series_names[s], m)
+                    : fit_ok[s] ? ps_asprintf("%s: R\xc2\xb2 = %s (n = %zu)", p->series_names[s], r2, m)
                               : ps_asprintf("%s: R\xc2\xb2 n/a (n = %zu)", p->series_names[s], m);
         if (!legend[s])
             rc = PS_ERR_NOMEM;

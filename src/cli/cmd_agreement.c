@@ -1,6 +1,7 @@
 /* cmd_agreement.c - `panseval agreement`: inter-rater, intra-rater and model-vs-rater agreement
  * of the label maps of a manifest (library: src/eval/agreement.c for the per-row tables,
  * reports/agree_summary.c for the aggregates). */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -29,7 +30,8 @@ static const char USAGE[] =
         "  --raters LIST       inter raters by name (ref, A for rater:A, A:2 for rater:A:2) or\n"
         "                      all (default: ref and every rater:NAME column without a session)\n"
         "  --ref-name NAME     the name of the ref column (default ref); --ref-name A makes ref\n"
-        "                      rater A's first session, so rater:A:2 is its second\n"
+        "                      rater A's first session, so rater:A:2 is its second; in\n"
+        "                      --raters, ref still names that column (ref,B,C = A,B,C)\n"
         "  --sessions          also compare the sessions of each rater (sessions.csv)\n"
         "  --models            also compare every pred:MODEL with the raters (models.csv)\n"
         "  --labels LIST       labels or regions (1,2,1+2); default: every label present\n"
@@ -67,6 +69,9 @@ static const char USAGE[] =
         "an empty mask counts. Conventions (docs/agreement.md): a rater with an empty mask is\n"
         "counted, never dropped; a case whose raters lie on different grids is an error row,\n"
         "the others go on; fewer than two raters is an error. Results do not depend on -j.\n"
+        "Exit status 0; 1 when a case failed (its error row says why); 2 for a usage error.\n"
+        "SIGINT / SIGTERM (Ctrl-C): no new case is started, the finished cases are kept as\n"
+        "complete tables with their aggregates, and the exit status is 130 / 143.\n"
         "\n"
         "Example:\n"
         "  panseval agreement --manifest demo/manifest.tsv --ref-name A --sessions --models \\\n"
@@ -135,8 +140,11 @@ int main_agreement(int argc, char **argv)
     ps_agree_summary s = {0};
     ps_agreement_result res = {0};
     int rc = ps_agree_open(manifest, out_dir, &m);
+    o.stop = cli_catch_stop_signals();
+    int64_t ncases = m ? m->ncases : 0;
     if (!rc)
         rc = ps_report_agreement(m, &o, &ro, &common.ctx, out_dir, &res, &s);
+    cli_release_stop_signals();
     ps_manifest_free(m);
     if (!rc && common.ctx.verbosity >= 1) /* the three result tables */
         rc = ps_report_agreement_print(&res, stdout, PS_REPORT_TEXT);
@@ -150,6 +158,14 @@ int main_agreement(int argc, char **argv)
                 (long long)s.sessions, (long long)s.model_rows, (long long)s.empty_masks, out_dir);
     if (!rc)
         status = s.cases_failed ? 1 : 0;
+    if (!rc && s.stopped) {
+        int sig = *o.stop;
+        fprintf(stderr, "panseval agreement: interrupted (%s): kept the %lld of %lld case(s) "
+                "finished in order, as complete tables (and their aggregates) in %s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s.cases, (long long)ncases,
+                out_dir);
+        status = 128 + sig;
+    }
 out:
     ps_agree_options_clear(&o);
     free(bcopy);

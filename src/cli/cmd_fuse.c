@@ -1,5 +1,6 @@
 /* cmd_fuse.c - `panseval fuse`: a consensus label map per case from several raters, by STAPLE
  * or majority vote (library: src/eval/fuse.c). */
+#include <signal.h>
 #include <string.h>
 
 #include "cli.h"
@@ -36,6 +37,9 @@ static const char USAGE[] =
         "label over the whole image), prior, iterations.\n"
         "A case whose raters lie on different grids, or with fewer than two raters, is\n"
         "reported on stderr and skipped (exit status 1); the others are fused.\n"
+        "SIGINT / SIGTERM (Ctrl-C): no new case is started; the finished cases keep their\n"
+        "consensus files, staple_raters.csv and the -o manifest are written for them (the\n"
+        "other cases' consensus cells empty), and the exit status is 130 / 143.\n"
         "\n"
         "Example:\n"
         "  panseval fuse --manifest demo/manifest.tsv --method staple --out-dir fused/ \\\n"
@@ -100,8 +104,11 @@ int main_fuse(int argc, char **argv)
     ps_manifest *m = NULL;
     ps_fuse_summary s = {0};
     int rc = ps_agree_open(manifest, out_dir, &m);
+    o.stop = cli_catch_stop_signals();
+    int64_t ncases = m ? m->ncases : 0;
     if (!rc)
         rc = ps_fuse_run(m, &o, &common.ctx, out_dir, &s);
+    cli_release_stop_signals();
     ps_manifest_free(m);
     if (rc)
         status = cli_report_error(CMD, rc);
@@ -110,6 +117,16 @@ int main_fuse(int argc, char **argv)
                 (long long)s.cases, (long long)s.files, out_dir, (long long)s.cases_failed);
     if (!rc)
         status = s.cases_failed ? 1 : 0;
+    if (!rc && s.stopped) {
+        int sig = *o.stop;
+        fprintf(stderr, "panseval fuse: interrupted (%s): kept the %lld of %lld case(s) "
+                "finished in order (%lld consensus files%s%s%s) in %s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s.cases, (long long)ncases,
+                (long long)s.files, o.method == PS_FUSE_STAPLE ? ", staple_raters.csv" : "",
+                o.manifest_out ? ", the manifest " : "", o.manifest_out ? o.manifest_out : "",
+                out_dir);
+        status = 128 + sig;
+    }
 out:
     ps_fuse_options_clear(&o);
     return status;

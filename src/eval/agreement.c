@@ -92,6 +92,10 @@ int agree_select(const agree_slot *s, int n, const char *const *names, int nname
         for (int i = 0; i < n; i++)
             if (!strcmp(s[i].name, names[j]))
                 found = i;
+        /* "ref" is the ref column under any --ref-name (README's --raters ref,B,C --ref-name A) */
+        for (int i = 0; found < 0 && i < n; i++)
+            if (!strcmp(names[j], "ref") && s[i].rater < 0)
+                found = i;
         if (found < 0) {
             char list[512] = "";
             for (int i = 0; i < n; i++)
@@ -979,6 +983,10 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
     S.w_models = &fm.w;
     ps_progress *prog = ps_progress_start(ctx, "agreement", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
+        if (opt->stop && *opt->stop) { /* the finished prefix is kept as complete tables */
+            summary->stopped = 1;
+            break;
+        }
         rc = do_case(&S, ci, ctx);
         summary->cases++;
         ps_progress_add(prog, 1);

@@ -298,6 +298,10 @@ int ps_fuse_run(const ps_manifest *m, const ps_fuse_options *opt, const ps_conte
     }
     ps_progress *prog = ps_progress_start(ctx, "fuse", m->ncases, "cases");
     for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
+        if (opt->stop && *opt->stop) { /* keep the finished cases; the manifest names them */
+            summary->stopped = 1;
+            break;
+        }
         ps_progress_add(prog, 1);
         ps_volume **v = calloc((size_t)nsel, sizeof *v);
         int *slot = calloc((size_t)nsel, sizeof *slot);

@@ -263,6 +263,10 @@ typedef struct ps_agree_options {
     const ps_region *labels;       /* NULL = every label present in the case's raters        */
     int nlabels;
     ps_table_format format;        /* of the files; default CSV                              */
+    /* nonzero (set from a signal handler) = take no new case: the case running finishes and
+     * the tables hold exactly the cases before it, complete; summary.stopped says so. NULL =
+     * never. */
+    volatile sig_atomic_t *stop;
     char **own_raters_;            /* private: lists set by ps_agree_options_set             */
     ps_region *own_labels_;
 } ps_agree_options;
@@ -281,6 +285,7 @@ int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m);
 typedef struct ps_agree_summary {
     int64_t cases, cases_failed, pairs, sessions, model_rows, empty_masks;
     int nraters;                   /* inter raters                                           */
+    int stopped;                   /* 1: opt->stop ended the run after `cases` cases          */
 } ps_agree_summary;
 
 /* The per-row tables of an agreement run, in memory (the same rows as the files). */
@@ -329,6 +334,9 @@ typedef struct ps_fuse_options {
     int nraters;
     const char *ref_name;
     const char *manifest_out;      /* NULL, or the manifest to write with a rater:consensus column */
+    /* as ps_agree_options.stop: the case running finishes; staple_raters.csv and the -o
+     * manifest are written for the finished cases (the others' consensus cells empty) */
+    volatile sig_atomic_t *stop;
     char **own_raters_;            /* private: set by ps_fuse_options_set                    */
 } ps_fuse_options;
 void ps_fuse_options_init(ps_fuse_options *o);
@@ -339,6 +347,7 @@ void ps_fuse_options_clear(ps_fuse_options *o);
 
 typedef struct ps_fuse_summary {
     int64_t cases, cases_failed, files;
+    int stopped;                   /* 1: opt->stop ended the run after `cases` cases          */
 } ps_fuse_summary;
 
 /* Write out_dir/CASE.nii.gz (int32 labels, the raters' geometry) per case, and for STAPLE

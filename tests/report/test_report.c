@@ -306,7 +306,7 @@ START_TEST(test_scatter_and_bland_altman)
     const double *xs[] = {x}, *ys[] = {y};
     const size_t n[] = {6};
     const char *names[] = {"modelA"};
-    ps_plot_scatter sp = {"Volume", "ref (ml)", "pred (ml)", 1, names, xs, ys, n, 1};
+    ps_plot_scatter sp = {"Volume", "ref (ml)", "pred (ml)", 1, names, xs, ys, n, 1, 0};
     char *s = NULL;
     RENDER(ps_plot_scatter_svg, &sp, s);
     ck_assert_ptr_nonnull(strstr(s, "modelA: R\xc2\xb2 = 0.600 (n = 5)"));

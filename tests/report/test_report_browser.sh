@@ -54,23 +54,28 @@ check_contains "DOM is complete" "$dir/dom.html" "</html>"
 # heat map, a scatter and a Bland-Altman plot per modality; boxes 2 x 3 x 2 + 2 x 4 x 2 +
 # 2 x 3 x 4;
 # heat-map cells 2 x 4; 5 slices per model, each linked to its row; a row anchor per case x
-# model; 9 sections in the table of contents.
+# model; 9 sections in the table of contents. The multi-rater agreement adds a section (10),
+# a rater x rater Dice heat map per modality (3 heat maps of 3 x 3 raters A, B, C: 27 cells)
+# and a model-within-variation scatter per modality (3), so 13 + 6 = 19 plots.
 count() { grep -o "$2" "$1" | wc -l | tr -d ' '; }
-check_status "13 plots" 13 "$(count "$dir/dom.html" '<svg ')"
+check_status "19 plots" 19 "$(count "$dir/dom.html" '<svg ')"
 check_status "6 box plots" 6 "$(count "$dir/dom.html" 'class="plot box-plot"')"
 check_status "52 boxes" 52 "$(count "$dir/dom.html" '<g class="box"')"
-check_status "8 heat-map cells" 8 "$(count "$dir/dom.html" '<g class="cell"')"
-check_status "3 scatter plots" 3 "$(count "$dir/dom.html" 'class="plot scatter-plot"')"
+check_status "35 heat-map cells" 35 "$(count "$dir/dom.html" '<g class="cell"')"
+check_status "6 scatter plots" 6 "$(count "$dir/dom.html" 'class="plot scatter-plot"')"
+check_status "4 heat maps" 4 "$(count "$dir/dom.html" 'class="plot heat-map"')"
+check_status "the agreement section" 1 "$(count "$dir/dom.html" 'id="agreement"')"
 check_status "3 Bland-Altman plots" 3 "$(count "$dir/dom.html" 'class="plot bland-altman-plot"')"
 check_status "10 slice images" 10 "$(count "$dir/dom.html" '<img class="slice"')"
 check_status "10 slices link to their row" 10 "$(count "$dir/dom.html" '<a href="#per_case-')"
 check_status "48 row anchors" 48 "$(count "$dir/dom.html" '<tr id="per_case-')"
-check_status "TOC" 9 "$(sed -n '/<nav class="toc">/,/<\/nav>/p' "$dir/dom.html" | grep -o '<li>' | wc -l | tr -d ' ')"
+check_status "TOC" 10 "$(sed -n '/<nav class="toc">/,/<\/nav>/p' "$dir/dom.html" | grep -o '<li>' | wc -l | tr -d ' ')"
 
 # Every number shown in a table is its CSV's number: each data-v of the table is a cell of
 # the CSV named under it (cells split at commas; the CSVs here have no quoted commas in numbers).
 for t in by_modality:by_modality by_center:by_center cross_center:cross_center compare:compare \
-         volume:volume raters:raters published:published per_case:per_case; do
+         volume:volume raters:raters published:published per_case:per_case \
+         agreement_summary:agreement_summary agreement_models:agreement_models; do
   id=${t%%:*}; csv=$dir/out/${t#*:}.csv
   awk -F, 'NR > 1 { for (i = 1; i <= NF; i++) print $i }' "$csv" | sort -u >"$dir/csv_cells.txt"
   sed -n "/<table class=\"data\" id=\"$id\"/,/<\/table>/p" "$html" |

@@ -64,6 +64,33 @@ done
 col "$dir/rs.csv" kappa_mean >"$dir/a"; col "$dir/r1/raters.csv" kappa_mean >"$dir/b"
 check_same "raters kappa_mean = summary's" "$dir/a" "$dir/b"
 
+# The multi-rater agreement: the files are byte for byte those of `panseval agreement` on the
+# same manifest (ref named A, whose second session rater:A:2 has no rater:A column; sessions,
+# models, grouped by modality), CSV and JSON; -j1 and -j3 write the same bytes.
+"$PANSEVAL" agreement --manifest "$dir/data/manifest.tsv" --ref-name A --sessions --models \
+  --by modality --out-dir "$dir/ag" -q 2>/dev/null
+"$PANSEVAL" agreement --manifest "$dir/data/manifest.tsv" --ref-name A --sessions --models \
+  --by modality --format json --out-dir "$dir/agj" -q 2>/dev/null
+for pair in pairs:pairs cases:cases sessions:sessions models:model_cases summary:summary \
+            dice_matrix:matrix models_summary:models; do
+  a=${pair%%:*}; b=${pair#*:}
+  check_same "agreement_$b.csv = agreement's $a.csv" "$dir/ag/$a.csv" "$dir/r1/agreement_$b.csv"
+  check_same "agreement_$b.json = agreement's $a.json" "$dir/agj/$a.json" "$dir/r1/agreement_$b.json"
+  check_same "-j1 and -j3 give the same agreement_$b.csv" "$dir/r1/agreement_$b.csv" \
+    "$dir/r3/agreement_$b.csv"
+done
+check_contains "B's second session is intra-rater of B" "$dir/r1/agreement_sessions.csv" ",B,1,2,ok,"
+check_contains "A's second session against ref (A)" "$dir/r1/agreement_sessions.csv" ",A,1,2,ok,"
+check_contains "the case of the failed prediction is an error row" \
+  "$dir/r1/agreement_cases.csv" "t1w03,mr-sub03,T1W,site3,,image,0,0,error,"
+check_contains "the report's agreement section" "$dir/r1/report.html" 'id="agreement"'
+# a manifest without rater columns: no agreement files, no agreement section
+cut -f1-6,9,10 "$dir/data/manifest.tsv" >"$dir/data/norater.tsv"
+"$PANSEVAL" reproduce --manifest "$dir/data/norater.tsv" --out "$dir/rnr" -q --no-progress 2>/dev/null
+check_status "no raters: exit 1 (the broken prediction)" 1 $?
+check_true "no raters: no agreement_pairs.csv" test ! -e "$dir/rnr/agreement_pairs.csv"
+check_not_contains "no raters: no agreement section" "$dir/rnr/report.html" 'id="agreement"'
+
 # --published none: the table has a header and no rows; the report has no published section
 "$PANSEVAL" reproduce --manifest "$dir/data/manifest.tsv" --out "$dir/rn" --published none -q \
   --no-progress 2>/dev/null
