@@ -46,6 +46,7 @@
 #define PS_REPORTS_H
 
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "ps_core.h"
@@ -632,6 +633,15 @@ typedef struct ps_reproduce_options {
      * Given, the report writes agreement_*.csv/.json and its "Rater agreement (multi-rater)"
      * section (docs/reproduce.md). */
     const ps_agree_tables *agreement;
+    /* ---- long runs (ps_reproduce_run only) ----
+     * Each per-case table keeps the journal <dir>/per_case*.csv.journal while it is written
+     * (src/eval/ps_eval_dist.h); a complete table removes it. resume = 1: the evaluations
+     * already in a journal of the same manifest and settings are not run again, and the table
+     * is byte-identical to an uninterrupted run's (a journal of other inputs is refused).
+     * stop: nonzero = take no new case (a signal); the run then writes no table and no report,
+     * keeps the journals and sets ps_reproduce_summary.interrupted. */
+    int resume;
+    volatile sig_atomic_t *stop;
 } ps_reproduce_options;
 void ps_reproduce_options_init(ps_reproduce_options *o);
 
@@ -655,6 +665,8 @@ typedef struct ps_reproduce_summary {
     int64_t missing;       /* of which status=missing (no file in the manifest cell)         */
     /* --model: cases predicted now, reused from <dir>/preds/NAME, failed (error rows) */
     int64_t predicted, reused, infer_failed;
+    int interrupted;       /* 1 = o->stop ended the run: nothing but the journals was kept  */
+    int64_t resumed;       /* evaluations taken from the journals (--resume)                */
 } ps_reproduce_summary;
 struct ps_eval_settings;
 /* With o->ninfer models: first, for each NAME, every case that has an image and no file in

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "ps_eval.h"
+#include "ps_eval_dist.h"
 #include "ps_infer.h"
 #include "ps_manifest.h"
 
@@ -34,35 +35,47 @@ static const char *manifest_path(void *ud, const char *case_id, const char *whic
     return ps_manifest_pred_path(m, i, which);
 }
 
-/* Evaluate `models` (NULL: every pred: column) of the manifest into <dir>/<name>. */
+/* Evaluate `models` (NULL: every pred: column) of the manifest into <dir>/<name>, with the
+ * journal <dir>/<name>.journal (resumed from when o->resume). An interrupted run (o->stop)
+ * commits nothing, keeps the journal and sets *stopped. */
 static int evaluate(const char *manifest, const char *const *models, int nmodels,
-                    const ps_eval_settings *s, const ps_context *ctx, const char *dir,
-                    const char *name, ps_eval_summary *sum)
+                    const ps_eval_settings *s, const ps_reproduce_options *ro,
+                    const ps_context *ctx, const char *dir, const char *name,
+                    ps_eval_summary *sum, int64_t *resumed, int *stopped)
 {
     char *path = ps_asprintf("%s/%s", dir, name);
+    char *journal = path ? ps_asprintf("%s.journal", path) : NULL;
     ps_eval_plan *plan = NULL;
     ps_atomic_file *af = NULL;
-    ps_eval_writer *w = NULL;
-    int rc = path ? ps_eval_plan_from_manifest(manifest, models, nmodels, ctx, &plan) : PS_ERR_NOMEM;
+    ps_eval_run_info info = {0};
+    int rc = journal ? ps_eval_plan_from_manifest(manifest, models, nmodels, ctx, &plan)
+                     : PS_ERR_NOMEM;
     if (!rc)
         rc = ps_atomic_open(path, &af);
-    if (!rc)
-        rc = ps_eval_writer_create(ps_atomic_stream(af), PS_TABLE_CSV, plan, &w);
     if (!rc) {
-        ps_eval_sink sink = ps_eval_writer_sink(w);
-        rc = ps_eval_run(plan, s, ctx, NULL, &sink, sum);
-        int rc2 = ps_eval_writer_finish(w);
-        rc = rc ? rc : rc2;
+        ps_eval_run_opts o = {0};
+        o.manifest = manifest;
+        o.models = models;
+        o.nmodels = nmodels;
+        o.journal = journal;
+        o.resume = ro->resume;
+        o.stop = ro->stop;
+        rc = ps_eval_run_dist(plan, s, ctx, &o, ps_atomic_stream(af), PS_TABLE_CSV, sum, &info);
+        *resumed += info.resumed_jobs;
+        *stopped = ro->stop && *ro->stop;
     }
     if (af) {
-        if (rc)
+        if (rc || *stopped)
             ps_atomic_abort(af);
         else
             rc = ps_atomic_commit(af);
     }
-    if (!rc)
+    if (!rc && !*stopped && !info.journal_kept)
+        rc = ps_eval_journal_discard(journal);
+    if (!rc && !*stopped)
         rc = ps_eval_sidecar_write(path, PS_TABLE_CSV, plan, s, sum);
     ps_eval_plan_free(plan);
+    free(journal);
     free(path);
     return rc ? ps_error_context(rc, "evaluating %s", name) : PS_OK;
 }
@@ -260,7 +273,7 @@ static int infer_models(const char *manifest, const char *dir, const ps_reproduc
     return rc;
 }
 /* ==== end of the --model block ========================================================== */
-=======
+
 /* ---- multi-rater agreement ------------------------------------------------------------------ */
 /* The agreement tables of the manifest when it has two or more inter raters (ref and every
  * plain rater:NAME column), else *have = 0. ref is named after the rater whose sessions have
@@ -339,27 +352,30 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     if (!rc && m->nmodels == 0)
         rc = ps_error(PS_ERR_ARG, "%s: no pred:MODEL column to evaluate", manifest);
     if (!rc)
-        rc = evaluate(manifest, NULL, 0, s, ctx, dir, "per_case.csv", &es);
+        rc = evaluate(manifest, NULL, 0, s, o, ctx, dir, "per_case.csv", &es, &sum->resumed,
+                      &sum->interrupted);
     if (!rc) {
         sum->evaluations = es.jobs;
         sum->failed = es.failed;
         sum->missing = es.missing;
     }
-    if (!rc && m->nraters > 0) {
+    if (!rc && m->nraters > 0 && !sum->interrupted) {
         rcols = ps_calloc((size_t)m->nraters, sizeof *rcols);
         if (!rcols)
             rc = PS_ERR_NOMEM;
         for (int i = 0; !rc && i < m->nraters; i++)
             rcols[i] = m->raters[i].column;
         if (!rc)
-            rc = evaluate(user_manifest, rcols, m->nraters, s, ctx, dir, "per_case_raters.csv",
-                          &es);
+            rc = evaluate(user_manifest, rcols, m->nraters, s, o, ctx, dir,
+                          "per_case_raters.csv", &es, &sum->resumed, &sum->interrupted);
         if (!rc) {
             sum->evaluations += es.jobs;
             sum->failed += es.failed;
             sum->missing += es.missing;
         }
     }
+    if (!rc && sum->interrupted)
+        goto done; /* only the journals are kept: rerun with --resume */
     char *p = NULL;
     if (!rc && (p = ps_asprintf("%s/per_case.csv", dir)))
         rc = ps_eval_table_read(p, &pc);
@@ -408,6 +424,7 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
             rc = ps_error_context(rc, "summary_%s.json", m->models[i]);
         free(name);
     }
+done:
     free(rcols);
     free(with_preds);
     ps_table_free(pc);

@@ -42,7 +42,10 @@ static void usage(FILE *f)
           "counted; a metric's value enters when it is finite (Dice of an empty prediction is\n"
           "0 and enters; its HD95 is NaN under --empty nan and is counted as left out).\n"
           "Every number in the reports is the rounding of the number in the CSV named under\n"
-          "its table. Not yet here: --resume.\n"
+          "its table.\n"
+          "--resume: each per-case table keeps REPORT_DIR/per_case*.csv.journal while it runs;\n"
+          "after Ctrl-C (or a crash) rerun the same command with --resume to skip the finished\n"
+          "evaluations (predictions of --model are reused anyway); the result is the same.\n"
           "Exit status: 0; 1 when an evaluation failed (its row says why; the tables and\n"
           "reports are written all the same); 2 usage error.\n"
           "\n"
@@ -52,7 +55,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING,
-       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP };
+       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP, OPT_RESUME };
 #define MAX_MODELS 32
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
@@ -68,6 +71,7 @@ int main_reproduce(int argc, char **argv)
         {"fold", required_argument, NULL, OPT_FOLD},
         {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
         {"step", required_argument, NULL, OPT_STEP},
+        {"resume", no_argument, NULL, OPT_RESUME},
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
@@ -101,6 +105,7 @@ int main_reproduce(int argc, char **argv)
             break;
         case OPT_FOLD: status = cli_parse_folds(CMD, optarg, folds, 100, &o.nfolds); break;
         case OPT_NO_MIRROR: popt.mirroring = 0; break;
+        case OPT_RESUME: o.resume = 1; break;
         case OPT_STEP:
             status = cli_parse_double(CMD, "--step", optarg, 1e-3, 1.0, &popt.step) ? 2 : 0;
             break;
@@ -124,8 +129,13 @@ int main_reproduce(int argc, char **argv)
         o.infer_dirs = dirs;
         o.folds = folds;
         ps_reproduce_summary sum;
+        o.stop = cli_catch_stop_signals();
         int rc = ps_reproduce_run(manifest, out, &s, &o, &common.ctx, &sum);
-        if (!rc && common.ctx.verbosity > 0) {
+        cli_release_stop_signals();
+        if (!rc && sum.interrupted)
+            fprintf(stderr, "panseval reproduce: interrupted: the finished evaluations are kept in "
+                    "%s/per_case*.csv.journal; rerun with --resume to finish\n", out);
+        if (!rc && !sum.interrupted && common.ctx.verbosity > 0) {
             printf("Per modality and model (Dice in %%, HD95 in mm; %s/by_modality.csv):\n\n",
                    out);
             rc = ps_reproduce_print(out, stdout);
@@ -138,6 +148,8 @@ int main_reproduce(int argc, char **argv)
         }
         if (rc)
             status = cli_report_error(CMD, rc);
+        else if (sum.interrupted)
+            status = 128 + *o.stop;
         else if (sum.failed) {
             fprintf(stderr, "panseval reproduce: %lld of %lld evaluation(s) failed (status=error "
                     "rows in %s/per_case*.csv); the reports count them\n",
