@@ -101,32 +101,33 @@ check_status "an unknown rater is still a usage error" 2 $?
 check_contains "the unknown rater is named" "$T/err" "no rater 'D'"
 
 # SIGINT / SIGTERM: no new case is taken, the finished cases are kept as complete tables
-# (as `metrics`), no hidden temporary is left, exit 128 + signal. The demo cases 10 times over.
+# (as `metrics`), no hidden temporary is left, exit 128 + signal. The demo cases 40 times over
+# (960 cases, several seconds of work even on a fast machine; the signal comes after 3 s).
 # --foreground: timeout signals the command only once (without it the process group gets a
 # second signal, and the second signal ends the process at once, by design, as in metrics).
 awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ { print; next } !h { h = 1; print; next }
-  { id = $1; for (r = 1; r <= 10; r++) { $1 = id "_r" r; print } }' "$T/demo/manifest.tsv" \
+  { id = $1; for (r = 1; r <= 40; r++) { $1 = id "_r" r; print } }' "$T/demo/manifest.tsv" \
   >"$T/demo/rep.tsv"
-timeout --foreground --preserve-status -s INT 2 "$PANSEVAL" agreement --manifest "$T/demo/rep.tsv" --out-dir "$T/int" \
+timeout --foreground --preserve-status -s INT 3 "$PANSEVAL" agreement --manifest "$T/demo/rep.tsv" --out-dir "$T/int" \
     --ref-name A --sessions -q >/dev/null 2>"$T/err"
 check_status "agreement: SIGINT exits 130" 130 $?
 check_contains "agreement: says what was kept" "$T/err" "interrupted (SIGINT): kept the"
 check_status "agreement: no hidden temporaries" 0 "$(find "$T/int" -name '.*' | wc -l | tr -d ' ')"
-kept=$(sed -n 's/.*kept the \([0-9]*\) of 240.*/\1/p' "$T/err")
-check_true "agreement: stopped early ($kept of 240 cases)" test "${kept:-0}" -gt 0 -a "${kept:-240}" -lt 240
+kept=$(sed -n 's/.*kept the \([0-9]*\) of 960.*/\1/p' "$T/err")
+check_true "agreement: stopped early ($kept of 960 cases)" test "${kept:-0}" -gt 0 -a "${kept:-960}" -lt 960
 check_status "cases.csv: the kept cases" "$kept" "$(($(wc -l <"$T/int/cases.csv") - 1))"
 check_status "pairs.csv: 3 pairs per kept case" "$((3 * kept))" "$(($(wc -l <"$T/int/pairs.csv") - 1))"
 check_status "sessions.csv: 2 sessions per kept case" "$((2 * kept))" \
   "$(($(wc -l <"$T/int/sessions.csv") - 1))"
 check_status "summary.csv: the aggregates of the kept cases" "$kept" \
   "$(awk -F, '$3 == "mean_pairwise_dice" { print $6 }' "$T/int/summary.csv")"
-timeout --foreground --preserve-status -s TERM 2 "$PANSEVAL" fuse --manifest "$T/demo/rep.tsv" --out-dir "$T/term" --ref-name A \
+timeout --foreground --preserve-status -s TERM 3 "$PANSEVAL" fuse --manifest "$T/demo/rep.tsv" --out-dir "$T/term" --ref-name A \
     --method staple -o "$T/term.tsv" -q >/dev/null 2>"$T/err"
 check_status "fuse: SIGTERM exits 143" 143 $?
 check_contains "fuse: says what was kept" "$T/err" "interrupted (SIGTERM): kept the"
 check_status "fuse: no hidden temporaries" 0 "$(find "$T/term" "$T" -maxdepth 1 -name '.*' | wc -l | tr -d ' ')"
-kept=$(sed -n 's/.*kept the \([0-9]*\) of 240.*/\1/p' "$T/err")
-check_true "fuse: stopped early ($kept of 240 cases)" test "${kept:-0}" -gt 0 -a "${kept:-240}" -lt 240
+kept=$(sed -n 's/.*kept the \([0-9]*\) of 960.*/\1/p' "$T/err")
+check_true "fuse: stopped early ($kept of 960 cases)" test "${kept:-0}" -gt 0 -a "${kept:-960}" -lt 960
 check_status "fuse: a consensus file per kept case" "$kept" "$(ls "$T/term" | grep -c '\.nii\.gz$')"
 check_status "fuse: the -o manifest names them" "$kept" \
   "$(awk -F'\t' '/^#/ { next } !h { h = 1; next } $NF != "" { n++ } END { print n + 0 }' "$T/term.tsv")"
