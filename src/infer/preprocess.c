@@ -227,7 +227,7 @@ int ps_normalize_channel(float *x, int64_t nvox, const ps_plans *pl, int modalit
         return PS_OK;
     if (!strcmp(scheme, "CT2"))
         return ps_error(PS_ERR_UNSUPPORTED, "normalisation scheme CT2 (per-image statistics "
-                        "inside the CT percentiles) is not implemented");
+                        "inside the CT percentiles) is not supported (docs/inference.md)");
     double cnt, m, var;
     masked_moments(x, nvox, use_mask ? mask : NULL, threads, &cnt, &m, &var);
     if (!(cnt > 0))
