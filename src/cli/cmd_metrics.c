@@ -61,40 +61,24 @@ static void usage(FILE *f)
           "  panseval metrics --ref labelsTs --pred predsTs --name nnunet -o folder.json\n", f);
 }
 
-/* Run the plan into the output (and its journal); the interruption note on stderr. */
+/* Run the plan into the output (src/eval's ps_eval_run_to_path) with the summary.json
+ * collector as its tee; the interruption note on stderr. */
 static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval_settings *s,
                ps_eval_run_opts *o, const char *sjson, const ps_nnunet_options *no)
 {
     ps_nnunet_collector *col = NULL;
     ps_eval_sink tee;
     int64_t skipped = 0;
-    ps_atomic_file *af = NULL;
-    FILE *f = NULL;
     ps_eval_summary sum;
     ps_eval_run_info info;
-    int root = ps_dist_rank(o->dist) == 0, rc = root ? cli_output_open(common, &af, &f) : 0;
-    char *journal = common->output && strcmp(common->output, "-")
-                        ? ps_asprintf("%s.journal", common->output) : NULL;
-    if (!rc && root && sjson && !(rc = ps_nnunet_collector_create(plan, NULL, &col))) {
-        tee = ps_nnunet_collector_sink(col);
-        o->tee = &tee;
-    }
-    if (rc) {
-        free(journal);
-        return cli_report_error(CMD, cli_output_close(af, rc));
-    }
-    o->journal = journal;
+    int root = ps_dist_rank(o->dist) == 0, rc = 0;
+    const char *out = common->output, *file = out && strcmp(out, "-") ? out : NULL;
+    if (root && sjson && (rc = ps_nnunet_collector_create(plan, NULL, &col)))
+        return cli_report_error(CMD, rc);
+    o->tee = col ? (tee = ps_nnunet_collector_sink(col), &tee) : NULL;
     o->stop = cli_catch_stop_signals();
-    ps_context ctx = common->ctx;
-    ctx.progress = root ? ctx.progress : 0;
-    rc = ps_eval_run_dist(plan, s, &ctx, o, f, common->format, &sum, &info);
-    if (root)
-        rc = cli_output_close(af, rc); /* an interrupted run keeps its prefix */
+    rc = ps_eval_run_to_path(plan, s, &common->ctx, o, out, common->format, &sum, &info);
     cli_release_stop_signals();
-    if (root && !rc && journal && !info.journal_kept)
-        rc = ps_eval_journal_discard(journal);
-    if (root && !rc && journal)
-        rc = ps_eval_sidecar_write(common->output, common->format, plan, s, &sum);
     int sig = *o->stop;
     if (!rc && col && !sig)
         rc = ps_nnunet_collector_write(col, no, sjson, &skipped);
@@ -102,20 +86,17 @@ static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval
     if (!rc && skipped)
         ps_log(&common->ctx, PS_LOG_WARN, "metrics: %lld row(s) with status error or missing "
                "left out of %s", (long long)skipped, sjson);
-    if (rc || !root) {
-        free(journal);
+    if (rc || !root)
         return rc ? cli_report_error(CMD, rc) : sum.failed ? 1 : 0;
-    }
     ps_eval_summary_log(&sum, &common->ctx); /* failed cases also under -q */
     if (sig)
         fprintf(stderr, "panseval metrics: interrupted (%s): kept the %lld of %lld case(s) "
-                "(%lld of %lld evaluations) finished in order, as a complete table in %s%s%s%s\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)sum.cases_emitted,
+                "(%lld of %lld evaluations) finished in order, as a complete table in %s%s%s%s"
+                "%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)sum.cases_emitted,
                 (long long)plan->ncases, (long long)sum.jobs_emitted, (long long)sum.jobs,
-                common->output ? common->output : "standard output",
-                journal ? " and in the journal " : "", journal ? journal : "",
-                journal ? "; run the same command with --resume to finish it" : "");
-    free(journal);
+                out ? out : "standard output", file ? " and in the journal " : "",
+                file ? file : "", file ? ".journal" : "",
+                file ? "; run the same command with --resume to finish it" : "");
     return sig ? 128 + sig : sum.failed ? 1 : 0;
 }
 

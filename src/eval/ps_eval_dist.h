@@ -63,6 +63,16 @@ int ps_eval_run_dist(const ps_eval_plan *plan, const ps_eval_settings *s,
                      const ps_context *ctx, const ps_eval_run_opts *o, FILE *out,
                      ps_table_format fmt, ps_eval_summary *sum, ps_eval_run_info *info);
 
+/* ps_eval_run_dist into the table at path (NULL or "-" = standard output), as `panseval
+ * metrics` does it (run_to_path.c): rank 0 writes the table atomically, with the journal
+ * "<path>.journal" for a file (opts->journal is ignored), commits it (an interrupted run
+ * commits its finished prefix), removes the journal of a complete run and writes the sidecar
+ * "<path>.meta.json". Progress is shown on rank 0 only. Errors: the first of the output's,
+ * the run's, the journal removal's and the sidecar's. */
+int ps_eval_run_to_path(const ps_eval_plan *plan, const ps_eval_settings *s,
+                        const ps_context *ctx, const ps_eval_run_opts *opts, const char *path,
+                        ps_table_format fmt, ps_eval_summary *sum, ps_eval_run_info *info);
+
 /* Remove the journal of a complete run, after its table was committed (ENOENT is fine). */
 int ps_eval_journal_discard(const char *journal);
 

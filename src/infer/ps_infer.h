@@ -143,6 +143,29 @@ ps_conv_backend ps_net_backend(const ps_net *net);
  * decoder step, attention, head) convolution GFLOP, ms and GFLOP/s, instance norm ms, other ms. */
 int ps_net_print_profile(const ps_net *net, FILE *f);
 
+/* ---- model description (model_info.c; `panseval model-info`) ----------------------------- */
+typedef struct ps_model_attn_info {
+    int present, d_model, d_ff, layers, tokens, channels;  /* PanSegNet block, from shapes */
+} ps_model_attn_info;
+typedef struct ps_model_info {
+    const ps_model *m;                 /* borrowed: must outlive the description           */
+    ps_model_attn_info attn;
+    int64_t params, sd_numel;          /* used at inference; all state-dict elements        */
+    double flops;                      /* one forward pass at the training patch            */
+    int size[PS_MAX_STAGES + 1][3];    /* feature-map size per encoder stage                */
+} ps_model_info;
+typedef enum ps_model_info_format {
+    PS_MODEL_INFO_TEXT, PS_MODEL_INFO_JSON, PS_MODEL_INFO_TSV, PS_MODEL_INFO_CSV
+} ps_model_info_format;
+/* Describe m: builds the network at the training patch (which checks every tensor's shape)
+ * for the parameter and FLOP counts. Errors are ps_net_create()'s, prefixed with the
+ * checkpoint path. ctx (NULL = defaults) gives the thread count. */
+int ps_model_info_compute(const ps_model *m, const ps_context *ctx, ps_model_info *out);
+/* Print the description in one format (the layouts are in `panseval model-info --help` and
+ * docs/checkpoints.md). Returns PS_ERR_ARG for an unknown format; stream errors are left to
+ * whoever closes f. */
+int ps_model_info_write(const ps_model_info *info, ps_model_info_format format, FILE *f);
+
 /* ---- whole-image prediction (nnU-Net v1 predict_cases) ------------------------------------ */
 typedef struct ps_predict_options {
     const char *checkpoint;    /* NULL = "model_final_checkpoint"                            */
