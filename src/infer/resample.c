@@ -316,7 +316,7 @@ int ps_resize3d(const double *in, const int64_t n_in[3], double *out, const int6
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t a = 0; a < ns; a++)
         slice_range(in, n_in, sep_axis, a, &lo[a], &hi[a]);
-    int inplane[2], ni = 0;
+    int inplane[2] = {0, 0}, ni = 0; /* filled below: the two axes other than sep_axis */
     for (int d = 0; d < 3; d++)
         if (d != sep_axis)
             inplane[ni++] = d;
