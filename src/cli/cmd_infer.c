@@ -89,31 +89,6 @@ enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_INPUT, OPT_FOLD, OPT_CHECKPOINT, O
 
 #define MAX_INPUTS 8
 
-/* "N", "0,1,2" or "all" -> folds; 0 or a usage error (2) */
-static int parse_folds(const char *s, int *folds, int *n)
-{
-    if (!strcmp(s, "all")) {
-        folds[0] = -1;
-        *n = 1;
-        return 0;
-    }
-    char *copy = NULL, **items = NULL;
-    int ni = 0, rc = 0;
-    if (cli_split_list(s, &copy, &items, &ni) || ni < 1 || ni > 100)
-        rc = cli_usage_error(CMD, "--fold: expected N, a list such as 0,1,2, or all");
-    for (int i = 0; !rc && i < ni; i++) {
-        long v;
-        if (cli_parse_int(CMD, "--fold", items[i], 0, 999, &v))
-            rc = 2;
-        else
-            folds[i] = (int)v;
-    }
-    *n = ni;
-    free(copy);
-    free(items);
-    return rc;
-}
-
 int main_infer(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -161,7 +136,7 @@ int main_infer(int argc, char **argv)
         case OPT_OUT_DIR: out_dir = optarg; break;
         case OPT_FORCE: force = 1; break;
         case OPT_FOLD:
-            if (parse_folds(optarg, folds, &nfolds))
+            if (cli_parse_folds(CMD, optarg, folds, 100, &nfolds))
                 return 2;
             break;
         case OPT_STEP:
