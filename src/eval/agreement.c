@@ -238,6 +238,80 @@ void ps_agree_options_clear(ps_agree_options *o)
     ps_agree_options_init(o);
 }
 
+/* The options as TAB-separated name=value pairs of ps_agree_options_set (flags by name
+ * alone), in a fixed order: the identity of a run in its journal, given back to
+ * ps_agree_options_set by agree_settings_apply. */
+char *agree_settings_text(const ps_agree_options *o)
+{
+    static const char *const empty_names[] = {"nan", "inf", "worst"}; /* ps_empty_policy */
+    size_t cap = 64;
+    for (int i = 0; i < o->nraters; i++)
+        cap += strlen(o->raters[i]) + 1;
+    char *raters = malloc(cap), *labels = malloc(16 * 12 * ((size_t)o->nlabels + 1));
+    if (!raters || !labels) {
+        free(raters);
+        free(labels);
+        return NULL;
+    }
+    snprintf(raters, cap, "%s", o->raters ? "" : "all");
+    for (int i = 0; o->raters && i < o->nraters; i++)
+        strcat(strcat(raters, i ? "," : ""), o->raters[i]);
+    labels[0] = 0;
+    for (int i = 0; o->labels && i < o->nlabels; i++) {
+        char t[16 * 12];
+        ps_region_format(&o->labels[i], t, sizeof t);
+        strcat(strcat(labels, i ? "," : ""), t);
+    }
+    int e = (int)o->metrics.empty;
+    /* %.17g: a double round-trips through agree_parse_double's strtod */
+    char *text = ps_asprintf("raters=%s%s%s%s%s%s%s\tregion=%s\tmargin=%.17g\thd95=%s\t"
+                             "percentile=%.17g\tempty=%s", raters,
+                             o->ref_name ? "\tref-name=" : "", o->ref_name ? o->ref_name : "",
+                             o->sessions ? "\tsessions" : "", o->models ? "\tmodels" : "",
+                             o->labels ? "\tlabels=" : "", o->labels ? labels : "",
+                             ps_agree_region_name(o->region), o->margin_mm,
+                             ps_hd_method_name(o->metrics.hd_method), o->metrics.percentile,
+                             e >= 0 && e < 3 ? empty_names[e] : "nan");
+    free(raters);
+    free(labels);
+    return text;
+}
+
+int agree_settings_apply(char *text, ps_agree_options *o, char **rest)
+{
+    static const char *const known[] = {"raters", "ref-name", "sessions", "models", "labels",
+                                        "region", "margin", "hd95", "percentile", "empty"};
+    *rest = ps_strdup("");
+    int rc = *rest ? PS_OK : PS_ERR_NOMEM;
+    for (char *tok = text, *next; tok && !rc; tok = next) {
+        next = strchr(tok, '\t');
+        if (next)
+            *next++ = 0;
+        if (!*tok)
+            continue;
+        char *eq = strchr(tok, '=');
+        size_t k = eq ? (size_t)(eq - tok) : strlen(tok);
+        int is_known = 0;
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+            is_known |= strlen(known[i]) == k && !strncmp(known[i], tok, k);
+        if (is_known) {
+            if (eq)
+                *eq++ = 0;
+            rc = ps_agree_options_set(o, tok, eq ? eq : "");
+        } else {
+            char *t = ps_asprintf("%s%s%s", *rest, **rest ? "\t" : "", tok);
+            free(*rest);
+            if (!(*rest = t))
+                rc = PS_ERR_NOMEM;
+        }
+    }
+    if (rc) {
+        free(*rest);
+        *rest = NULL;
+    }
+    return rc;
+}
+
 int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m)
 {
     *m = NULL;
@@ -250,10 +324,16 @@ int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m)
     return ps_manifest_read(manifest, &mopt, m);
 }
 
-/* Each table goes to its file (in the chosen format) and, when the caller wants the tables,
- * to a CSV copy in memory (parsed into a ps_table at the end). */
+/* ---- the rows of one case, recorded ----------------------------------------------------------
+ * A case is computed into recorders, one per table, never straight into the files: the cells
+ * of its rows in a byte stream ('S' uint32 n + n bytes of text, 'N' a double's 8 bytes, 'I' an
+ * int64, 'Z' an empty cell, 'E' the end of a row; native byte order). agree_case_bytes packs
+ * them with the case's counts into one record, a pure function of the case, which any MPI rank
+ * can compute and the journal can keep; agree_out_case writes a record into the tables. So
+ * every run, whichever process computed a case, writes the tables from the same records. */
 typedef struct tw {
-    ps_table_writer *f, *mem;
+    unsigned char *p;
+    size_t n, cap;
     const ps_manifest *m;
     const ps_manifest_case *cur; /* the row's case: its meta:KEY cells end the row */
 } tw;
@@ -268,32 +348,51 @@ typedef struct state {
     ps_agree_summary *sum;
 } state;
 
-#define TW2(w, call, ...)                                                                      \
-    do {                                                                                       \
-        int rc_ = (w)->f ? call((w)->f, __VA_ARGS__) : 0;                                      \
-        if (!rc_ && (w)->mem)                                                                  \
-            rc_ = call((w)->mem, __VA_ARGS__);                                                 \
-        return rc_;                                                                            \
-    } while (0)
+static int tw_put(tw *w, int tag, const void *x, size_t n)
+{
+    if (w->n + 1 + n > w->cap) {
+        size_t nc = w->cap ? w->cap : 4096;
+        while (nc < w->n + 1 + n)
+            nc *= 2;
+        unsigned char *t = realloc(w->p, nc);
+        if (!t)
+            return ps_error(PS_ERR_NOMEM, "out of memory recording the agreement rows");
+        w->p = t;
+        w->cap = nc;
+    }
+    w->p[w->n++] = (unsigned char)tag;
+    if (n)
+        memcpy(w->p + w->n, x, n);
+    w->n += n;
+    return 0;
+}
 
 static int tw_str(tw *w, const char *s)
 {
-    TW2(w, ps_table_writer_str, s);
+    size_t n = strlen(s);
+    if (n > UINT32_MAX / 2)
+        return ps_error(PS_ERR_RANGE, "an agreement cell of %zu bytes", n);
+    unsigned char *b = malloc(4 + n);
+    if (!b)
+        return ps_error(PS_ERR_NOMEM, "out of memory recording the agreement rows");
+    uint32_t n32 = (uint32_t)n;
+    memcpy(b, &n32, 4);
+    memcpy(b + 4, s, n);
+    int rc = tw_put(w, 'S', b, 4 + n);
+    free(b);
+    return rc;
 }
 static int tw_num(tw *w, double x)
 {
-    TW2(w, ps_table_writer_num, x);
+    return tw_put(w, 'N', &x, sizeof x);
 }
 static int tw_int(tw *w, int64_t x)
 {
-    TW2(w, ps_table_writer_int, x);
+    return tw_put(w, 'I', &x, sizeof x);
 }
 static int tw_null(tw *w)
 {
-    int rc = w->f ? ps_table_writer_null(w->f) : 0;
-    if (!rc && w->mem)
-        rc = ps_table_writer_null(w->mem);
-    return rc;
+    return tw_put(w, 'Z', NULL, 0);
 }
 static int tw_end(tw *w)
 {
@@ -302,13 +401,8 @@ static int tw_end(tw *w)
         const char *v = w->cur && w->cur->meta ? w->cur->meta[k] : NULL;
         rc = v ? tw_str(w, v) : tw_null(w);
     }
-    if (!rc && w->f)
-        rc = ps_table_writer_end_row(w->f);
-    if (!rc && w->mem)
-        rc = ps_table_writer_end_row(w->mem);
-    return rc;
+    return rc ? rc : tw_put(w, 'E', NULL, 0);
 }
-
 /* ---- table writing ------------------------------------------------------------------------ */
 static const char *const pairs_cols[] = {
     "case", "subject", "modality", "center", "label", "region", "kind", "rater_a", "rater_b",
@@ -685,28 +779,18 @@ done:
     return rc;
 }
 
-/* Read the case's label maps: inter raters, every session of a rater with sessions (when
- * --sessions), models (when --models). */
-/* Read the case's label maps: inter raters, every session of a rater with sessions (when
- * --sessions), models (when --models). The files are read in parallel (one thread per file,
- * ctx->threads at most); the first failure in slot order is reported, so the message does not
- * depend on the thread count. */
-static int load_case(state *S, int64_t ci, const ps_context *ctx, loaded *L, char *msg,
-                     size_t msgn)
+/* The label maps a case needs, path[nslots + (models ? nmodels : 0)] (NULL = not needed or
+ * not available): inter raters, every session of a rater with sessions (when --sessions),
+ * models (when --models). */
+static int case_nmaps(const state *S)
+{
+    return S->nslots + (S->o->models ? S->m->nmodels : 0);
+}
+
+static void case_paths(const state *S, int64_t ci, const char **path)
 {
     const ps_manifest *m = S->m;
-    L->nv = S->nslots + (S->o->models ? m->nmodels : 0);
-    L->v = calloc((size_t)L->nv + 1, sizeof *L->v);
-    const char **path = calloc((size_t)L->nv + 1, sizeof *path);
-    int *rcs = calloc((size_t)L->nv + 1, sizeof *rcs);
-    char **msgs = calloc((size_t)L->nv + 1, sizeof *msgs);
-    if (!L->v || !path || !rcs || !msgs) {
-        free(path);
-        free(rcs);
-        free(msgs);
-        return PS_ERR_NOMEM;
-    }
-    for (int i = 0; i < L->nv; i++) {
+    for (int i = 0; i < case_nmaps(S); i++) {
         int need = 0;
         const char *p;
         if (i < S->nslots) {
@@ -722,6 +806,26 @@ static int load_case(state *S, int64_t ci, const ps_context *ctx, loaded *L, cha
         }
         path[i] = need ? p : NULL;
     }
+}
+
+/* Read the case's label maps (case_paths). The files are read in parallel (one thread per
+ * file, ctx->threads at most); the first failure in slot order is reported, so the message
+ * does not depend on the thread count. */
+static int load_case(state *S, int64_t ci, const ps_context *ctx, loaded *L, char *msg,
+                     size_t msgn)
+{
+    L->nv = case_nmaps(S);
+    L->v = calloc((size_t)L->nv + 1, sizeof *L->v);
+    const char **path = calloc((size_t)L->nv + 1, sizeof *path);
+    int *rcs = calloc((size_t)L->nv + 1, sizeof *rcs);
+    char **msgs = calloc((size_t)L->nv + 1, sizeof *msgs);
+    if (!L->v || !path || !rcs || !msgs) {
+        free(path);
+        free(rcs);
+        free(msgs);
+        return PS_ERR_NOMEM;
+    }
+    case_paths(S, ci, path);
     const int nv = L->nv;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ps_context_threads(ctx))
     for (int i = 0; i < nv; i++) {
@@ -842,20 +946,159 @@ static int do_case(state *S, int64_t ci, const ps_context *ctx)
     return rc;
 }
 
-/* ---- entry point ------------------------------------------------------------------------------ */
+/* ---- the per-case job (agree_internal.h) ------------------------------------------------------ */
+struct agree_job {
+    state S;
+};
+
+int agree_job_create(const ps_manifest *m, const ps_agree_options *opt, agree_job **out)
+{
+    *out = NULL;
+    if (!m || !opt)
+        return ps_error(PS_ERR_ARG, "agreement: NULL argument");
+    agree_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return PS_ERR_NOMEM;
+    state *S = &j->S;
+    S->m = m;
+    S->o = opt;
+    int rc = agree_slots(m, opt->ref_name, &S->slots, &S->nslots);
+    if (!rc)
+        rc = agree_select(S->slots, S->nslots, opt->raters, opt->nraters, &S->inter,
+                          &S->ninter);
+    if (!rc && S->ninter < 2) {
+        char list[512] = "";
+        for (int i = 0; i < S->nslots; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     S->slots[i].name);
+        rc = ps_error(PS_ERR_ARG, "%s: agreement needs at least two raters; %s %s (label-map "
+                      "columns: %s)", m->path, opt->raters ? "--raters names" : "the manifest has",
+                      S->ninter == 1 ? "one" : "none", S->nslots ? list : "none");
+    }
+    if (rc) {
+        agree_job_free(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+void agree_job_free(agree_job *j)
+{
+    if (!j)
+        return;
+    free(j->S.slots);
+    free(j->S.inter);
+    free(j);
+}
+
+int agree_job_nraters(const agree_job *j)
+{
+    return j->S.ninter;
+}
+
+const char *agree_job_rater(const agree_job *j, int i)
+{
+    return j->S.slots[j->S.inter[i]].name;
+}
+
+int64_t agree_case_bytes_on_disk(const agree_job *j, int64_t ci)
+{
+    int n = case_nmaps(&j->S);
+    const char **path = calloc((size_t)n + 1, sizeof *path);
+    if (!path)
+        return 0; /* only a cost estimate */
+    case_paths(&j->S, ci, path);
+    int64_t bytes = 0;
+    struct stat st;
+    for (int i = 0; i < n; i++)
+        if (path[i] && !stat(path[i], &st))
+            bytes += (int64_t)st.st_size;
+    free(path);
+    return bytes;
+}
+
+int agree_job_hash(const agree_job *j, uint64_t (*fnv)(uint64_t, const void *, size_t),
+                   uint64_t *h)
+{
+    int n = case_nmaps(&j->S);
+    const char **path = calloc((size_t)n + 1, sizeof *path);
+    if (!path)
+        return PS_ERR_NOMEM;
+    for (int64_t ci = 0; ci < j->S.m->ncases; ci++) {
+        const char *id = j->S.m->cases[ci].id;
+        *h = fnv(*h, id, strlen(id) + 1);
+        case_paths(&j->S, ci, path);
+        for (int i = 0; i < n; i++)
+            *h = path[i] ? fnv(*h, path[i], strlen(path[i]) + 1) : fnv(*h, "\001", 2);
+    }
+    free(path);
+    return 0;
+}
+
+/* Record layout: int64 counts[5] (cases_failed, pairs, sessions, model_rows, empty_masks),
+ * then per table (pairs, cases, sessions, models) a uint64 length and that table's cells. */
+#define REC_NCOUNT 5
+#define REC_NTAB 4
+
+int agree_case_bytes(agree_job *j, int64_t ci, const ps_context *ctx, unsigned char **bytes,
+                     size_t *len)
+{
+    *bytes = NULL;
+    *len = 0;
+    state S = j->S;
+    ps_agree_summary sum = {0};
+    tw w[REC_NTAB];
+    memset(w, 0, sizeof w);
+    for (int t = 0; t < REC_NTAB; t++)
+        w[t].m = S.m;
+    S.w_pairs = &w[0];
+    S.w_cases = &w[1];
+    S.w_sess = &w[2];
+    S.w_models = &w[3];
+    S.sum = &sum;
+    int rc = do_case(&S, ci, ctx);
+    size_t total = REC_NCOUNT * 8;
+    for (int t = 0; t < REC_NTAB; t++)
+        total += 8 + w[t].n;
+    unsigned char *b = rc ? NULL : malloc(total);
+    if (!rc && !b)
+        rc = ps_error(PS_ERR_NOMEM, "out of memory recording the agreement rows");
+    if (!rc) {
+        int64_t counts[REC_NCOUNT] = {sum.cases_failed, sum.pairs, sum.sessions,
+                                      sum.model_rows, sum.empty_masks};
+        memcpy(b, counts, sizeof counts);
+        size_t pos = sizeof counts;
+        for (int t = 0; t < REC_NTAB; t++) {
+            uint64_t n = w[t].n;
+            memcpy(b + pos, &n, 8);
+            if (n)
+                memcpy(b + pos + 8, w[t].p, w[t].n);
+            pos += 8 + w[t].n;
+        }
+        *bytes = b;
+        *len = total;
+    }
+    for (int t = 0; t < REC_NTAB; t++)
+        free(w[t].p);
+    return rc;
+}
+
+/* ---- the tables ----------------------------------------------------------------------------- */
+/* Each table goes to its file (in the chosen format) and, when the caller wants the tables,
+ * to a CSV copy in memory (parsed into a ps_table at the end). */
 typedef struct outfile {
     ps_atomic_file *af;
     char *mem;       /* the CSV copy */
     size_t memlen;
     FILE *ms;
     char name[4200]; /* the file, or "agreement NAME" for messages */
-    tw w;
+    ps_table_writer *f, *wmem;
 } outfile;
 
 static int out_open(outfile *f, const ps_manifest *m, const char *dir, const char *name,
                     ps_table_format fmt, int ncols, const char *const *cols, int keep)
 {
-    f->w.m = m;
     const char **names = calloc((size_t)(ncols + m->nmeta) + 1, sizeof *names);
     char **meta = calloc((size_t)m->nmeta + 1, sizeof *meta);
     int rc = names && meta ? 0 : PS_ERR_NOMEM;
@@ -872,7 +1115,7 @@ static int out_open(outfile *f, const ps_manifest *m, const char *dir, const cha
         if ((rc = ps_atomic_open(f->name, &f->af)))
             rc = ps_error_context(rc, "%s", f->name);
         else if ((rc = ps_table_writer_create(ps_atomic_stream(f->af), fmt, ncols + m->nmeta,
-                                              names, &f->w.f))) {
+                                              names, &f->f))) {
             ps_atomic_abort(f->af);
             f->af = NULL;
         }
@@ -881,7 +1124,7 @@ static int out_open(outfile *f, const ps_manifest *m, const char *dir, const cha
         if (!(f->ms = open_memstream(&f->mem, &f->memlen)))
             rc = ps_error(PS_ERR_NOMEM, "%s: cannot open a memory stream", f->name);
         else
-            rc = ps_table_writer_create(f->ms, PS_TABLE_CSV, ncols + m->nmeta, names, &f->w.mem);
+            rc = ps_table_writer_create(f->ms, PS_TABLE_CSV, ncols + m->nmeta, names, &f->wmem);
     }
     for (int k = 0; meta && k < m->nmeta; k++)
         free(meta[k]);
@@ -893,8 +1136,9 @@ static int out_open(outfile *f, const ps_manifest *m, const char *dir, const cha
 /* Finish the file (commit, or abort on rc) and parse the memory copy into *table. */
 static int out_close(outfile *f, int rc, ps_table **table)
 {
-    if (f->w.f) {
-        int r2 = ps_table_writer_finish(f->w.f);
+    if (f->f) {
+        int r2 = ps_table_writer_finish(f->f);
+        f->f = NULL;
         if (!rc)
             rc = r2;
     }
@@ -905,8 +1149,9 @@ static int out_close(outfile *f, int rc, ps_table **table)
             rc = ps_atomic_commit(f->af);
         f->af = NULL;
     }
-    if (f->w.mem) {
-        int r2 = ps_table_writer_finish(f->w.mem);
+    if (f->wmem) {
+        int r2 = ps_table_writer_finish(f->wmem);
+        f->wmem = NULL;
         if (!rc)
             rc = r2;
     }
@@ -918,6 +1163,170 @@ static int out_close(outfile *f, int rc, ps_table **table)
     }
     free(f->mem);
     f->mem = NULL;
+    return rc;
+}
+
+struct agree_out {
+    outfile f[REC_NTAB];
+    int on[REC_NTAB];     /* the table is written (sessions, models: by the options) */
+    const agree_job *job;
+    char *cell;           /* a text cell with its NUL */
+    size_t cellcap;
+};
+
+int agree_out_open(const agree_job *j, const char *dir, int keep, agree_out **out)
+{
+    *out = NULL;
+    agree_out *o = calloc(1, sizeof *o);
+    if (!o)
+        return PS_ERR_NOMEM;
+    o->job = j;
+    const ps_agree_options *opt = j->S.o;
+    const ps_manifest *m = j->S.m;
+    o->on[0] = o->on[1] = 1;
+    o->on[2] = opt->sessions;
+    o->on[3] = opt->models;
+    static const char *const names[REC_NTAB] = {"pairs", "cases", "sessions", "models"};
+    const char *const *cols[REC_NTAB] = {pairs_cols, cases_cols, sess_cols, models_cols};
+    const int ncols[REC_NTAB] = {NCOLS(pairs_cols), NCOLS(cases_cols), NCOLS(sess_cols),
+                                 NCOLS(models_cols)};
+    int rc = 0;
+    for (int t = 0; t < REC_NTAB && !rc; t++)
+        if (o->on[t])
+            rc = out_open(&o->f[t], m, dir, names[t], opt->format, ncols[t], cols[t], keep);
+    if (rc) {
+        agree_out_close(o, rc, NULL);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+/* The cells of one table into its writers. */
+#define PUT2(o, f, call, ...)                                                                  \
+    do {                                                                                       \
+        rc = (f)->f ? call((f)->f, __VA_ARGS__) : 0;                                           \
+        if (!rc && (f)->wmem)                                                                  \
+            rc = call((f)->wmem, __VA_ARGS__);                                                 \
+    } while (0)
+
+static int replay_table(agree_out *o, outfile *f, const unsigned char *p, size_t n)
+{
+    size_t pos = 0;
+    int rc = 0;
+    while (pos < n && !rc) {
+        int tag = p[pos++];
+        if (tag == 'S') {
+            uint32_t len;
+            if (n - pos < 4)
+                goto bad;
+            memcpy(&len, p + pos, 4);
+            pos += 4;
+            if (n - pos < len)
+                goto bad;
+            if ((size_t)len + 1 > o->cellcap) {
+                char *t = realloc(o->cell, (size_t)len + 1);
+                if (!t)
+                    return ps_error(PS_ERR_NOMEM, "out of memory writing the agreement rows");
+                o->cell = t;
+                o->cellcap = (size_t)len + 1;
+            }
+            memcpy(o->cell, p + pos, len);
+            o->cell[len] = 0;
+            pos += len;
+            PUT2(o, f, ps_table_writer_str, o->cell);
+        } else if (tag == 'N' || tag == 'I') {
+            if (n - pos < 8)
+                goto bad;
+            double x;
+            int64_t k;
+            memcpy(tag == 'N' ? (void *)&x : (void *)&k, p + pos, 8);
+            pos += 8;
+            if (tag == 'N')
+                PUT2(o, f, ps_table_writer_num, x);
+            else
+                PUT2(o, f, ps_table_writer_int, k);
+        } else if (tag == 'Z') {
+            rc = f->f ? ps_table_writer_null(f->f) : 0;
+            if (!rc && f->wmem)
+                rc = ps_table_writer_null(f->wmem);
+        } else if (tag == 'E') {
+            rc = f->f ? ps_table_writer_end_row(f->f) : 0;
+            if (!rc && f->wmem)
+                rc = ps_table_writer_end_row(f->wmem);
+        } else
+            goto bad;
+    }
+    return rc;
+bad:
+    return ps_error(PS_ERR_FORMAT, "%s: a recorded row is damaged", f->name);
+}
+#undef PUT2
+
+int agree_out_case(agree_out *o, int64_t ci, const unsigned char *b, size_t n,
+                   ps_agree_summary *sum)
+{
+    const char *id = o->job->S.m->cases[ci].id;
+    if (n < REC_NCOUNT * 8)
+        return ps_error(PS_ERR_FORMAT, "the agreement record of case %s is damaged", id);
+    int64_t counts[REC_NCOUNT];
+    memcpy(counts, b, sizeof counts);
+    size_t pos = sizeof counts;
+    const unsigned char *tab[REC_NTAB];
+    uint64_t len[REC_NTAB];
+    for (int t = 0; t < REC_NTAB; t++) {
+        if (n - pos < 8)
+            return ps_error(PS_ERR_FORMAT, "the agreement record of case %s is damaged", id);
+        memcpy(&len[t], b + pos, 8);
+        pos += 8;
+        if (n - pos < len[t] || (len[t] && !o->on[t]))
+            return ps_error(PS_ERR_FORMAT, "the agreement record of case %s is damaged", id);
+        tab[t] = b + pos;
+        pos += len[t];
+    }
+    if (pos != n)
+        return ps_error(PS_ERR_FORMAT, "the agreement record of case %s is damaged", id);
+    int rc = 0;
+    for (int t = 0; t < REC_NTAB && !rc; t++)
+        if (o->on[t])
+            rc = replay_table(o, &o->f[t], tab[t], len[t]);
+    if (rc)
+        return ps_error_context(rc, "case %s", id);
+    sum->cases++;
+    sum->cases_failed += counts[0];
+    sum->pairs += counts[1];
+    sum->sessions += counts[2];
+    sum->model_rows += counts[3];
+    sum->empty_masks += counts[4];
+    return 0;
+}
+
+int agree_out_close(agree_out *o, int rc, ps_agree_tables *tables)
+{
+    if (!o)
+        return rc;
+    ps_table **dst[REC_NTAB] = {NULL, NULL, NULL, NULL};
+    if (tables && !rc) {
+        dst[0] = &tables->pairs;
+        dst[1] = &tables->cases;
+        dst[2] = &tables->sessions;
+        dst[3] = &tables->models;
+    }
+    for (int t = 0; t < REC_NTAB; t++)
+        rc = out_close(&o->f[t], rc, dst[t]);
+    if (!rc && tables) {
+        const agree_job *j = o->job;
+        tables->region = j->S.o->region;
+        if (!(tables->raters = calloc((size_t)j->S.ninter, sizeof *tables->raters)))
+            rc = PS_ERR_NOMEM;
+        for (int i = 0; i < j->S.ninter && !rc; i++, tables->nraters++)
+            if (!(tables->raters[i] = strdup(agree_job_rater(j, i))))
+                rc = PS_ERR_NOMEM;
+    }
+    if (rc && tables)
+        ps_agree_tables_free(tables);
+    free(o->cell);
+    free(o);
     return rc;
 }
 
@@ -933,82 +1342,4 @@ void ps_agree_tables_free(ps_agree_tables *t)
         free(t->raters[i]);
     free(t->raters);
     memset(t, 0, sizeof *t);
-}
-
-int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
-                     const char *out_dir, ps_agree_tables *tables, ps_agree_summary *summary)
-{
-    if (tables)
-        memset(tables, 0, sizeof *tables);
-    if (!m || !opt || (!out_dir && !tables))
-        return ps_error(PS_ERR_ARG, "ps_agreement_run: NULL argument");
-    ps_agree_summary dummy;
-    if (!summary)
-        summary = &dummy;
-    memset(summary, 0, sizeof *summary);
-    state S = {0};
-    S.m = m;
-    S.o = opt;
-    S.sum = summary;
-    int rc = agree_slots(m, opt->ref_name, &S.slots, &S.nslots);
-    if (rc)
-        return rc;
-    if ((rc = agree_select(S.slots, S.nslots, opt->raters, opt->nraters, &S.inter, &S.ninter)))
-        goto out;
-    summary->nraters = S.ninter;
-    if (S.ninter < 2) {
-        char list[512] = "";
-        for (int i = 0; i < S.nslots; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                     S.slots[i].name);
-        rc = ps_error(PS_ERR_ARG, "%s: agreement needs at least two raters; %s %s (label-map "
-                      "columns: %s)", m->path, opt->raters ? "--raters names" : "the manifest has",
-                      S.ninter == 1 ? "one" : "none", S.nslots ? list : "none");
-        goto out;
-    }
-    int keep = tables != NULL;
-    outfile fp = {0}, fc = {0}, fs = {0}, fm = {0};
-    if ((rc = out_open(&fp, m, out_dir, "pairs", opt->format, NCOLS(pairs_cols), pairs_cols,
-                       keep)) ||
-        (rc = out_open(&fc, m, out_dir, "cases", opt->format, NCOLS(cases_cols), cases_cols,
-                       keep)) ||
-        (opt->sessions && (rc = out_open(&fs, m, out_dir, "sessions", opt->format,
-                                         NCOLS(sess_cols), sess_cols, keep))) ||
-        (opt->models && (rc = out_open(&fm, m, out_dir, "models", opt->format,
-                                       NCOLS(models_cols), models_cols, keep))))
-        goto close;
-    S.w_pairs = &fp.w;
-    S.w_cases = &fc.w;
-    S.w_sess = &fs.w;
-    S.w_models = &fm.w;
-    ps_progress *prog = ps_progress_start(ctx, "agreement", m->ncases, "cases");
-    for (int64_t ci = 0; ci < m->ncases && !rc; ci++) {
-        if (opt->stop && *opt->stop) { /* the finished prefix is kept as complete tables */
-            summary->stopped = 1;
-            break;
-        }
-        rc = do_case(&S, ci, ctx);
-        summary->cases++;
-        ps_progress_add(prog, 1);
-    }
-    ps_progress_finish(prog);
-close:
-    rc = out_close(&fp, rc, tables ? &tables->pairs : NULL);
-    rc = out_close(&fc, rc, tables ? &tables->cases : NULL);
-    rc = out_close(&fs, rc, tables ? &tables->sessions : NULL);
-    rc = out_close(&fm, rc, tables ? &tables->models : NULL);
-    if (!rc && tables) {
-        tables->region = opt->region;
-        if (!(tables->raters = calloc((size_t)S.ninter, sizeof *tables->raters)))
-            rc = PS_ERR_NOMEM;
-        for (int i = 0; i < S.ninter && !rc; i++, tables->nraters++)
-            if (!(tables->raters[i] = strdup(S.slots[S.inter[i]].name)))
-                rc = PS_ERR_NOMEM;
-    }
-    if (rc && tables)
-        ps_agree_tables_free(tables);
-out:
-    free(S.slots);
-    free(S.inter);
-    return rc;
 }

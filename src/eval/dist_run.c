@@ -59,9 +59,8 @@ static int cost_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case)
+int ps_jr_shard_split(const int64_t *bytes, int64_t nc, int count, int *shard_of_case)
 {
-    int64_t nc = plan->ncases;
     case_cost *cc = ps_calloc((size_t)(nc ? nc : 1), sizeof *cc);
     int64_t *load = ps_calloc((size_t)count, sizeof *load);
     if (!cc || !load) {
@@ -69,21 +68,9 @@ int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case
         free(load);
         return PS_ERR_NOMEM;
     }
-    for (int64_t c = 0; c < nc; c++)
+    for (int64_t c = 0; c < nc; c++) {
         cc[c].index = c;
-    /* a case's cost: its reference (once) and its predictions, in bytes on disk */
-    const char *last_ref = NULL;
-    int64_t last_case = -1;
-    for (int64_t j = 0; j < plan->njobs; j++) {
-        const ps_eval_job *jb = &plan->jobs[j];
-        int64_t c = jb->case_index;
-        if (c < 0 || c >= nc)
-            continue;
-        if (c != last_case || !last_ref || !jb->ref_path || strcmp(last_ref, jb->ref_path))
-            cc[c].bytes += file_bytes(jb->ref_path);
-        cc[c].bytes += file_bytes(jb->pred_path);
-        last_case = c;
-        last_ref = jb->ref_path;
+        cc[c].bytes = bytes[c];
     }
     qsort(cc, (size_t)nc, sizeof *cc, cost_cmp);
     for (int64_t k = 0; k < nc; k++) { /* greedy: to the least loaded shard */
@@ -97,6 +84,31 @@ int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case
     free(cc);
     free(load);
     return PS_OK;
+}
+
+int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case)
+{
+    int64_t nc = plan->ncases;
+    int64_t *bytes = ps_calloc((size_t)(nc ? nc : 1), sizeof *bytes);
+    if (!bytes)
+        return PS_ERR_NOMEM;
+    /* a case's cost: its reference (once) and its predictions, in bytes on disk */
+    const char *last_ref = NULL;
+    int64_t last_case = -1;
+    for (int64_t j = 0; j < plan->njobs; j++) {
+        const ps_eval_job *jb = &plan->jobs[j];
+        int64_t c = jb->case_index;
+        if (c < 0 || c >= nc)
+            continue;
+        if (c != last_case || !last_ref || !jb->ref_path || strcmp(last_ref, jb->ref_path))
+            bytes[c] += file_bytes(jb->ref_path);
+        bytes[c] += file_bytes(jb->pred_path);
+        last_case = c;
+        last_ref = jb->ref_path;
+    }
+    int rc = ps_jr_shard_split(bytes, nc, count, shard_of_case);
+    free(bytes);
+    return rc;
 }
 
 /* ---- the sink ------------------------------------------------------------------------------- */

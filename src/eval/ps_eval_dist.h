@@ -94,6 +94,51 @@ int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case
 int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out_path,
                   ps_table_format fmt, const ps_context *ctx, ps_eval_summary *sum);
 
+/* ---- panseval agreement (agree_dist.c) ----------------------------------------------------
+ * The same three modes for ps_agreement_run (ps_eval.h): one journal record per case (the
+ * cells of the case's rows in every agreement table, numbers as their bits, and its counts),
+ * kind "agreement" in the journal header (a line "kind\tagreement" before "body"; a metrics
+ * journal has none), the identity made of the version, the manifest's hash, a hash of every
+ * case's id and label-map paths, the options (ps_agree_options_set's names) with the
+ * caller's recorded settings, the format and the shard. Shards are balanced by the bytes of
+ * the label maps each case reads. */
+
+/* "DIR/agreement.journal" (malloc'd): the journal of an agreement run into DIR. */
+char *ps_agreement_journal_path(const char *out_dir);
+
+/* ps_agreement_run with the journal o->journal (NULL: none), o->resume, the shard and MPI
+ * options of o (o->models and o->tee are not used; o->manifest NULL = m->path, hashed; the
+ * stop flag is o->stop, else opt->stop, and is honoured by one process only). Every rank
+ * calls it with the same manifest and options; rank 0 writes out_dir's per-row tables and the
+ * journal, and fills `tables` (may be NULL) and *sum; other ranks only compute. extra_settings
+ * (TAB-separated name=value, may be NULL) is recorded beside the options and compared on
+ * resume: the caller's settings that change its outputs (the aggregates' --by), given back by
+ * ps_agreement_merge. info as for ps_eval_run_dist (jobs are cases); a complete unsharded run
+ * leaves the journal for the caller to remove (ps_eval_journal_discard) once every output is
+ * in place. Errors: as ps_agreement_run; PS_ERR_ARG for a journal that does not match. */
+int ps_agreement_run_dist(const ps_manifest *m, const ps_agree_options *opt,
+                          const ps_context *ctx, const ps_eval_run_opts *o,
+                          const char *extra_settings, const char *out_dir,
+                          ps_agree_tables *tables, ps_agree_summary *sum,
+                          ps_eval_run_info *info);
+
+/* Join the journals of `agreement --shard I/N` runs into out_dir's per-row tables as one
+ * process writes them (out_dir is created; it may not be a shard's folder). `shards` are
+ * journals or the shards' output folders (FOLDER/agreement.journal). Checks as ps_eval_merge:
+ * kind, version, manifest (still at the recorded path, same hash), cases and label-map paths,
+ * options and format agree, the same N, every case exactly once (missing and duplicated cases
+ * named, up to 20). want (may be NULL) is the format the caller needs. Returns the tables
+ * (with tables non-NULL), the recorded extra settings (*extra_settings, malloc'd), the format
+ * *fmt and the counts. */
+int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
+                       const ps_table_format *want, ps_agree_tables *tables,
+                       char **extra_settings, ps_table_format *fmt, ps_agree_summary *sum);
+
+/* The command whose journal a shard argument of `panseval merge` holds: "metrics" or
+ * "agreement" (*kind malloc'd). The shard is a journal, a table with TABLE.journal beside it,
+ * or an agreement output folder. Errors: the journal cannot be read. */
+int ps_eval_shard_kind(const char *shard, char **kind);
+
 #ifdef __cplusplus
 }
 #endif
