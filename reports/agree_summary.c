@@ -19,6 +19,7 @@
  * order above.
  */
 #include "ps_reports.h"
+#include "ps_eval_dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -756,25 +757,139 @@ static int write_rtable(const char *dir, const char *name, ps_table_format fmt,
     return ps_atomic_commit(af);
 }
 
+/* The aggregates of tables t into out_dir (when given) and res. */
+static int aggregates(const ps_agree_tables *t, const ps_agreement_report_options *ro,
+                      const char *out_dir, ps_table_format fmt, ps_agreement_result *res)
+{
+    int rc = ps_report_agreement_tables(t, ro, res);
+    if (!rc && out_dir)
+        rc = write_rtable(out_dir, "summary", fmt, res->summary);
+    if (!rc && out_dir)
+        rc = write_rtable(out_dir, "dice_matrix", fmt, res->matrix);
+    if (!rc && out_dir && res->models)
+        rc = write_rtable(out_dir, "models_summary", fmt, res->models);
+    if (rc)
+        ps_agreement_result_free(res);
+    return rc;
+}
+
+/* The report options that change the aggregates, as recorded in the journal: "by=COLS" (comma
+ * list, may be empty) and "level=Q". */
+static char *recorded_settings(const ps_agreement_report_options *ro)
+{
+    size_t cap = 32;
+    for (int i = 0; i < ro->nby; i++)
+        cap += strlen(ro->by[i]) + 1;
+    char *by = malloc(cap);
+    if (!by)
+        return NULL;
+    by[0] = 0;
+    for (int i = 0; i < ro->nby; i++)
+        strcat(strcat(by, i ? "," : ""), ro->by[i]);
+    char level[32]; /* the shortest text that reads back as the same double */
+    ps_format_double(ro->level, level, sizeof level);
+    char *s = ps_asprintf("by=%s\tlevel=%s", by, level);
+    free(by);
+    return s;
+}
+
+/* recorded_settings back: ro->by points into text (modified), *list is the array to free. */
+static int recorded_apply(char *text, ps_agreement_report_options *ro, const char ***list)
+{
+    ps_agreement_report_options_init(ro);
+    *list = calloc(strlen(text) / 2 + 2, sizeof **list);
+    if (!*list)
+        return PS_ERR_NOMEM;
+    for (char *tok = text, *next; tok; tok = next) {
+        next = strchr(tok, '\t');
+        if (next)
+            *next++ = 0;
+        char *end;
+        if (!strncmp(tok, "by=", 3)) {
+            for (char *b = tok + 3, *nb; *b; b = nb) {
+                nb = b + strcspn(b, ",");
+                if (*nb)
+                    *nb++ = 0;
+                (*list)[ro->nby++] = b;
+            }
+        } else if (!strncmp(tok, "level=", 6) && (ro->level = strtod(tok + 6, &end), !*end) &&
+                   end != tok + 6)
+            ;
+        else if (*tok)
+            return ps_error(PS_ERR_FORMAT, "an unknown recorded setting '%s'", tok);
+    }
+    ro->by = *list;
+    return PS_OK;
+}
+
+int ps_report_agreement_dist(const ps_manifest *m, const ps_agree_options *ao,
+                             const ps_agreement_report_options *ro, const ps_context *ctx,
+                             const char *out_dir, const ps_eval_run_opts *run,
+                             ps_agreement_result *res, ps_agree_summary *counts,
+                             ps_eval_run_info *info)
+{
+    memset(res, 0, sizeof *res);
+    ps_agree_summary dummy;
+    ps_eval_run_info dummy_info;
+    counts = counts ? counts : &dummy;
+    info = info ? info : &dummy_info;
+    ps_eval_run_opts o;
+    memset(&o, 0, sizeof o);
+    if (run)
+        o = *run;
+    char *journal = run && out_dir ? ps_agreement_journal_path(out_dir) : NULL;
+    char *extra = recorded_settings(ro);
+    int root = ps_dist_rank(o.dist) == 0, rc = PS_OK;
+    if ((run && out_dir && !journal) || !extra)
+        rc = PS_ERR_NOMEM;
+    o.journal = journal;
+    ps_agree_tables t;
+    if (!rc)
+        rc = ps_agreement_run_dist(m, ao, ctx, &o, extra, out_dir, root ? &t : NULL, counts,
+                                   info);
+    int ran = !rc;
+    if (!rc && root) {
+        rc = aggregates(&t, ro, out_dir, ao->format, res);
+        ps_agree_tables_free(&t);
+    }
+    /* a complete run's journal is of no more use, even when an aggregate was refused */
+    if (ran && root && journal && !info->journal_kept) {
+        int r2 = ps_eval_journal_discard(journal);
+        if (!rc)
+            rc = r2;
+    }
+    free(journal);
+    free(extra);
+    return rc;
+}
+
 int ps_report_agreement(const ps_manifest *m, const ps_agree_options *ao,
                         const ps_agreement_report_options *ro, const ps_context *ctx,
                         const char *out_dir, ps_agreement_result *res, ps_agree_summary *counts)
 {
+    return ps_report_agreement_dist(m, ao, ro, ctx, out_dir, NULL, res, counts, NULL);
+}
+
+int ps_report_agreement_merge(const char *const *shards, int n, const char *out_dir,
+                              const ps_table_format *want, ps_agreement_result *res,
+                              ps_agree_summary *counts)
+{
     memset(res, 0, sizeof *res);
     ps_agree_tables t;
-    int rc = ps_agreement_run(m, ao, ctx, out_dir, &t, counts);
+    char *extra = NULL;
+    const char **by = NULL;
+    ps_table_format fmt;
+    ps_agreement_report_options ro;
+    int rc = ps_agreement_merge(shards, n, out_dir, want, &t, &extra, &fmt, counts);
     if (rc)
         return rc;
-    rc = ps_report_agreement_tables(&t, ro, res);
+    if ((rc = recorded_apply(extra, &ro, &by)))
+        rc = ps_error_context(rc, "%s: the journals", shards[0]);
+    if (!rc)
+        rc = aggregates(&t, &ro, out_dir, fmt, res);
     ps_agree_tables_free(&t);
-    if (!rc && out_dir)
-        rc = write_rtable(out_dir, "summary", ao->format, res->summary);
-    if (!rc && out_dir)
-        rc = write_rtable(out_dir, "dice_matrix", ao->format, res->matrix);
-    if (!rc && out_dir && res->models)
-        rc = write_rtable(out_dir, "models_summary", ao->format, res->models);
-    if (rc)
-        ps_agreement_result_free(res);
+    free(by);
+    free(extra);
     return rc;
 }
 

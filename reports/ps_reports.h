@@ -51,6 +51,7 @@
 
 #include "ps_core.h"
 #include "ps_eval.h"
+#include "ps_eval_dist.h"
 #include "ps_io.h"
 #include "ps_stats.h"
 
@@ -353,6 +354,23 @@ int ps_report_agreement_tables(const ps_agree_tables *t, const ps_agreement_repo
 int ps_report_agreement(const ps_manifest *m, const ps_agree_options *ao,
                         const ps_agreement_report_options *ro, const ps_context *ctx,
                         const char *out_dir, ps_agreement_result *res, ps_agree_summary *counts);
+/* ps_report_agreement as a long or distributed run (ps_eval_dist.h): ps_agreement_run_dist
+ * with run's resume, shard, MPI and stop options and the journal out_dir/agreement.journal
+ * (run->journal is not used; run NULL = no journal, as ps_report_agreement), ro's --by and
+ * level recorded in it; then, on rank 0, the aggregates of the tables written. An interrupted
+ * run writes the aggregates of its finished prefix and keeps the journal; a complete unsharded
+ * one removes it. Other ranks only compute (res stays empty). info (may be NULL) as for
+ * ps_eval_run_dist. */
+int ps_report_agreement_dist(const ps_manifest *m, const ps_agree_options *ao,
+                             const ps_agreement_report_options *ro, const ps_context *ctx,
+                             const char *out_dir, const ps_eval_run_opts *run,
+                             ps_agreement_result *res, ps_agree_summary *counts,
+                             ps_eval_run_info *info);
+/* `panseval merge` of agreement shards: ps_agreement_merge into out_dir (the per-row tables),
+ * then the aggregates with the recorded --by and level, as one process writes them. */
+int ps_report_agreement_merge(const char *const *shards, int n, const char *out_dir,
+                              const ps_table_format *want, ps_agreement_result *res,
+                              ps_agree_summary *counts);
 /* The summary, the matrix and the models table one after another in fmt. */
 int ps_report_agreement_print(const ps_agreement_result *res, FILE *f, ps_report_format fmt);
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cli_report.h"
 #include "ps_eval.h"
+#include "ps_eval_dist.h"
 #include "ps_reports.h"
 
 static const char *CMD = "agreement";
@@ -71,20 +72,40 @@ static const char USAGE[] =
         "the others go on; fewer than two raters is an error. Results do not depend on -j.\n"
         "Exit status 0; 1 when a case failed (its error row says why); 2 for a usage error.\n"
         "SIGINT / SIGTERM (Ctrl-C): no new case is started, the finished cases are kept as\n"
-        "complete tables with their aggregates, and the exit status is 130 / 143.\n"
+        "complete tables with their aggregates and in the journal, and the exit status is\n"
+        "130 / 143; the same command with --resume finishes the run.\n"
+        "\n"
+        "Long runs and clusters (docs/cluster.md):\n"
+        "  --resume            skip the cases already in DIR/agreement.journal (kept by an\n"
+        "                      interrupted or killed run) and write the same tables an\n"
+        "                      uninterrupted run writes; a journal of another manifest, other\n"
+        "                      options (--by included) or another format is refused, saying why\n"
+        "  --shard I/N         only shard I of N of the cases (balanced by the bytes of their\n"
+        "                      label maps); DIR then holds that shard's tables and its journal\n"
+        "                      for `panseval merge OUT_DIR DIR1 ... DIRN`\n"
+        "  --mpi               spread the cases over the ranks of `mpirun -n K` (rank 0 writes\n"
+        "                      every output, byte-identical to one process; needs a build with\n"
+        "                      MPI)\n"
+        "DIR/agreement.journal holds every finished case while the run goes on; a complete run\n"
+        "without --shard removes it.\n"
         "\n"
         "Example:\n"
         "  panseval agreement --manifest demo/manifest.tsv --ref-name A --sessions --models \\\n"
         "      --by modality --out-dir agree/\n"
+        "  mpirun -n 4 panseval agreement --manifest M.tsv --mpi -j 8 --out-dir agree/\n"
+        "  panseval agreement --manifest M.tsv --shard 2/8 --resume --out-dir agree_2/\n"
         "\n" CLI_COMMON_HELP_OF(CLI_HELP_FORMAT CLI_HELP_THREADS CLI_HELP_PROGRESS);
 
 int main_agreement(int argc, char **argv)
 {
-    enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT_DIR, OPT_BY, OPT_LIB };
+    enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT_DIR, OPT_BY, OPT_RESUME, OPT_SHARD,
+           OPT_MPI, OPT_LIB };
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
         {"manifest", required_argument, NULL, OPT_MANIFEST},
         {"out-dir", required_argument, NULL, OPT_OUT_DIR}, {"by", required_argument, NULL, OPT_BY},
+        {"resume", no_argument, NULL, OPT_RESUME}, {"shard", required_argument, NULL, OPT_SHARD},
+        {"mpi", no_argument, NULL, OPT_MPI},
         /* parsed by the library, by name (ps_agree_options_set); 1: has an argument */
         {"raters", 1, NULL, OPT_LIB},     {"ref-name", 1, NULL, OPT_LIB + 1},
         {"sessions", 0, NULL, OPT_LIB + 2},   {"models", 0, NULL, OPT_LIB + 3},
@@ -102,7 +123,8 @@ int main_agreement(int argc, char **argv)
     ps_agreement_report_options_init(&ro);
     const char *manifest = NULL, *out_dir = NULL, *by = NULL;
     char *bcopy = NULL, **bitems = NULL;
-    int status = 0, c, h;
+    ps_eval_run_opts run = {0};
+    int status = 0, c, h, mpi = 0;
     while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1) {
         if (c == CLI_GETOPT_ERROR || (h = cli_common_option(&common, c, optarg)) < 0) {
             status = 2;
@@ -111,6 +133,12 @@ int main_agreement(int argc, char **argv)
             continue;
         if (c == OPT_MANIFEST || c == OPT_OUT_DIR || c == OPT_BY)
             *(c == OPT_MANIFEST ? &manifest : c == OPT_OUT_DIR ? &out_dir : &by) = optarg;
+        else if (c == OPT_RESUME || c == OPT_MPI)
+            *(c == OPT_RESUME ? &run.resume : &mpi) = 1;
+        else if (c == OPT_SHARD) {
+            if (ps_eval_shard_parse(optarg, &run.shard_index, &run.shard_count))
+                status = cli_usage_error(CMD, "%s", ps_error_message());
+        }
         else if (c < OPT_LIB || c > OPT_LIB + 9)
             status = cli_unknown_option(&common);
         else {
@@ -134,18 +162,35 @@ int main_agreement(int argc, char **argv)
     }
     if (by && (status = cli_report_list(CMD, "--by", by, 1, &bcopy, &bitems, &ro.nby)))
         goto out;
+    if (!mpi && ps_dist_launched_size() > 1) {
+        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
+                                 "every process would compute every case",
+                                 ps_dist_launched_size());
+        goto out;
+    }
+    int rc;
+    if (mpi && (rc = ps_dist_init(NULL, NULL, &run.dist))) {
+        status = cli_report_error(CMD, rc);
+        goto out;
+    }
+    int root = ps_dist_rank(run.dist) == 0;
+    run.manifest = manifest;
     ro.by = (const char *const *)bitems;
     o.format = common.format;
     ps_manifest *m = NULL;
     ps_agree_summary s = {0};
     ps_agreement_result res = {0};
-    int rc = ps_agree_open(manifest, out_dir, &m);
-    o.stop = cli_catch_stop_signals();
-    int64_t ncases = m ? m->ncases : 0;
+    ps_eval_run_info info = {0};
+    rc = ps_agree_open(manifest, out_dir, &m);
+    run.stop = cli_catch_stop_signals();
     if (!rc)
-        rc = ps_report_agreement(m, &o, &ro, &common.ctx, out_dir, &res, &s);
+        rc = ps_report_agreement_dist(m, &o, &ro, &common.ctx, out_dir, &run, &res, &s, &info);
     cli_release_stop_signals();
     ps_manifest_free(m);
+    if (!root) { /* the other ranks only computed */
+        status = rc ? cli_report_error(CMD, rc) : 0;
+        goto out;
+    }
     if (!rc && common.ctx.verbosity >= 1) /* the three result tables */
         rc = ps_report_agreement_print(&res, stdout, PS_REPORT_TEXT);
     ps_agreement_result_free(&res);
@@ -159,14 +204,16 @@ int main_agreement(int argc, char **argv)
     if (!rc)
         status = s.cases_failed ? 1 : 0;
     if (!rc && s.stopped) {
-        int sig = *o.stop;
+        int sig = *run.stop;
         fprintf(stderr, "panseval agreement: interrupted (%s): kept the %lld of %lld case(s) "
-                "finished in order, as complete tables (and their aggregates) in %s\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s.cases, (long long)ncases,
-                out_dir);
+                "finished in order, as complete tables (and their aggregates) in %s and in "
+                "the journal %s/agreement.journal; run the same command with --resume to "
+                "finish it\n", sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s.cases,
+                (long long)info.shard_jobs, out_dir, out_dir);
         status = 128 + sig;
     }
 out:
+    ps_dist_finalize(run.dist);
     ps_agree_options_clear(&o);
     free(bcopy);
     free(bitems);

@@ -1,15 +1,18 @@
-/* cmd_merge.c - `panseval merge`: join the shards of `metrics --shard I/N` into one table. */
+/* cmd_merge.c - `panseval merge`: join the shards of `metrics --shard I/N` into one table, or
+ * of `agreement --shard I/N` into one output folder. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "ps_eval_dist.h"
+#include "ps_reports.h"
 
 static const char *CMD = "merge";
 
 static void usage(FILE *f)
 {
     fputs("Usage: panseval merge OUT SHARD [SHARD...] [--format csv|tsv|json]\n"
+          "       panseval merge OUT_DIR AGREEMENT_DIR [AGREEMENT_DIR...]\n"
           "\n"
           "Join the outputs of `panseval metrics --manifest M --shard I/N -o SHARD` (a SLURM\n"
           "job array, one shard per task) into OUT, the table one process would have written:\n"
@@ -35,10 +38,37 @@ static void usage(FILE *f)
           "inputs. Exit status: 0 merged, 1 some evaluations are error rows, 2 usage error or the\n"
           "shards do not fit together.\n"
           "\n"
+          "Agreement shards (`panseval agreement --shard I/N --out-dir DIR_I`): each SHARD is\n"
+          "such a folder (its DIR_I/agreement.journal is read) or that journal. OUT_DIR\n"
+          "(created) receives every table one process writes: pairs, cases, sessions, models\n"
+          "and the aggregates summary, dice_matrix, models_summary, with the --by of the runs,\n"
+          "in their format; the same checks (cases named), and OUT_DIR may not be a shard's\n"
+          "folder. Exit status 1 when some cases are error rows.\n"
+          "\n"
           "Example (docs/cluster.md has the sbatch scripts):\n"
           "  for i in 1 2 3 4; do panseval metrics --manifest M.tsv --shard $i/4 -o s$i.csv; done\n"
-          "  panseval merge metrics.csv s1.csv s2.csv s3.csv s4.csv\n",
+          "  panseval merge metrics.csv s1.csv s2.csv s3.csv s4.csv\n"
+          "  for i in 1 2 3; do panseval agreement --manifest M.tsv --shard $i/3 --out-dir a$i; done\n"
+          "  panseval merge agreement/ a1 a2 a3\n",
           f);
+}
+
+/* Agreement shards into the folder out (ps_report_agreement_merge). */
+static int merge_agreement(const cli_common *common, const char *out,
+                           const char *const *shards, int n)
+{
+    ps_table_format want = common->format;
+    ps_agreement_result res;
+    ps_agree_summary sum;
+    int rc = ps_report_agreement_merge(shards, n, out, common->format_set == 1 ? &want : NULL,
+                                       &res, &sum);
+    ps_agreement_result_free(&res);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    if (common->ctx.verbosity > 0)
+        fprintf(stderr, "panseval merge: %lld agreement cases (%lld failed) from %d shard(s) "
+                "into %s\n", (long long)sum.cases, (long long)sum.cases_failed, n, out);
+    return sum.cases_failed ? 1 : 0;
 }
 
 int main_merge(int argc, char **argv)
@@ -60,6 +90,15 @@ int main_merge(int argc, char **argv)
     if (argc - optind < 2)
         return cli_usage_error(CMD, "give OUT and at least one SHARD");
     const char *out = argv[optind];
+    char *kind = NULL;
+    int rc = ps_eval_shard_kind(argv[optind + 1], &kind);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    int agreement = !strcmp(kind, "agreement");
+    free(kind);
+    if (agreement)
+        return merge_agreement(&common, out, (const char *const *)argv + optind + 1,
+                               argc - optind - 1);
     ps_table_format fmt = common.format;
     int from_suffix = ps_table_format_from_path(out, &fmt);
     if (from_suffix && common.format_set == 1 && fmt != common.format)
@@ -73,7 +112,7 @@ int main_merge(int argc, char **argv)
         return 2;
     ps_atomic_file *af;
     FILE *f;
-    int rc = cli_output_open(&common, &af, &f);
+    rc = cli_output_open(&common, &af, &f);
     if (rc)
         return cli_report_error(CMD, rc);
     ps_eval_summary sum;

@@ -385,7 +385,7 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
         }
     /* the run: manifest, options, cases */
     if (!r)
-        r = ps_agree_open(c[0]->h.manifest, out_dir, &m);
+        r = ps_agree_open(c[0]->h.manifest, NULL, &m); /* the folder once all is checked */
     if (!r) {
         uint64_t mh;
         if ((r = ps_jr_file_hash(c[0]->h.manifest, &mh)))
@@ -442,6 +442,8 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
                      "resume it with --resume): %s%s", (long long)nmiss, miss,
                      nmiss > MAX_NAMED ? ", ..." : "");
     /* the tables, in case order */
+    if (!r && mkdir(out_dir, 0777) && errno != EEXIST)
+        r = ps_error(PS_ERR_IO, "%s: cannot create the folder: %s", out_dir, strerror(errno));
     if (!r)
         r = agree_out_open(job, out_dir, tables != NULL, &out);
     for (int64_t j = 0; !r && j < m->ncases; j++) {

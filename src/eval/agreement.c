@@ -263,14 +263,16 @@ char *agree_settings_text(const ps_agree_options *o)
         strcat(strcat(labels, i ? "," : ""), t);
     }
     int e = (int)o->metrics.empty;
-    /* %.17g: a double round-trips through agree_parse_double's strtod */
-    char *text = ps_asprintf("raters=%s%s%s%s%s%s%s\tregion=%s\tmargin=%.17g\thd95=%s\t"
-                             "percentile=%.17g\tempty=%s", raters,
+    char margin[32], pct[32]; /* the shortest text that reads back as the same double */
+    ps_format_double(o->margin_mm, margin, sizeof margin);
+    ps_format_double(o->metrics.percentile, pct, sizeof pct);
+    char *text = ps_asprintf("raters=%s%s%s%s%s%s%s\tregion=%s\tmargin=%s\thd95=%s\t"
+                             "percentile=%s\tempty=%s", raters,
                              o->ref_name ? "\tref-name=" : "", o->ref_name ? o->ref_name : "",
                              o->sessions ? "\tsessions" : "", o->models ? "\tmodels" : "",
                              o->labels ? "\tlabels=" : "", o->labels ? labels : "",
-                             ps_agree_region_name(o->region), o->margin_mm,
-                             ps_hd_method_name(o->metrics.hd_method), o->metrics.percentile,
+                             ps_agree_region_name(o->region), margin,
+                             ps_hd_method_name(o->metrics.hd_method), pct,
                              e >= 0 && e < 3 ? empty_names[e] : "nan");
     free(raters);
     free(labels);
