@@ -829,8 +829,8 @@ int ps_report_agreement_dist(const ps_manifest *m, const ps_agree_options *ao,
                              ps_eval_run_info *info)
 {
     memset(res, 0, sizeof *res);
-    ps_agree_summary dummy;
-    ps_eval_run_info dummy_info;
+    ps_agree_summary dummy = {0};
+    ps_eval_run_info dummy_info = {0};
     counts = counts ? counts : &dummy;
     info = info ? info : &dummy_info;
     ps_eval_run_opts o;

@@ -305,7 +305,7 @@ int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps
         memset(tables, 0, sizeof *tables);
     if (!m || !opt || (!out_dir && !tables))
         return ps_error(PS_ERR_ARG, "ps_agreement_run: NULL argument");
-    ps_agree_summary dummy;
+    ps_agree_summary dummy = {0};
     ps_eval_run_opts o;
     ps_eval_run_info info;
     memset(&o, 0, sizeof o);

@@ -25,6 +25,9 @@
  * the model tests) are an analysis of these tables with the reports module's grouping and
  * exclusion rule. The pairs and sessions tables carry both volumes (vol_a_ml, vol_b_ml) for
  * the volume ICC.
+ * A case is computed into a record (agree_case_bytes: the cells of its rows in each table and
+ * its counts), which the drivers of agree_dist.c write into the tables in case order
+ * (agree_out_case), journal, or bring from another MPI rank: every mode writes the same bytes.
  */
 #include <errno.h>
 #include <math.h>

@@ -313,7 +313,9 @@ void ps_agree_tables_free(ps_agree_tables *t); /* NULL and a zeroed struct are f
  *            raters_mean_dice, raters_min_dice, raters_max_dice, within_range,
  *            model_mean_hd95, raters_mean_hd95, ged, message
  * and, last, one meta:KEY column per meta:KEY column of the manifest. PS_ERR_ARG for fewer
- * than two raters, unknown rater names; a failing case is an error row, not a return code. */
+ * than two raters, unknown rater names; a failing case is an error row, not a return code.
+ * With a journal, a shard or MPI ranks: ps_agreement_run_dist (ps_eval_dist.h), which this
+ * calls without them. */
 int ps_agreement_run(const ps_manifest *m, const ps_agree_options *opt, const ps_context *ctx,
                      const char *out_dir, ps_agree_tables *tables, ps_agree_summary *summary);
 
