@@ -124,6 +124,22 @@ static void query_lines(const uint8_t *query, int64_t nx, int64_t ny, int64_t nz
             xneed[i] |= need[j * nx + i];
 }
 
+/* Index of the first non-zero byte of m[0..n), or -1; eight bytes at a time. */
+static int64_t first_set(const uint8_t *m, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, m + i, sizeof w);
+        if (w)
+            break;
+    }
+    for (; i < n; i++)
+        if (m[i])
+            return i;
+    return -1;
+}
+
 static int edt_run(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
                    const int64_t origin[3], const uint8_t *query, double *out,
                    const ps_context *ctx)
@@ -173,25 +189,43 @@ static int edt_run(const uint8_t *mask, const int64_t dim[3], const double spaci
         double *z = d + (nmax + 1);
         int64_t *v = (void *)(z + (nmax + 1));
 
-        /* Axis i: distance to the nearest feature on the line by a forward and a backward scan. */
+        /* Axis i: distance to the nearest feature on the line: outside the first and last
+         * feature directly, between them by a forward and a backward scan. */
 #pragma omp for schedule(static)
         for (int64_t k = 0; k < nz; k++) {
             for (int64_t j = 0; j < ny; j++) {
                 const uint8_t *m = mask + k * nxy + j * nx;
                 double *o = out + k * nxy + j * nx;
-                int64_t last = -1;
-                for (int64_t i = 0; i < nx; i++) {
-                    if (m[i])
-                        last = i;
-                    d[i] = last < 0 ? INFINITY : (double)(i - last);
+                int64_t first = first_set(m, nx);
+                if (first < 0) {
+                    for (int64_t i = 0; i < nx; i++)
+                        o[i] = INFINITY;
+                    continue;
                 }
-                last = -1;
-                for (int64_t i = nx - 1; i >= 0; i--) {
+                int64_t end = nx;
+                while (!m[end - 1])
+                    end--;
+                for (int64_t i = 0; i < first; i++) {
+                    double a = (double)(first - i);
+                    o[i] = (a * sx) * (a * sx);
+                }
+                for (int64_t i = end; i < nx; i++) {
+                    double a = (double)(i - (end - 1));
+                    o[i] = (a * sx) * (a * sx);
+                }
+                int64_t last = first;
+                for (int64_t i = first; i < end; i++) {
                     if (m[i])
                         last = i;
-                    double b = last < 0 ? INFINITY : (double)(last - i);
+                    d[i] = (double)(i - last);
+                }
+                last = end - 1;
+                for (int64_t i = end - 1; i >= first; i--) {
+                    if (m[i])
+                        last = i;
+                    double b = (double)(last - i);
                     double a = d[i] < b ? d[i] : b;
-                    o[i] = isinf(a) ? INFINITY : (a * sx) * (a * sx);
+                    o[i] = (a * sx) * (a * sx);
                 }
             }
         }
