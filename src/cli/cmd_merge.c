@@ -91,7 +91,7 @@ int main_merge(int argc, char **argv)
         return cli_usage_error(CMD, "give OUT and at least one SHARD");
     const char *out = argv[optind];
     char *kind = NULL;
-    int rc = ps_eval_shard_kind(argv[optind + 1], &kind);
+    int rc = ps_eval_journal_format(argv[optind + 1], &kind);
     if (rc)
         return cli_report_error(CMD, rc);
     int agreement = !strcmp(kind, "agreement");

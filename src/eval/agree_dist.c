@@ -7,9 +7,9 @@
  *   1. Every rank makes the job (rater slots, inter raters) from the manifest and options, so
  *      any rank can compute any case (agree_case_bytes, a pure function of the case).
  *   2. skip[c] = not in this shard (cases split by the bytes of the label maps they read).
- *   3. Rank 0 makes the journal header (kind agreement; the manifest's hash; a hash of every
- *      case's id and label-map paths; the options and the caller's recorded settings; the
- *      format; the shard). With resume, an existing journal is read: another identity is
+ *   3. Rank 0 makes the journal header (the format line "agreement"; the manifest's hash; a
+ *      hash of every case's id and label-map paths; the options with the tables' format and
+ *      the caller's recorded settings; the shard). With resume, an existing journal is read: another identity is
  *      refused with what differs, its records mark their cases done, a torn tail is cut off.
  *   4. Rank 0 opens the tables. The cases not skipped run through ps_dist_run: here, in order,
  *      or over the ranks of the queue; rank 0 gets every record in case order, appends it to
@@ -42,18 +42,25 @@ char *ps_agreement_journal_path(const char *out_dir)
     return ps_asprintf("%s/agreement.journal", out_dir);
 }
 
-int ps_eval_shard_kind(const char *shard, char **kind)
+/* The journal of a shard argument: FOLDER/agreement.journal for a folder, else as metrics. */
+static char *shard_journal(const char *shard)
 {
-    *kind = NULL;
-    char *name = ps_jr_shard_journal(shard);
-    if (!name)
-        return PS_ERR_NOMEM;
+    struct stat st;
+    if (!stat(shard, &st) && S_ISDIR(st.st_mode))
+        return ps_agreement_journal_path(shard);
+    return ps_jr_journal_name(shard);
+}
+
+int ps_eval_journal_format(const char *shard, char **format)
+{
+    *format = NULL;
+    char *name = shard_journal(shard);
     ps_jr_contents *c = NULL;
-    int rc = ps_jr_read(name, &c);
-    free(name);
-    if (!rc && !(*kind = ps_strdup(c->h.kind ? c->h.kind : "metrics")))
+    int rc = name ? ps_jr_read(name, &c) : PS_ERR_NOMEM;
+    if (!rc && !(*format = ps_strdup(c->h.format)))
         rc = PS_ERR_NOMEM;
     ps_jr_contents_free(c);
+    free(name);
     return rc;
 }
 
@@ -78,10 +85,9 @@ static int header_make(const agree_job *job, const ps_manifest *m, const ps_agre
         free(text);
     h->version = ps_strdup(PS_VERSION);
     h->manifest = ps_strdup(manifest);
-    h->format = ps_strdup(ps_table_format_name(opt->format));
+    h->format = ps_strdup("agreement"); /* the tables' format is in the settings */
     h->models = ps_strdup("");
-    h->kind = ps_strdup("agreement");
-    if (!h->settings || !h->version || !h->manifest || !h->format || !h->models || !h->kind) {
+    if (!h->settings || !h->version || !h->manifest || !h->format || !h->models) {
         ps_jr_header_clear(h);
         return PS_ERR_NOMEM;
     }
@@ -234,7 +240,7 @@ int ps_agreement_run_dist(const ps_manifest *m, const ps_agree_options *opt,
         for (int64_t c = 0; !rc && c < nc; c++)
             bytes[c] = agree_case_bytes_on_disk(a.job, c);
         if (!rc)
-            rc = ps_jr_shard_split(bytes, nc, o->shard_count, shard_of_case);
+            rc = ps_eval_shard_assign_bytes(bytes, nc, o->shard_count, shard_of_case);
         for (int64_t c = 0; !rc && c < nc; c++)
             skip[c] = shard_of_case[c] != o->shard_index;
     }
@@ -350,14 +356,14 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
     int64_t *where = NULL; /* case -> shard * 2^32 + record, or -1 */
     int r = c && names ? PS_OK : PS_ERR_NOMEM;
     for (int i = 0; !r && i < n; i++) {
-        if (!(names[i] = ps_jr_shard_journal(shards[i])))
+        if (!(names[i] = shard_journal(shards[i])))
             r = PS_ERR_NOMEM;
         else
             r = ps_jr_read(names[i], &c[i]);
     }
-    if (!r && (!c[0]->h.kind || strcmp(c[0]->h.kind, "agreement")))
-        r = ps_error(PS_ERR_ARG, "%s is a journal of panseval %s, not of agreement", names[0],
-                     c[0]->h.kind ? c[0]->h.kind : "metrics");
+    if (!r && strcmp(c[0]->h.format, "agreement"))
+        r = ps_error(PS_ERR_ARG, "%s is not a journal of panseval agreement (its format is %s)",
+                     names[0], c[0]->h.format);
     char why[8192];
     for (int i = 1; !r && i < n; i++) {
         const char *d = ps_jr_header_differs(&c[0]->h, &c[i]->h, why, sizeof why);
@@ -369,11 +375,6 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
                          c[0]->h.shard_index, c[0]->h.shard_count, names[i],
                          c[i]->h.shard_index, c[i]->h.shard_count);
     }
-    if (!r && ps_table_format_parse(c[0]->h.format, fmt))
-        r = ps_error(PS_ERR_FORMAT, "%s: unknown table format '%s'", names[0], c[0]->h.format);
-    if (!r && want && *want != *fmt)
-        r = ps_error(PS_ERR_ARG, "the shards are %s tables; the output must be %s too (give "
-                     "--format %s or none)", c[0]->h.format, c[0]->h.format, c[0]->h.format);
     /* the output folder is none of the shards' folders (its tables would be replaced) */
     if (!r && (out_real = realpath(out_dir, NULL)))
         for (int i = 0; !r && i < n; i++) {
@@ -398,7 +399,11 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
         r = PS_ERR_NOMEM;
     if (!r && (r = agree_settings_apply(settings, &opt, &rest)))
         r = ps_error_context(r, "%s: the recorded options", names[0]);
-    opt.format = *fmt;
+    *fmt = opt.format;
+    if (!r && want && *want != *fmt)
+        r = ps_error(PS_ERR_ARG, "the shards are %s tables; the output must be %s too (give "
+                     "--format %s or none)", ps_table_format_name(*fmt),
+                     ps_table_format_name(*fmt), ps_table_format_name(*fmt));
     if (!r)
         r = agree_job_create(m, &opt, &job);
     if (!r) {

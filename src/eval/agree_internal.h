@@ -63,7 +63,8 @@ int agree_out_case(agree_out *o, int64_t ci, const unsigned char *b, size_t n,
  * error (rc included). */
 int agree_out_close(agree_out *o, int rc, ps_agree_tables *tables);
 
-/* The options as TAB-separated name=value pairs (the journal's identity of a run), and back:
+/* The options and the tables' format as TAB-separated name=value pairs (the journal's
+ * identity of a run), and back:
  * agree_settings_apply modifies `text`, which must outlive o (ref-name points into it); the
  * pairs that are no option of ps_agree_options_set go to *rest (malloc'd, TAB-separated). */
 char *agree_settings_text(const ps_agree_options *o);

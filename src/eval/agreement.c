@@ -242,8 +242,8 @@ void ps_agree_options_clear(ps_agree_options *o)
 }
 
 /* The options as TAB-separated name=value pairs of ps_agree_options_set (flags by name
- * alone), in a fixed order: the identity of a run in its journal, given back to
- * ps_agree_options_set by agree_settings_apply. */
+ * alone) and format=FMT (the tables'), in a fixed order: the identity of a run in its
+ * journal, given back to the options by agree_settings_apply. */
 char *agree_settings_text(const ps_agree_options *o)
 {
     static const char *const empty_names[] = {"nan", "inf", "worst"}; /* ps_empty_policy */
@@ -270,13 +270,14 @@ char *agree_settings_text(const ps_agree_options *o)
     ps_format_double(o->margin_mm, margin, sizeof margin);
     ps_format_double(o->metrics.percentile, pct, sizeof pct);
     char *text = ps_asprintf("raters=%s%s%s%s%s%s%s\tregion=%s\tmargin=%s\thd95=%s\t"
-                             "percentile=%s\tempty=%s", raters,
+                             "percentile=%s\tempty=%s\tformat=%s", raters,
                              o->ref_name ? "\tref-name=" : "", o->ref_name ? o->ref_name : "",
                              o->sessions ? "\tsessions" : "", o->models ? "\tmodels" : "",
                              o->labels ? "\tlabels=" : "", o->labels ? labels : "",
                              ps_agree_region_name(o->region), margin,
                              ps_hd_method_name(o->metrics.hd_method), pct,
-                             e >= 0 && e < 3 ? empty_names[e] : "nan");
+                             e >= 0 && e < 3 ? empty_names[e] : "nan",
+                             ps_table_format_name(o->format));
     free(raters);
     free(labels);
     return text;
@@ -299,7 +300,10 @@ int agree_settings_apply(char *text, ps_agree_options *o, char **rest)
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             is_known |= strlen(known[i]) == k && !strncmp(known[i], tok, k);
-        if (is_known) {
+        if (k == 6 && !strncmp(tok, "format", 6)) {
+            if (!eq || ps_table_format_parse(eq + 1, &o->format))
+                rc = ps_error(PS_ERR_FORMAT, "bad recorded format '%s'", tok);
+        } else if (is_known) {
             if (eq)
                 *eq++ = 0;
             rc = ps_agree_options_set(o, tok, eq ? eq : "");

@@ -60,27 +60,27 @@ static int cost_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int ps_jr_shard_split(const int64_t *bytes, int64_t nc, int count, int *shard_of_case)
+int ps_eval_shard_assign_bytes(const int64_t *bytes, int64_t n, int count, int *shard_of)
 {
-    case_cost *cc = ps_calloc((size_t)(nc ? nc : 1), sizeof *cc);
+    case_cost *cc = ps_calloc((size_t)(n ? n : 1), sizeof *cc);
     int64_t *load = ps_calloc((size_t)count, sizeof *load);
     if (!cc || !load) {
         free(cc);
         free(load);
         return PS_ERR_NOMEM;
     }
-    for (int64_t c = 0; c < nc; c++) {
+    for (int64_t c = 0; c < n; c++) {
         cc[c].index = c;
         cc[c].bytes = bytes[c];
     }
-    qsort(cc, (size_t)nc, sizeof *cc, cost_cmp);
-    for (int64_t k = 0; k < nc; k++) { /* greedy: to the least loaded shard */
+    qsort(cc, (size_t)n, sizeof *cc, cost_cmp);
+    for (int64_t k = 0; k < n; k++) { /* greedy: to the least loaded shard */
         int best = 0;
         for (int s = 1; s < count; s++)
             if (load[s] < load[best])
                 best = s;
         load[best] += cc[k].bytes + 1; /* +1: empty files still spread */
-        shard_of_case[cc[k].index] = best + 1;
+        shard_of[cc[k].index] = best + 1;
     }
     free(cc);
     free(load);
@@ -107,9 +107,9 @@ int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case
         last_case = c;
         last_ref = jb->ref_path;
     }
-    int rc = ps_jr_shard_split(bytes, nc, count, shard_of_case);
+    int r = ps_eval_shard_assign_bytes(bytes, nc, count, shard_of_case);
     free(bytes);
-    return rc;
+    return r;
 }
 
 /* ---- the sink ------------------------------------------------------------------------------- */

@@ -5,7 +5,6 @@
  *   text header, one "key<TAB>value" line each, in this order:
  *     panseval-journal 1 | version | manifest | manifest_hash | plan_hash | njobs | format |
  *     shard (I/N, 0/0 = none) | models (TAB-separated) | settings (TAB-separated name=value)
- *     | kind (only for a journal of another command than metrics: "agreement")
  *   then the line "body", then records, each
  *     "JREC" | int64 job | uint32 n | n payload bytes | uint64 check
  *   (little-endian, as written by this machine), check = FNV-1a 64 of job, n and the payload.
@@ -13,8 +12,6 @@
  * label, geometry and message (uint32 length + bytes), and when has_metrics the
  * ps_case_metrics struct as its bytes (the doubles' bits: a replayed row prints exactly as
  * the original; the version line guarantees the same struct layout).
- * (The payload of an agreement journal is agreement.c's case record: the cells of the case's rows
- * in each table.)
  * Hashes: FNV-1a 64 (Fowler, Noll, Vo; offset basis 0xcbf29ce484222325, prime 0x100000001b3),
  * an identity check against mistakes, not a defence against forgery.
  */
@@ -80,6 +77,14 @@ uint64_t ps_jr_plan_hash(const ps_eval_plan *plan)
     return h;
 }
 
+char *ps_jr_journal_name(const char *p)
+{
+    size_t n = strlen(p);
+    if (n > 8 && !strcmp(p + n - 8, ".journal"))
+        return ps_strdup(p);
+    return ps_asprintf("%s.journal", p);
+}
+
 /* ---- settings as name=value pairs of ps_eval_settings_set ----------------------------------- */
 
 static const char *nsd_method_name(ps_nsd_method m) { return m == PS_NSD_SURFEL ? "surfel" : "voxel"; }
@@ -140,7 +145,6 @@ void ps_jr_header_clear(ps_jr_header *h)
     free(h->format);
     free(h->models);
     free(h->settings);
-    free(h->kind);
     memset(h, 0, sizeof *h);
 }
 
@@ -183,13 +187,10 @@ int ps_jr_header_write(FILE *f, const ps_jr_header *h)
 {
     fprintf(f, "panseval-journal\t1\nversion\t%s\nmanifest\t%s\nmanifest_hash\t%016llx\n"
                "plan_hash\t%016llx\nnjobs\t%lld\nformat\t%s\nshard\t%d/%d\nmodels\t%s\n"
-               "settings\t%s\n",
+               "settings\t%s\nbody\n",
             h->version, h->manifest, (unsigned long long)h->manifest_hash,
             (unsigned long long)h->plan_hash, (long long)h->njobs, h->format, h->shard_index,
             h->shard_count, h->models, h->settings);
-    if (h->kind)
-        fprintf(f, "kind\t%s\n", h->kind);
-    fputs("body\n", f);
     return ferror(f) ? ps_error(PS_ERR_IO, "cannot write the journal header") : PS_OK;
 }
 
@@ -197,10 +198,7 @@ int ps_jr_header_write(FILE *f, const ps_jr_header *h)
 const char *ps_jr_header_differs(const ps_jr_header *a, const ps_jr_header *b, char *buf,
                                  size_t n)
 {
-    const char *ka = a->kind ? a->kind : "metrics", *kb = b->kind ? b->kind : "metrics";
-    if (strcmp(ka, kb))
-        snprintf(buf, n, "it is a journal of panseval %s, this is %s", ka, kb);
-    else if (strcmp(a->version, b->version))
+    if (strcmp(a->version, b->version))
         snprintf(buf, n, "it was written by panseval %s, this is %s", a->version, b->version);
     else if (a->manifest_hash != b->manifest_hash)
         snprintf(buf, n, "the manifest differs (%s, hash %016llx; now %s, hash %016llx)",
@@ -321,13 +319,7 @@ int ps_jr_read(const char *path, ps_jr_contents **out)
         rc = expect_key(f, path, "settings", &c->h.settings);
     if (!rc) {
         char *l = read_line(f);
-        if (l && !strncmp(l, "kind\t", 5)) { /* a journal of another command than metrics */
-            if (!(c->h.kind = ps_strdup(l + 5)))
-                rc = PS_ERR_NOMEM;
-            free(l);
-            l = rc ? NULL : read_line(f);
-        }
-        if (!rc && (!l || strcmp(l, "body")))
+        if (!l || strcmp(l, "body"))
             rc = ps_error(PS_ERR_FORMAT, "%s: journal header does not end in 'body'", path);
         free(l);
     }
@@ -389,17 +381,6 @@ int ps_jr_read(const char *path, ps_jr_contents **out)
     fclose(f);
     *out = c;
     return PS_OK;
-}
-
-char *ps_jr_shard_journal(const char *p)
-{
-    size_t n = strlen(p);
-    struct stat st;
-    if (n > 8 && !strcmp(p + n - 8, ".journal"))
-        return ps_strdup(p);
-    if (!stat(p, &st) && S_ISDIR(st.st_mode))
-        return ps_asprintf("%s/agreement.journal", p);
-    return ps_asprintf("%s.journal", p);
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */

@@ -10,6 +10,9 @@
 
 uint64_t ps_jr_fnv(uint64_t h, const void *p, size_t n);
 int ps_jr_file_hash(const char *path, uint64_t *out);
+/* The journal of a shard argument: the path itself when it ends in ".journal", else
+ * "<path>.journal" (malloc'd). */
+char *ps_jr_journal_name(const char *p);
 uint64_t ps_jr_plan_hash(const ps_eval_plan *plan);
 /* Settings as TAB-separated name=value pairs that ps_jr_settings_apply gives back. */
 char *ps_jr_settings_text(const ps_eval_settings *s);
@@ -17,7 +20,6 @@ int ps_jr_settings_apply(const char *text, ps_eval_settings *s);
 
 typedef struct ps_jr_header {
     char *version, *manifest, *format, *models, *settings;
-    char *kind; /* NULL: metrics (no kind line); "agreement" (agree_dist.c) */
     uint64_t manifest_hash, plan_hash;
     int64_t njobs;
     int shard_index, shard_count;
@@ -48,12 +50,6 @@ typedef struct ps_jr_contents {
 } ps_jr_contents;
 
 int ps_jr_read(const char *path, ps_jr_contents **out);
-/* The journal of a shard argument of `panseval merge`: SHARD itself when it ends in
- * ".journal", DIR/agreement.journal for a folder, else "SHARD.journal" (malloc'd). */
-char *ps_jr_shard_journal(const char *shard);
-/* shard_of_case[k] (1..count) for n cases of the given costs (bytes): the greedy split of
- * ps_eval_shard_assign. */
-int ps_jr_shard_split(const int64_t *bytes, int64_t n, int count, int *shard_of_case);
 void ps_jr_contents_free(ps_jr_contents *c);
 
 typedef struct ps_jr_writer ps_jr_writer;

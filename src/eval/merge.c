@@ -53,7 +53,7 @@ int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out
     ps_eval_writer *w = NULL;
     int nmodels = 0, r = c && names ? PS_OK : PS_ERR_NOMEM;
     for (int i = 0; !r && i < n; i++) {
-        if (!(names[i] = ps_jr_shard_journal(journals[i])))
+        if (!(names[i] = ps_jr_journal_name(journals[i])))
             r = PS_ERR_NOMEM;
         else
             r = ps_jr_read(names[i], &c[i]);
@@ -69,9 +69,6 @@ int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out
                          c[0]->h.shard_index, c[0]->h.shard_count, names[i],
                          c[i]->h.shard_index, c[i]->h.shard_count);
     }
-    if (!r && c[0]->h.kind)
-        r = ps_error(PS_ERR_ARG, "%s is a journal of panseval %s, not of metrics (its merge "
-                     "is ps_report_agreement_merge)", names[0], c[0]->h.kind);
     if (!r && strcmp(c[0]->h.format, ps_table_format_name(fmt)))
         r = ps_error(PS_ERR_ARG, "the shards are %s tables; the output must be %s too "
                      "(give --format %s or an -o with that suffix)", c[0]->h.format,

@@ -84,6 +84,8 @@ int ps_eval_shard_parse(const char *s, int *index, int *count);
  * shard with the fewest bytes so far (ties: the lowest shard). Deterministic for a given
  * manifest and files. shard_of_case[plan->ncases] is filled. */
 int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case);
+/* The same greedy split of n items of the given costs (bytes[n]): shard_of[n] (1..count). */
+int ps_eval_shard_assign_bytes(const int64_t *bytes, int64_t n, int count, int *shard_of);
 
 /* Join shard journals into the table a one-process run writes (and its sidecar when
  * out_path is a file). `journals` are journal files, or tables whose journal is
@@ -97,11 +99,10 @@ int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out
 /* ---- panseval agreement (agree_dist.c) ----------------------------------------------------
  * The same three modes for ps_agreement_run (ps_eval.h): one journal record per case (the
  * cells of the case's rows in every agreement table, numbers as their bits, and its counts),
- * kind "agreement" in the journal header (a line "kind\tagreement" before "body"; a metrics
- * journal has none), the identity made of the version, the manifest's hash, a hash of every
- * case's id and label-map paths, the options (ps_agree_options_set's names) with the
- * caller's recorded settings, the format and the shard. Shards are balanced by the bytes of
- * the label maps each case reads. */
+ * the journal's format line "agreement", its identity made of the version, the manifest's
+ * hash, a hash of every case's id and label-map paths, the options (ps_agree_options_set's
+ * names, and format=FMT of the tables) with the caller's recorded settings, and the shard.
+ * Shards are balanced by the bytes of the label maps each case reads. */
 
 /* "DIR/agreement.journal" (malloc'd): the journal of an agreement run into DIR. */
 char *ps_agreement_journal_path(const char *out_dir);
@@ -125,19 +126,20 @@ int ps_agreement_run_dist(const ps_manifest *m, const ps_agree_options *opt,
 /* Join the journals of `agreement --shard I/N` runs into out_dir's per-row tables as one
  * process writes them (out_dir is created; it may not be a shard's folder). `shards` are
  * journals or the shards' output folders (FOLDER/agreement.journal). Checks as ps_eval_merge:
- * kind, version, manifest (still at the recorded path, same hash), cases and label-map paths,
- * options and format agree, the same N, every case exactly once (missing and duplicated cases
- * named, up to 20). want (may be NULL) is the format the caller needs. Returns the tables
+ * agreement journals, the same version, manifest (still at the recorded path, same hash),
+ * cases and label-map paths, options and table format, the same N, every case exactly once
+ * (missing and duplicated cases named, up to 20). want (may be NULL) is the format the caller needs. Returns the tables
  * (with tables non-NULL), the recorded extra settings (*extra_settings, malloc'd), the format
  * *fmt and the counts. */
 int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
                        const ps_table_format *want, ps_agree_tables *tables,
                        char **extra_settings, ps_table_format *fmt, ps_agree_summary *sum);
 
-/* The command whose journal a shard argument of `panseval merge` holds: "metrics" or
- * "agreement" (*kind malloc'd). The shard is a journal, a table with TABLE.journal beside it,
- * or an agreement output folder. Errors: the journal cannot be read. */
-int ps_eval_shard_kind(const char *shard, char **kind);
+/* The format recorded in a journal: "agreement" for ps_agreement_run_dist's, else a table
+ * format (metrics); *format malloc'd. shard names a journal, the output it belongs to (as
+ * ps_eval_merge: TABLE.journal) or an agreement output folder (FOLDER/agreement.journal).
+ * Errors: the journal cannot be read. */
+int ps_eval_journal_format(const char *shard, char **format);
 
 #ifdef __cplusplus
 }
