@@ -194,6 +194,11 @@ int main_agreement(int argc, char **argv)
     if (!rc && common.ctx.verbosity >= 1) /* the three result tables */
         rc = ps_report_agreement_print(&res, stdout, PS_REPORT_TEXT);
     ps_agreement_result_free(&res);
+    if (info.resumed_jobs)
+        ps_log(&common.ctx, PS_LOG_INFO, "agreement: %lld of %lld case(s) taken from the "
+               "journal %s/agreement.journal, %lld run now", (long long)info.resumed_jobs,
+               (long long)info.shard_jobs, out_dir,
+               (long long)(info.shard_jobs - info.resumed_jobs));
     if (rc)
         status = cli_report_error(CMD, rc);
     else if (common.ctx.verbosity >= 1 || s.cases_failed)
