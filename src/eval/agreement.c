@@ -357,11 +357,13 @@ typedef struct state {
     ps_agree_summary *sum;
 } state;
 
-static int tw_put(tw *w, int tag, const void *x, size_t n)
+/* Append a tag and the n1 + n2 bytes that follow it. */
+static int tw_put2(tw *w, int tag, const void *x1, size_t n1, const void *x2, size_t n2)
 {
-    if (w->n + 1 + n > w->cap) {
+    size_t need = w->n + 1 + n1 + n2;
+    if (need > w->cap) {
         size_t nc = w->cap ? w->cap : 4096;
-        while (nc < w->n + 1 + n)
+        while (nc < need)
             nc *= 2;
         unsigned char *t = realloc(w->p, nc);
         if (!t)
@@ -370,10 +372,18 @@ static int tw_put(tw *w, int tag, const void *x, size_t n)
         w->cap = nc;
     }
     w->p[w->n++] = (unsigned char)tag;
-    if (n)
-        memcpy(w->p + w->n, x, n);
-    w->n += n;
+    if (n1)
+        memcpy(w->p + w->n, x1, n1);
+    w->n += n1;
+    if (n2)
+        memcpy(w->p + w->n, x2, n2);
+    w->n += n2;
     return 0;
+}
+
+static int tw_put(tw *w, int tag, const void *x, size_t n)
+{
+    return tw_put2(w, tag, x, n, NULL, 0);
 }
 
 static int tw_str(tw *w, const char *s)
@@ -381,15 +391,8 @@ static int tw_str(tw *w, const char *s)
     size_t n = strlen(s);
     if (n > UINT32_MAX / 2)
         return ps_error(PS_ERR_RANGE, "an agreement cell of %zu bytes", n);
-    unsigned char *b = malloc(4 + n);
-    if (!b)
-        return ps_error(PS_ERR_NOMEM, "out of memory recording the agreement rows");
     uint32_t n32 = (uint32_t)n;
-    memcpy(b, &n32, 4);
-    memcpy(b + 4, s, n);
-    int rc = tw_put(w, 'S', b, 4 + n);
-    free(b);
-    return rc;
+    return tw_put2(w, 'S', &n32, 4, s, n);
 }
 static int tw_num(tw *w, double x)
 {
