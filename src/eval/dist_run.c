@@ -59,18 +59,39 @@ static int cost_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case)
+int ps_eval_shard_assign_bytes(const int64_t *bytes, int64_t n, int count, int *shard_of)
 {
-    int64_t nc = plan->ncases;
-    case_cost *cc = ps_calloc((size_t)(nc ? nc : 1), sizeof *cc);
+    case_cost *cc = ps_calloc((size_t)(n ? n : 1), sizeof *cc);
     int64_t *load = ps_calloc((size_t)count, sizeof *load);
     if (!cc || !load) {
         free(cc);
         free(load);
         return PS_ERR_NOMEM;
     }
-    for (int64_t c = 0; c < nc; c++)
+    for (int64_t c = 0; c < n; c++) {
         cc[c].index = c;
+        cc[c].bytes = bytes[c];
+    }
+    qsort(cc, (size_t)n, sizeof *cc, cost_cmp);
+    for (int64_t k = 0; k < n; k++) { /* greedy: to the least loaded shard */
+        int best = 0;
+        for (int s = 1; s < count; s++)
+            if (load[s] < load[best])
+                best = s;
+        load[best] += cc[k].bytes + 1; /* +1: empty files still spread */
+        shard_of[cc[k].index] = best + 1;
+    }
+    free(cc);
+    free(load);
+    return PS_OK;
+}
+
+int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case)
+{
+    int64_t nc = plan->ncases;
+    int64_t *bytes = ps_calloc((size_t)(nc ? nc : 1), sizeof *bytes);
+    if (!bytes)
+        return PS_ERR_NOMEM;
     /* a case's cost: its reference (once) and its predictions, in bytes on disk */
     const char *last_ref = NULL;
     int64_t last_case = -1;
@@ -80,23 +101,14 @@ int ps_eval_shard_assign(const ps_eval_plan *plan, int count, int *shard_of_case
         if (c < 0 || c >= nc)
             continue;
         if (c != last_case || !last_ref || !jb->ref_path || strcmp(last_ref, jb->ref_path))
-            cc[c].bytes += file_bytes(jb->ref_path);
-        cc[c].bytes += file_bytes(jb->pred_path);
+            bytes[c] += file_bytes(jb->ref_path);
+        bytes[c] += file_bytes(jb->pred_path);
         last_case = c;
         last_ref = jb->ref_path;
     }
-    qsort(cc, (size_t)nc, sizeof *cc, cost_cmp);
-    for (int64_t k = 0; k < nc; k++) { /* greedy: to the least loaded shard */
-        int best = 0;
-        for (int s = 1; s < count; s++)
-            if (load[s] < load[best])
-                best = s;
-        load[best] += cc[k].bytes + 1; /* +1: empty files still spread */
-        shard_of_case[cc[k].index] = best + 1;
-    }
-    free(cc);
-    free(load);
-    return PS_OK;
+    int r = ps_eval_shard_assign_bytes(bytes, nc, count, shard_of_case);
+    free(bytes);
+    return r;
 }
 
 /* ---- the sink ------------------------------------------------------------------------------- */

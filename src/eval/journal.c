@@ -77,6 +77,14 @@ uint64_t ps_jr_plan_hash(const ps_eval_plan *plan)
     return h;
 }
 
+char *ps_jr_journal_name(const char *p)
+{
+    size_t n = strlen(p);
+    if (n > 8 && !strcmp(p + n - 8, ".journal"))
+        return ps_strdup(p);
+    return ps_asprintf("%s.journal", p);
+}
+
 /* ---- settings as name=value pairs of ps_eval_settings_set ----------------------------------- */
 
 static const char *nsd_method_name(ps_nsd_method m) { return m == PS_NSD_SURFEL ? "surfel" : "voxel"; }

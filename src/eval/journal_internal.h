@@ -10,6 +10,9 @@
 
 uint64_t ps_jr_fnv(uint64_t h, const void *p, size_t n);
 int ps_jr_file_hash(const char *path, uint64_t *out);
+/* The journal of a shard argument: the path itself when it ends in ".journal", else
+ * "<path>.journal" (malloc'd). */
+char *ps_jr_journal_name(const char *p);
 uint64_t ps_jr_plan_hash(const ps_eval_plan *plan);
 /* Settings as TAB-separated name=value pairs that ps_jr_settings_apply gives back. */
 char *ps_jr_settings_text(const ps_eval_settings *s);

@@ -13,14 +13,6 @@
 
 #define MAX_NAMED 20
 
-static char *journal_name(const char *p)
-{
-    size_t n = strlen(p);
-    if (n > 8 && !strcmp(p + n - 8, ".journal"))
-        return ps_strdup(p);
-    return ps_asprintf("%s.journal", p);
-}
-
 /* The models of a header as an array (pointers into `text`, which is modified). */
 static int split_models(char *text, const char ***out, int *n)
 {
@@ -61,7 +53,7 @@ int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out
     ps_eval_writer *w = NULL;
     int nmodels = 0, r = c && names ? PS_OK : PS_ERR_NOMEM;
     for (int i = 0; !r && i < n; i++) {
-        if (!(names[i] = journal_name(journals[i])))
+        if (!(names[i] = ps_jr_journal_name(journals[i])))
             r = PS_ERR_NOMEM;
         else
             r = ps_jr_read(names[i], &c[i]);

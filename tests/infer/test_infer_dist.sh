@@ -1,0 +1,202 @@
+#!/bin/sh
+# `panseval infer --manifest` in long and distributed runs, on the bundled demo model and the
+# synthetic demo images (`panseval demo-data`), plus a corrupt image and a case without one.
+# The reference is the one-process run: every other way of running must give the same
+# prediction files, byte for byte, the same manifest copy (-o; the output folder's name
+# substituted, as the copy holds absolute paths), the same logged error for the corrupt case
+# and the same counts:
+#   - mpirun -n 1|2|3 --mpi (skipped with a message when the build or machine has no MPI);
+#   - --shard 1/3..3/3 and `panseval merge` (a missing and a duplicated shard are refused,
+#     naming the cases);
+#   - runs killed at random moments (SIGKILL, SIGINT, SIGTERM) and finished with --resume,
+#     with a journaled prediction damaged and a stray file planted in between (both redone);
+#     a killed run never leaves a -o file that is not the complete one;
+#   - a journal of other options or another manifest is refused with the reason.
+# Argument: "mpi" when the build has MPI and mpirun is found, else "none".
+. "$PS_TEST_SRCDIR/cli/cli_lib.sh"
+T="$PS_TEST_TMPDIR/infer_dist"
+MODEL="$PS_TEST_SRCDIR/../models/demo-pancreas"
+rm -rf "$T"; mkdir -p "$T"
+"$PANSEVAL" demo-data --out "$T/demo" -q -j 2
+# the demo cases' images, a corrupt image and a case without one
+head -c 3000 /dev/urandom >"$T/demo/images/bad.nii.gz"
+{
+  printf 'case\tmodality\timage\n'
+  grep -v '^#' "$T/demo/manifest.tsv" | awk -F'\t' 'NR > 1 { print $1 "\t" $3 "\t" $5 }' |
+    sed -n '1,4p;9,12p;17,20p'
+  printf 'bad\tCT\timages/bad.nii.gz\n'
+  printf 'noimg\tCT\t\n'
+} >"$T/demo/m.tsv"
+M="$T/demo/m.tsv"
+OPTS="--model $MODEL --manifest $M --name demo --no-mirroring -j 1"
+NPRED=$(awk 'NR > 1' "$M" | grep -vc '^noimg')   # cases with an image, bad included
+
+# same_run NAME DIR COPY ERR: the predictions in DIR, the copy and the error line are the
+# one-process run's
+same_run() {
+  ok=1
+  for f in "$T/o1"/*.nii.gz; do
+    cmp -s "$f" "$2/$(basename "$f")" || { ok=0; echo "# differs: $2/$(basename "$f")"; }
+  done
+  [ "$(ls "$2" | grep -c 'nii.gz$')" = "$(ls "$T/o1" | grep -c 'nii.gz$')" ] || ok=0
+  if [ $ok = 1 ]; then pass "$1: same prediction files"; else fail "$1" "predictions differ"; fi
+  sed "s#$2/#$T/o1/#g" "$3" >"$3.sub"
+  check_same "$1: same manifest copy" "$T/m1.tsv" "$3.sub"
+  if [ -n "$4" ]; then
+    grep "case 'bad'" "$4" | sed "s#^.*case 'bad'#case 'bad'#" >"$4.bad"
+    check_same "$1: same error for the corrupt case" "$T/one.bad" "$4.bad"
+    check_contains "$1: same counts" "$4" "$(cat "$T/one.counts")"
+  fi
+}
+
+# ---- the one-process run ----
+"$PANSEVAL" infer $OPTS --out-dir "$T/o1" -o "$T/m1.tsv" 2>"$T/one.err"
+check_status "one process: exit 1 (a case failed)" 1 $?
+check_contains "one process: the corrupt case is named" "$T/one.err" "case 'bad'"
+grep "case 'bad'" "$T/one.err" | sed "s#^.*case 'bad'#case 'bad'#" >"$T/one.bad"
+sed -n 's/^.*: \([0-9]* case(s) predicted, [0-9]* skipped (output exists), [0-9]* failed, [0-9]* without an image\).*$/\1/p' "$T/one.err" >"$T/one.counts"
+check_contains "one process: counts" "$T/one.counts" "$((NPRED - 1)) case(s) predicted, 0 skipped (output exists), 1 failed, 1 without an image"
+check_true "one process: no journal left" test ! -e "$T/m1.tsv.journal"
+check_true "one process: the copy has the failed case's cell empty" \
+  grep -q "^bad	CT	$T/demo/images/bad.nii.gz	\$" "$T/m1.tsv"
+check_true "one process: the copy has absolute prediction paths" \
+  grep -q "	$T/o1/" "$T/m1.tsv"
+# the label maps are the ones `infer --input` writes for one case
+first=$(awk -F'\t' 'NR == 2 { print $1 }' "$M")
+"$PANSEVAL" infer --model "$MODEL" --no-mirroring -j 1 --input "$T/demo/images/$first.nii.gz" \
+  -o "$T/single.nii.gz" 2>/dev/null
+check_same "manifest case = single-case infer" "$T/single.nii.gz" "$T/o1/$first.nii.gz"
+
+# ---- MPI ----
+MPIRUN="mpirun --oversubscribe --allow-run-as-root"
+if [ "$1" = mpi ]; then
+  for k in 1 2 3; do
+    $MPIRUN -n $k "$PANSEVAL" infer $OPTS --mpi --out-dir "$T/mpi$k" -o "$T/mpi$k.tsv" \
+      >"$T/mpi$k.err" 2>&1
+    check_status "mpirun -n $k: exit 1 (a case failed)" 1 $?
+    same_run "mpirun -n $k" "$T/mpi$k" "$T/mpi$k.tsv" "$T/mpi$k.err"
+    check_true "mpirun -n $k: no temporary file left" \
+      sh -c "! ls -a '$T/mpi$k' | grep -q '^\.'[^.]"
+  done
+  $MPIRUN -n 2 "$PANSEVAL" infer $OPTS --out-dir "$T/dup" -o "$T/dup.tsv" >"$T/dup.err" 2>&1
+  check_status "mpirun without --mpi is refused" 2 $?
+  check_contains "refusal says to add --mpi" "$T/dup.err" "add --mpi"
+else
+  echo "# skipped: the MPI checks (this build has no MPI, or mpirun is not installed:" \
+       "scripts/deps.sh --mpi, then meson setup --reconfigure)"
+  "$PANSEVAL" infer $OPTS --mpi --out-dir "$T/x" -o "$T/x.tsv" 2>"$T/nompi.err"
+  check_status "--mpi without MPI in the build" 1 $?
+  check_contains "says MPI is unavailable" "$T/nompi.err" "MPI is not available"
+fi
+
+# ---- shards and merge ----
+for i in 1 2 3; do
+  "$PANSEVAL" infer $OPTS --shard $i/3 --out-dir "$T/os" -o "$T/s$i.tsv" 2>"$T/s$i.err"
+  st=$?
+  [ "$st" = 0 ] || [ "$st" = 1 ] || fail "shard $i/3 exit status" "$st"
+  check_true "shard $i/3 keeps its journal" test -s "$T/s$i.tsv.journal"
+done
+n1=$(awk -F'\t' 'NR > 1 && $4 != ""' "$T/s1.tsv" | wc -l)
+n2=$(awk -F'\t' 'NR > 1 && $4 != ""' "$T/s2.tsv" | wc -l)
+n3=$(awk -F'\t' 'NR > 1 && $4 != ""' "$T/s3.tsv" | wc -l)
+echo "# shards: $n1, $n2, $n3 predictions"
+check_true "the shards split the cases (each has some, together all but the failed one)" \
+  test "$n1" -gt 0 -a "$n2" -gt 0 -a "$n3" -gt 0 -a $((n1 + n2 + n3)) = $((NPRED - 1))
+"$PANSEVAL" merge "$T/ms.tsv" "$T/s1.tsv" "$T/s2.tsv" "$T/s3.tsv" 2>"$T/merge.err"
+check_status "merge of 3 shards: exit 1 (a case failed)" 1 $?
+same_run "shards + merge" "$T/os" "$T/ms.tsv" ""
+"$PANSEVAL" merge "$T/mx.tsv" "$T/s1.tsv" "$T/s3.tsv" 2>"$T/miss.err"
+check_status "merge with a shard missing" 2 $?
+check_contains "missing shard: says so" "$T/miss.err" "are in no shard"
+check_true "missing shard: names a case of shard 2" sh -c \
+  "for c in \$(awk -F'\t' 'NR > 1 && \$4 != \"\" { print \$1 }' '$T/s2.tsv'); do grep -q \"\$c\" '$T/miss.err' && exit 0; done; exit 1"
+check_true "missing shard: nothing written" test ! -e "$T/mx.tsv"
+"$PANSEVAL" merge "$T/mx.tsv" "$T/s1.tsv" "$T/s2.tsv" "$T/s3.tsv" "$T/s2.tsv.journal" \
+  2>"$T/dupm.err"
+check_status "merge with a shard twice" 2 $?
+check_contains "duplicated shard: says so" "$T/dupm.err" "appear in more than one shard"
+
+# ---- refused journals ----
+"$PANSEVAL" infer $OPTS --shard 1/3 --resume --out-dir "$T/os" -o "$T/s1.tsv" -v \
+  2>"$T/same.err"
+st=$?
+[ "$st" = 0 ] || [ "$st" = 1 ] && pass "resume of a finished shard runs" ||
+  fail "resume of a finished shard" "status $st"
+check_contains "resume of a finished shard predicts nothing" "$T/same.err" \
+  "$n1 case(s) taken from the journal, 0 journaled prediction(s) changed"
+"$PANSEVAL" infer --model "$MODEL" --manifest "$M" --name demo -j 1 --shard 1/3 --resume \
+  --out-dir "$T/os" -o "$T/s1.tsv" 2>"$T/ref1.err"
+check_status "a journal of other options (mirroring) is refused" 1 $?
+check_contains "the reason: the options differ" "$T/ref1.err" "the options differ"
+check_contains "the reason names mirroring" "$T/ref1.err" "mirroring=0"
+head -n 5 "$M" >"$T/demo/m_other.tsv"
+cp "$T/s1.tsv.journal" "$T/other.tsv.journal"
+"$PANSEVAL" infer --model "$MODEL" --manifest "$T/demo/m_other.tsv" --name demo \
+  --no-mirroring -j 1 --shard 1/3 --resume --out-dir "$T/os" -o "$T/other.tsv" 2>"$T/ref2.err"
+check_status "a journal of another manifest is refused" 1 $?
+check_contains "the reason: the manifest differs" "$T/ref2.err" "the manifest differs"
+
+# ---- killed runs and --resume ----
+# with mirroring (8 passes a tile), so that a run lasts long enough to be killed in the middle;
+# its own one-process reference
+OPTS="--model $MODEL --manifest $M --name demo -j 1"
+"$PANSEVAL" infer $OPTS --out-dir "$T/o1" -o "$T/m1.tsv" --force 2>"$T/one.err"
+check_status "one process, mirroring: exit 1" 1 $?
+grep "case 'bad'" "$T/one.err" | sed "s#^.*case 'bad'#case 'bad'#" >"$T/one.bad"
+# each round starts (with --resume) and is killed after a random time; the output is either
+# absent or the complete copy, never a torn one
+sigs="KILL INT TERM KILL INT"
+round=0
+seed=$$
+for sig in $sigs; do
+  round=$((round + 1))
+  delay=$(awk -v s="$seed" -v r="$round" 'BEGIN { srand(s + r); printf "%.2f", 0.3 + rand() * 2.5 }')
+  "$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" >"$T/kill$round.err" 2>&1 &
+  pid=$!
+  sleep "$delay"
+  kill -s "$sig" "$pid" 2>/dev/null
+  wait "$pid"
+  st=$?
+  echo "# round $round: SIG$sig after $delay s, exit $st"
+  if [ -e "$T/mr.tsv" ]; then
+    sed "s#$T/or/#$T/o1/#g" "$T/mr.tsv" | cmp -s - "$T/m1.tsv" &&
+      pass "round $round: -o is complete or absent" ||
+      fail "round $round: -o is complete or absent" "a partial $T/mr.tsv"
+    break   # finished before the signal
+  else
+    pass "round $round: -o is complete or absent"
+  fi
+  if [ "$sig" = INT ] && [ "$st" = 130 ]; then
+    check_contains "round $round: SIGINT says how to resume" "$T/kill$round.err" \
+      "run the same command with --resume"
+  fi
+  if [ $round = 1 ]; then
+    # plant a stray prediction (as a torn file would be) for the last case with an image
+    last=$(awk -F'\t' 'NR > 1 && $3 != "" && $1 != "bad" { c = $1 } END { print c }' "$M")
+    mkdir -p "$T/or"
+    [ -e "$T/or/$last.nii.gz" ] || { printf 'torn' >"$T/or/$last.nii.gz"; echo "# planted $last"; }
+  fi
+done
+# damage a prediction the journal vouches for: it is redone
+j=$(ls "$T/or"/*.nii.gz | head -n 1)
+[ -n "$j" ] && head -c 100 "$T/o1/$(basename "$j")" >"$j"
+"$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" 2>"$T/resume.err"
+check_status "the final --resume: exit 1 (a case failed)" 1 $?
+same_run "killed runs + --resume" "$T/or" "$T/mr.tsv" "$T/resume.err"
+check_contains "the damaged journaled prediction was noticed" "$T/resume.err" \
+  "not the file the journal recorded"
+check_true "the final --resume removes the journal" test ! -e "$T/mr.tsv.journal"
+
+if [ "$1" = mpi ]; then
+  # a journal of a one-process run, finished by mpirun -n 2 --resume
+  "$PANSEVAL" infer $OPTS --out-dir "$T/omr" -o "$T/mmr.tsv" >"$T/mk.err" 2>&1 &
+  pid=$!
+  sleep 0.8
+  kill -s INT "$pid" 2>/dev/null
+  wait "$pid"
+  $MPIRUN -n 2 "$PANSEVAL" infer $OPTS --mpi --resume --out-dir "$T/omr" -o "$T/mmr.tsv" \
+    >"$T/mmr.err" 2>&1
+  check_status "mpirun -n 2 --resume of a one-process journal: exit 1" 1 $?
+  same_run "one process interrupted + mpirun --resume" "$T/omr" "$T/mmr.tsv" "$T/mmr.err"
+fi
+cli_done
