@@ -180,7 +180,7 @@ done
 # damage a prediction the journal vouches for: it is redone
 j=$(ls "$T/or"/*.nii.gz | head -n 1)
 [ -n "$j" ] && head -c 100 "$T/o1/$(basename "$j")" >"$j"
-"$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" 2>"$T/resume.err"
+"$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" -v 2>"$T/resume.err"
 check_status "the final --resume: exit 1 (a case failed)" 1 $?
 same_run "killed runs + --resume" "$T/or" "$T/mr.tsv" "$T/resume.err"
 check_contains "the damaged journaled prediction was noticed" "$T/resume.err" \
