@@ -12,6 +12,8 @@
 #     with a journaled prediction damaged and a stray file planted in between (both redone);
 #     a killed run never leaves a -o file that is not the complete one;
 #   - a journal of other options or another manifest is refused with the reason.
+#   - `panseval reproduce --model` the same way: mpirun -n 2|3 --mpi and killed runs +
+#     --resume write the same report folder as one process, file for file.
 # Argument: "mpi" when the build has MPI and mpirun is found, else "none".
 . "$PS_TEST_SRCDIR/cli/cli_lib.sh"
 T="$PS_TEST_TMPDIR/infer_dist"
@@ -199,4 +201,46 @@ if [ "$1" = mpi ]; then
   check_status "mpirun -n 2 --resume of a one-process journal: exit 1" 1 $?
   same_run "one process interrupted + mpirun --resume" "$T/omr" "$T/mmr.tsv" "$T/mmr.err"
 fi
+# ---- reproduce --model: inference and evaluation over ranks, killed runs + --resume ----
+# its manifest: the first cases with image and ref, and the corrupt image (an error row)
+{
+  grep -v '^#' "$T/demo/manifest.tsv" | awk -F'\t' '{ print $1 "\t" $3 "\t" $4 "\t" $5 "\t" $6 }' |
+    sed -n '1,5p;9,12p;17,20p'
+  printf 'bad\tCT\tsite1\timages/bad.nii.gz\tlabels/ref/ct01.nii.gz\n'
+} >"$T/demo/r.tsv"
+ROPTS="--manifest $T/demo/r.tsv --out $T/rep --model demo=$MODEL --no-mirroring -j 1"
+"$PANSEVAL" reproduce $ROPTS >"$T/rep_one.out" 2>"$T/rep_one.err"
+check_status "reproduce, one process: exit 1 (an error row)" 1 $?
+check_contains "reproduce: the corrupt case's inference failed" "$T/rep_one.err" "case 'bad'"
+check_true "reproduce: no journal left" sh -c "! find '$T/rep' -name '*.journal' | grep -q ."
+mv "$T/rep" "$T/rep_one"
+# same_report NAME: $T/rep has the files of $T/rep_one, byte for byte; then it is moved away
+same_report() {
+  if diff -r "$T/rep_one" "$T/rep" >"$T/$1.diff" 2>&1; then pass "reproduce $1: same files"
+  else fail "reproduce $1: same files" "$(head -c 400 "$T/$1.diff")"; fi
+  rm -rf "$T/rep_$1"; mv "$T/rep" "$T/rep_$1"
+}
+if [ "$1" = mpi ]; then
+  for k in 2 3; do
+    $MPIRUN -n $k "$PANSEVAL" reproduce $ROPTS --mpi >"$T/rep_mpi$k.out" 2>"$T/rep_mpi$k.err"
+    check_status "reproduce, mpirun -n $k: exit 1" 1 $?
+    check_same "reproduce, mpirun -n $k: same standard output" "$T/rep_one.out" \
+      "$T/rep_mpi$k.out"
+    same_report "mpi$k"
+  done
+fi
+round=0
+for sig in KILL INT KILL; do
+  round=$((round + 1))
+  delay=$(awk -v s="$seed" -v r="$round" 'BEGIN { srand(s + 7 * r); printf "%.2f", 0.2 + rand() * 1.2 }')
+  "$PANSEVAL" reproduce $ROPTS --resume >"$T/rk$round.out" 2>"$T/rk$round.err" &
+  pid=$!
+  sleep "$delay"
+  kill -s "$sig" "$pid" 2>/dev/null
+  wait "$pid"
+  echo "# reproduce round $round: SIG$sig after $delay s, exit $?"
+done
+"$PANSEVAL" reproduce $ROPTS --resume >"$T/rep_res.out" 2>"$T/rep_res.err"
+check_status "reproduce, killed runs + --resume: exit 1" 1 $?
+same_report "resume"
 cli_done
