@@ -235,11 +235,13 @@ int main_infer(int argc, char **argv)
         ps_manifest_options mo;
         ps_manifest_options_init(&mo);
         mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
-        if ((rc = ps_manifest_read(manifest, &mo, &man)))
+        rc = ps_manifest_read(manifest, &mo, &man);
+        if ((rc = ps_dist_sync(io.dist, rc))) /* under MPI, every rank has it or none goes on */
             goto fail;
     }
     double t0 = ps_now_seconds();
-    if ((rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred)))
+    rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred);
+    if ((rc = ps_dist_sync(io.dist, rc)))
         goto fail;
     double t1 = ps_now_seconds();
     if (man) {

@@ -57,13 +57,13 @@ static int rec_encode(const case_rec *r, unsigned char **out, size_t *len)
     if (!b)
         return PS_ERR_NOMEM;
     unsigned char st[4] = {(unsigned char)r->status, 0, 0, 0};
-    memcpy(q, st, 4), q += 4;
-    memcpy(q, &r->size, 8), q += 8;
-    memcpy(q, &r->hash, 8), q += 8;
-    memcpy(q, &lp, 4), q += 4;
-    memcpy(q, r->path ? r->path : "", lp), q += lp;
-    memcpy(q, &lm, 4), q += 4;
-    memcpy(q, r->message ? r->message : "", lm);
+    memcpy(q, st, 4);
+    memcpy(q + 4, &r->size, 8);
+    memcpy(q + 12, &r->hash, 8);
+    memcpy(q + 20, &lp, 4);
+    memcpy(q + 24, r->path ? r->path : "", lp);
+    memcpy(q + 24 + lp, &lm, 4);
+    memcpy(q + 28 + lp, r->message ? r->message : "", lm);
     *out = b;
     *len = n;
     return PS_OK;
@@ -81,12 +81,14 @@ static int rec_decode(const unsigned char *p, size_t n, const char *case_id, cas
     size_t pos = 20;
     if (n - pos < 4)
         goto bad;
-    memcpy(&lp, p + pos, 4), pos += 4;
+    memcpy(&lp, p + pos, 4);
+    pos += 4;
     if (n - pos < (size_t)lp + 4)
         goto bad;
     r->path = lp ? ps_asprintf("%.*s", (int)lp, (const char *)p + pos) : NULL;
     pos += lp;
-    memcpy(&lm, p + pos, 4), pos += 4;
+    memcpy(&lm, p + pos, 4);
+    pos += 4;
     if (n - pos != lm)
         goto bad;
     r->message = lm ? ps_asprintf("%.*s", (int)lm, (const char *)p + pos) : NULL;
@@ -360,7 +362,7 @@ int ps_eval_infer_run(ps_predictor *p, const ps_manifest *m, const ps_eval_infer
     memset(res, 0, sizeof *res);
     int rank = ps_dist_rank(o->dist), ranks = ps_dist_size(o->dist);
     int sharded = o->shard_count > 0;
-    if (!o->name || !*o->name || strchr(o->name, '\t'))
+    if (!o->name || !*o->name || strchr(o->name, '\t')) /* the same on every rank */
         return ps_error(PS_ERR_ARG, "--name: the model name for the pred:NAME column must be "
                         "non-empty text without tabs");
     int64_t n = m->ncases;
@@ -424,14 +426,7 @@ int ps_eval_infer_run(ps_predictor *p, const ps_manifest *m, const ps_eval_infer
                               rc.journal ? rc.journal->valid_bytes : 0, &rc.jw);
     if (!r && rank == 0 && !(rc.preds = ps_calloc((size_t)n + 1, sizeof *rc.preds)))
         r = PS_ERR_NOMEM;
-    if (r && ranks > 1 && rank == 0) {
-        /* the other ranks wait in the queue: an empty run releases them */
-        int keep = r;
-        char msg[4096];
-        snprintf(msg, sizeof msg, "%s", ps_error_message());
-        ps_dist_run(o->dist, 0, NULL, 0, work, sink, &rc);
-        r = ps_error(keep, "%s", msg);
-    }
+    r = ps_dist_sync(o->dist, r); /* every rank takes part, or none (rank 0 says why) */
     if (r)
         goto done;
 

@@ -11,7 +11,9 @@
 #   - runs killed at random moments (SIGKILL, SIGINT, SIGTERM) and finished with --resume,
 #     with a journaled prediction damaged and a stray file planted in between (both redone);
 #     a killed run never leaves a -o file that is not the complete one;
-#   - a journal of other options or another manifest is refused with the reason.
+#   - a journal of other options or another manifest is refused with the reason;
+#   - a rank killed under mpirun ends the job with mpirun's message naming it, keeps the
+#     journal and writes no -o; --resume finishes with the same bytes.
 #   - `panseval reproduce --model` the same way: mpirun -n 2|3 --mpi and killed runs +
 #     --resume write the same report folder as one process, file for file.
 # Argument: "mpi" when the build has MPI and mpirun is found, else "none".
@@ -189,6 +191,39 @@ check_contains "the damaged journaled prediction was noticed" "$T/resume.err" \
   "not the file the journal recorded"
 check_true "the final --resume removes the journal" test ! -e "$T/mr.tsv.journal"
 
+if [ "$1" = mpi ]; then
+  # a rank that dies: mpirun ends the job and names it; the journal keeps the finished cases,
+  # no -o is written, and --resume (one process) finishes with the same bytes
+  $MPIRUN -n 2 "$PANSEVAL" infer $OPTS --mpi --out-dir "$T/odead" -o "$T/mdead.tsv" \
+    >"$T/dead.err" 2>&1 &
+  mp=$!
+  n=0 killed=0
+  while [ $n -lt 200 ] && [ $killed = 0 ]; do
+    n=$((n + 1))
+    if ls "$T/odead"/*.nii.gz >/dev/null 2>&1; then
+      # rank 1: the panseval process of this run whose environment says so
+      for p in $(ps -eo pid=,args= | awk -v d="$T/odead" 'index($0, d) && $2 ~ /panseval$/ { print $1 }'); do
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+          kill -s KILL "$p" && killed=1
+        fi
+      done
+    fi
+    [ $killed = 1 ] || sleep 0.1
+  done
+  wait $mp
+  st=$?
+  if [ $killed = 1 ]; then
+    check_true "a dead rank ends the job (exit $st)" test "$st" -ne 0 -a "$st" -ne 1
+    check_contains "mpirun names the dead rank" "$T/dead.err" "rank 1"
+    check_true "a dead rank: no -o written" test ! -e "$T/mdead.tsv"
+    check_true "a dead rank: the journal is kept" test -s "$T/mdead.tsv.journal"
+    "$PANSEVAL" infer $OPTS --resume --out-dir "$T/odead" -o "$T/mdead.tsv" 2>"$T/dead2.err"
+    check_status "after a dead rank, --resume: exit 1" 1 $?
+    same_run "a dead rank + --resume" "$T/odead" "$T/mdead.tsv" "$T/dead2.err"
+  else
+    fail "a dead rank" "could not find rank 1 of the run to kill"
+  fi
+fi
 if [ "$1" = mpi ]; then
   # a journal of a one-process run, finished by mpirun -n 2 --resume
   "$PANSEVAL" infer $OPTS --out-dir "$T/omr" -o "$T/mmr.tsv" >"$T/mk.err" 2>&1 &
