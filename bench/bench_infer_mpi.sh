@@ -11,9 +11,9 @@
 # Three configurations, REPS rounds each, alternating within a round (fresh processes):
 #   one_j2   one process, -j 2 (OpenMP threads over both cores)
 #   mpi2_j1  mpirun -n 2 --mpi -j 1 (two ranks, one thread each, the work queue of rank 0)
-#   one_j1   one process, -j 1 (the per-case cost of one core)
+#   mpi1_j1  mpirun -n 1 --mpi -j 1 (the per-case cost of one core, through the MPI path)
 # Medians of the wall times are reported (date +%s.%N around each run), and the outputs of
-# every run are compared byte for byte with the first one_j1 run (predictions and manifest
+# every run are compared byte for byte with the first mpi1_j1 run (predictions and manifest
 # copy): a mismatch stops the script.
 #
 # Projection: the study of 2,117 cases, 1,350 CT of 512 x 512 x (80-250) voxels and 767 MRI
@@ -72,17 +72,17 @@ i=0
 while [ "$i" -lt "$REPS" ]; do
   i=$((i + 1))
   echo "# round $i"
-  ARGS="-j 1"; run one_j1 env
+  ARGS="--mpi -j 1"; run mpi1_j1 $MPIRUN -n 1
   ARGS="-j 2"; run one_j2 env
   ARGS="--mpi -j 1"; run mpi2_j1 $MPIRUN -n 2
 done
-one1=$(median <"$DIR/res_one_j1")
+one1=$(median <"$DIR/res_mpi1_j1")
 one2=$(median <"$DIR/res_one_j2")
 mpi2=$(median <"$DIR/res_mpi2_j1")
 echo "# outputs: byte-identical in every run (predictions and manifest copy)"
 awk -v n="$NCASES" -v vox="$vox" -v a="$one1" -v b="$one2" -v c="$mpi2" 'BEGIN {
   printf "\n20-case infer, medians of the wall time:\n"
-  printf "  one process -j 1:            %7.2f s  (%.3f s a case on one core)\n", a, a / n
+  printf "  mpirun -n 1 --mpi -j 1:      %7.2f s  (%.3f s a case on one core)\n", a, a / n
   printf "  one process -j 2:            %7.2f s  (%.3f s a case)\n", b, b / n
   printf "  mpirun -n 2 --mpi -j 1:      %7.2f s  (%.3f s a case; %.2fx the -j 2 run)\n", c, c / n, c / b
   best = b < c ? b : c

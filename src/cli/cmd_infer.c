@@ -221,8 +221,6 @@ int main_infer(int argc, char **argv)
     int rc, status = 0;
     if (common.output && (rc = cli_output_check(&common, checked, nchecked)))
         return rc;
-    if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
-        return cli_report_error(CMD, rc);
     if (prob_path) {
         if (!strcmp(prob_path, common.output))
             return cli_usage_error(CMD, "--probabilities and --output name the same file");
@@ -231,6 +229,8 @@ int main_infer(int argc, char **argv)
         if ((rc = cli_output_check(&pc, checked, nchecked)))
             return rc;
     }
+    if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
+        return cli_report_error(CMD, rc);
     if (manifest) {
         ps_manifest_options mo;
         ps_manifest_options_init(&mo);
@@ -274,7 +274,7 @@ int main_infer(int argc, char **argv)
                    "journaled prediction(s) changed and predicted again", manifest,
                    (long long)r.resumed, (long long)r.redone);
         int sig = *io.stop;
-        if (sig && r.stopped) {
+        if (sig && r.stopped && common.output) {
             fprintf(stderr, "panseval infer: interrupted (%s): kept %lld of %lld case(s) in "
                     "the journal %s.journal (their predictions are in %s); run the same "
                     "command with --resume to finish\n", sig == SIGINT ? "SIGINT" : "SIGTERM",

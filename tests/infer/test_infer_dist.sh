@@ -120,6 +120,14 @@ check_true "missing shard: nothing written" test ! -e "$T/mx.tsv"
 check_status "merge with a shard twice" 2 $?
 check_contains "duplicated shard: says so" "$T/dupm.err" "appear in more than one shard"
 
+# ---- usage ----
+"$PANSEVAL" infer $OPTS --resume --out-dir "$T/u" 2>"$T/u1.err"
+check_status "--resume without -o is a usage error" 2 $?
+check_contains "--resume without -o: says why" "$T/u1.err" "keep a journal beside -o"
+"$PANSEVAL" infer --model "$MODEL" --input "$T/demo/images/$first.nii.gz" -o "$T/u.nii.gz" \
+  --mpi 2>"$T/u2.err"
+check_status "--mpi without --manifest is a usage error" 2 $?
+
 # ---- refused journals ----
 "$PANSEVAL" infer $OPTS --shard 1/3 --resume --out-dir "$T/os" -o "$T/s1.tsv" -v \
   2>"$T/same.err"
@@ -181,8 +189,36 @@ for sig in $sigs; do
     [ -e "$T/or/$last.nii.gz" ] || { printf 'torn' >"$T/or/$last.nii.gz"; echo "# planted $last"; }
   fi
 done
-# damage a prediction the journal vouches for: it is redone
-j=$(ls "$T/or"/*.nii.gz | head -n 1)
+# without -o there is no journal: SIGINT says so and how to go on
+"$PANSEVAL" infer $OPTS --out-dir "$T/onoj" >"$T/noj.err" 2>&1 &
+pid=$!
+sleep 1
+kill -s INT "$pid" 2>/dev/null
+wait "$pid"
+st=$?
+if [ "$st" = 130 ]; then
+  check_contains "SIGINT without -o: says where the predictions are" "$T/noj.err" \
+    "their predictions are in $T/onoj; run the same command again"
+else
+  echo "# SIGINT without -o: the run had ended (exit $st)"
+fi
+# damage a prediction the journal vouches for (its path is in a record): it is redone. When
+# the last round finished the run (no journal left), one more run is stopped after its first
+# journaled case.
+if ! grep -aq "$T/or/" "$T/mr.tsv.journal" 2>/dev/null; then
+  rm -f "$T/mr.tsv"
+  "$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" >"$T/extra.err" 2>&1 &
+  pid=$!
+  n=0
+  while [ $n -lt 600 ] && ! grep -aq "$T/or/" "$T/mr.tsv.journal" 2>/dev/null; do
+    sleep 0.1; n=$((n + 1))
+  done
+  kill -s INT "$pid" 2>/dev/null
+  wait "$pid"
+  rm -f "$T/mr.tsv"   # in case it had finished: the journal is what the next run resumes
+fi
+j=$(grep -ao "$T/or/[A-Za-z0-9_]*\.nii\.gz" "$T/mr.tsv.journal" 2>/dev/null | head -n 1)
+check_true "a journaled prediction to damage" test -n "$j" -a -f "$j"
 [ -n "$j" ] && head -c 100 "$T/o1/$(basename "$j")" >"$j"
 "$PANSEVAL" infer $OPTS --resume --out-dir "$T/or" -o "$T/mr.tsv" -v 2>"$T/resume.err"
 check_status "the final --resume: exit 1 (a case failed)" 1 $?
