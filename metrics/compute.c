@@ -486,6 +486,14 @@ int ps_piece_edt_(const ps_piece *p, const ps_crop *c, const double sp[3], int s
     return ps_edt_sq_at(p->bnd, c->d, sp, c->lo, edt, tctx);
 }
 
+int ps_piece_edt_for_(const ps_piece *p, const ps_piece *query, const ps_crop *c,
+                      const double sp[3], int surfels, double *edt, const ps_context *tctx)
+{
+    if (surfels)
+        return ps_edt_sq_query_(p->surf, c->g, sp, c->lo, query->surf, edt, tctx);
+    return ps_edt_sq_query_(p->bnd, c->d, sp, c->lo, query->bnd, edt, tctx);
+}
+
 /* d(src -> other): `edt_other` read at the flags of src, in voxel order. */
 int ps_dir_gather_(const ps_piece *src, const ps_crop *c, int surfels, const double *edt_other,
                       const double *code_w, int64_t *cnt, int nt, ps_dirlist *l)
@@ -594,9 +602,9 @@ static int distance_metrics(const ps_member *ma, const ps_member *mb, const ps_g
         (rc = ps_piece_build_(mb, geom->dim, &c, surf, nt, &pb)))
         goto done;
     for (int sf = 0; sf <= surf; sf++) {
-        if ((rc = ps_piece_edt_(&pb, &c, sp, sf, edt, &tctx)) ||
+        if ((rc = ps_piece_edt_for_(&pb, &pa, &c, sp, sf, edt, &tctx)) ||
             (rc = ps_dir_gather_(&pa, &c, sf, edt, code_w, cnt, nt, &l[2 * sf])) ||
-            (rc = ps_piece_edt_(&pa, &c, sp, sf, edt, &tctx)) ||
+            (rc = ps_piece_edt_for_(&pa, &pb, &c, sp, sf, edt, &tctx)) ||
             (rc = ps_dir_gather_(&pb, &c, sf, edt, code_w, cnt, nt, &l[2 * sf + 1])))
             goto done;
     }

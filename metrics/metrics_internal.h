@@ -112,6 +112,14 @@ void ps_piece_free_(ps_piece *p);
  * into edt, with image positions (ps_edt_sq_at), so crops of any size agree bitwise. */
 int ps_piece_edt_(const ps_piece *p, const ps_crop *c, const double sp[3], int surfels,
                  double *edt, const ps_context *tctx);
+/* The same, exact only where `query`'s flags of the same kind are set (its boundary or surfel
+ * flags: where ps_dir_gather_ reads it); the other values are unfinished (see edt.c). */
+int ps_piece_edt_for_(const ps_piece *p, const ps_piece *query, const ps_crop *c,
+                      const double sp[3], int surfels, double *edt, const ps_context *tctx);
+/* ps_edt_sq_at, exact only at the voxels where query[] is set (edt.c). */
+int ps_edt_sq_query_(const uint8_t *mask, const int64_t dim[3], const double spacing_mm[3],
+                     const int64_t origin[3], const uint8_t *query, double *out,
+                     const ps_context *ctx);
 /* Surfel weights per code (3D areas or 2D contour lengths). */
 void ps_code_weights_(const ps_crop *c, const double sp[3], double w[256]);
 /* d(src -> other) from the other mask's EDT, in voxel order; cnt holds max(g[2], d[2]). */

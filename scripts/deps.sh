@@ -1,13 +1,15 @@
 #!/bin/sh
 # Install the Debian 12 packages panseval needs to build and test (only the missing ones).
 # Usage: scripts/deps.sh [--reference | --bench | --mpi]
-#   (always: the build, plus clang, libomp-dev and cppcheck for the gate of scripts/test)
+#   (always: the build with OpenMPI (the mpirun tests of scripts/test), plus clang, libomp-dev
+#   and cppcheck for the gate of scripts/test)
 #   --reference  also what the scripts in tests/reference/ use (to regenerate golden files)
 #   --bench      also the peers that the scripts in bench/ measure against
-#   --mpi        also OpenMPI, for meson's `mpi` feature (mpirun across ranks and nodes)
+#   --mpi        kept for old scripts: OpenMPI is now always installed
 set -eu
 pkgs="build-essential meson ninja-build pkg-config libnifti2-dev libgsl-dev check libdeflate-dev
-      zlib1g-dev libpng-dev libdnnl-dev man-db chromium clang libomp-dev cppcheck"
+      zlib1g-dev libpng-dev libdnnl-dev man-db chromium clang libomp-dev cppcheck
+      libopenmpi-dev openmpi-bin"
 case "${1:-}" in
   --reference)
     pkgs="$pkgs python3-numpy python3-scipy python3-nibabel python3-sklearn python3-statsmodels

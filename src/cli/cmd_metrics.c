@@ -79,6 +79,11 @@ static int run(const cli_common *common, const ps_eval_plan *plan, const ps_eval
     o->stop = cli_catch_stop_signals();
     rc = ps_eval_run_to_path(plan, s, &common->ctx, o, out, common->format, &sum, &info);
     cli_release_stop_signals();
+    if (root && info.resumed_jobs)
+        ps_log(&common->ctx, PS_LOG_INFO, "metrics: %lld of %lld evaluation(s) taken from the "
+               "journal %s.journal, %lld run now", (long long)info.resumed_jobs,
+               (long long)info.shard_jobs, file ? file : "",
+               (long long)(info.shard_jobs - info.resumed_jobs));
     int sig = *o->stop;
     if (!rc && col && !sig)
         rc = ps_nnunet_collector_write(col, no, sjson, &skipped);

@@ -6,8 +6,9 @@
  *      its whole records mark their jobs as done, a torn tail is cut off.
  *   2. skip[j] = already journaled, or not in this shard.
  *   3. The jobs not skipped run through ps_eval_run (one process, threads across or inside
- *      jobs), or over the ranks of a ps_dist queue: each task is one job run by ps_eval_run
- *      on a one-job view of the plan, its rows encoded as bytes.
+ *      cases), or over the ranks of a ps_dist queue: each task is one case (its run of jobs,
+ *      so its reference is read once) run by ps_eval_run on a view of the plan, the rows of
+ *      each job encoded as bytes.
  *   4. The sink receives every job in plan order: a job that ran is appended to the journal
  *      first, then written to the table; a journaled job is decoded and written; a job of
  *      another shard is left out. The table therefore has the bytes of an uninterrupted run.
@@ -127,6 +128,8 @@ typedef struct run_ctx {
     const ps_context *ctx;
     int64_t *case_left;              /* MPI: jobs of a case not yet emitted */
     const ps_eval_sink *tee;         /* rank 0: ps_eval_run_opts.tee */
+    const int64_t *group;            /* MPI: first job of each task (case), then njobs */
+    const unsigned char *skip;       /* MPI, rank 0: jobs not to run (journaled, shard) */
 } run_ctx;
 
 /* The rows of a job into the table, then into the tee. */
@@ -186,7 +189,9 @@ static int sink_skipped(void *user, int64_t job)
     return r;
 }
 
-/* ---- MPI: one job per task ------------------------------------------------------------------ */
+/* ---- MPI: one case per task ----------------------------------------------------------------
+ * A task's bytes: for each job of the case, in order, its encoded rows preceded by their
+ * length (8 bytes, host order: every rank of a job runs the same binary). */
 
 typedef struct capture {
     unsigned char *bytes;
@@ -197,27 +202,50 @@ static int capture_rows(void *user, int64_t job, const ps_eval_row *rows, int nr
 {
     capture *c = user;
     (void)job;
-    return ps_jr_encode(rows, nrows, &c->bytes, &c->len);
+    unsigned char *b;
+    size_t n;
+    int r = ps_jr_encode(rows, nrows, &b, &n);
+    if (r)
+        return r;
+    uint64_t n64 = n;
+    unsigned char *grown = ps_realloc_array(c->bytes, c->len + sizeof n64 + n, 1);
+    if (!grown) {
+        free(b);
+        return PS_ERR_NOMEM;
+    }
+    c->bytes = grown;
+    memcpy(c->bytes + c->len, &n64, sizeof n64);
+    memcpy(c->bytes + c->len + sizeof n64, b, n);
+    c->len += sizeof n64 + n;
+    free(b);
+    return PS_OK;
 }
 
 static int mpi_work(int64_t index, void *user, unsigned char **bytes, size_t *len)
 {
     run_ctx *rc = user;
-    ps_eval_plan one = *rc->plan; /* a view of job `index` alone */
-    one.njobs = 1;
-    one.jobs = &rc->plan->jobs[index];
+    int64_t j0 = rc->group[index], nj = rc->group[index + 1] - j0;
+    ps_eval_plan one = *rc->plan; /* a view of this case's jobs alone */
+    ps_eval_job *jobs = ps_malloc_array((size_t)nj, sizeof *jobs);
+    if (!jobs)
+        return PS_ERR_NOMEM;
+    for (int64_t k = 0; k < nj; k++) {
+        jobs[k] = rc->plan->jobs[j0 + k];
+        jobs[k].case_index = 0;
+    }
+    one.njobs = nj;
+    one.jobs = jobs;
     one.ncases = 1;
-    ps_eval_job jb = rc->plan->jobs[index];
-    jb.case_index = 0;
-    one.jobs = &jb;
     capture c = {NULL, 0};
     ps_eval_sink sink = {capture_rows, NULL, &c};
     ps_eval_summary sum;
     ps_context quiet = *rc->ctx;
     quiet.progress = 0;
     int r = ps_eval_run(&one, rc->s, &quiet, NULL, &sink, &sum);
-    if (!r && !c.bytes)
-        r = ps_error(PS_ERR_INTERNAL, "case %s, model %s gave no rows", jb.case_id, jb.model);
+    if (!r && sum.jobs_emitted != nj)
+        r = ps_error(PS_ERR_INTERNAL, "case %s gave rows for %lld of its %lld jobs",
+                     jobs[0].case_id, (long long)sum.jobs_emitted, (long long)nj);
+    free(jobs);
     if (r) {
         free(c.bytes);
         return r;
@@ -244,20 +272,33 @@ static int emit_skipped_upto(run_ctx *rc, int64_t upto)
 static int mpi_sink(int64_t index, const unsigned char *bytes, size_t len, void *user)
 {
     run_ctx *rc = user;
-    int r = emit_skipped_upto(rc, index);
-    if (r)
-        return r;
-    ps_jr_rows rows;
-    if ((r = ps_jr_decode(bytes, len, &rc->plan->jobs[index], &rows)))
-        return r;
-    r = sink_rows(rc, index, rows.rows, rows.nrows);
-    count_rows(&rc->mpi, rows.rows, rows.nrows);
-    ps_jr_rows_free(&rows);
-    rc->next = index + 1;
-    rc->mpi.jobs_emitted++;
-    int64_t ci = rc->plan->jobs[index].case_index;
-    if (ci >= 0 && ci < rc->plan->ncases && --rc->case_left[ci] == 0)
-        rc->mpi.cases_emitted++;
+    int64_t j0 = rc->group[index], j1 = rc->group[index + 1];
+    int r = emit_skipped_upto(rc, j0);
+    size_t pos = 0;
+    for (int64_t j = j0; !r && j < j1; j++) {
+        uint64_t n64;
+        if (len - pos < sizeof n64 || (memcpy(&n64, bytes + pos, sizeof n64),
+                                       n64 > len - pos - sizeof n64))
+            return ps_error(PS_ERR_INTERNAL, "case %s: the rows of job %lld are cut short",
+                            rc->plan->jobs[j].case_id, (long long)j);
+        const unsigned char *b = bytes + pos + sizeof n64;
+        pos += sizeof n64 + (size_t)n64;
+        if (rc->skip[j]) { /* journaled before: the journal's rows, as in one process */
+            r = emit_skipped_upto(rc, j + 1);
+            continue;
+        }
+        ps_jr_rows rows;
+        if ((r = ps_jr_decode(b, (size_t)n64, &rc->plan->jobs[j], &rows)))
+            return r;
+        r = sink_rows(rc, j, rows.rows, rows.nrows);
+        count_rows(&rc->mpi, rows.rows, rows.nrows);
+        ps_jr_rows_free(&rows);
+        rc->next = j + 1;
+        rc->mpi.jobs_emitted++;
+        int64_t ci = rc->plan->jobs[j].case_index;
+        if (ci >= 0 && ci < rc->plan->ncases && --rc->case_left[ci] == 0)
+            rc->mpi.cases_emitted++;
+    }
     return r;
 }
 
@@ -373,8 +414,34 @@ int ps_eval_run_dist(const ps_eval_plan *plan, const ps_eval_settings *s,
                 rc.case_left[ci]++;
         }
         rc.mpi.jobs = plan->njobs;
-        r = ps_dist_run(o->dist, plan->njobs, rank == 0 ? skip : NULL, 0, mpi_work, mpi_sink,
-                        &rc);
+        /* the tasks: the runs of jobs of one case (every rank makes the same list); a task
+         * is skipped when all its jobs are */
+        int64_t ngroups = 0;
+        int64_t *group = ps_malloc_array((size_t)plan->njobs + 1, sizeof *group);
+        unsigned char *gskip = ps_calloc((size_t)plan->njobs + 1, 1);
+        if (!group || !gskip) {
+            free(group);
+            free(gskip);
+            r = PS_ERR_NOMEM;
+            ps_dist_run(o->dist, 0, NULL, 0, mpi_work, mpi_sink, &rc);
+            free(rc.case_left);
+            rc.case_left = NULL;
+            goto done;
+        }
+        for (int64_t j = 0; j < plan->njobs; j++) {
+            if (j == 0 || plan->jobs[j].case_index != plan->jobs[j - 1].case_index) {
+                gskip[ngroups] = 1;
+                group[ngroups++] = j;
+            }
+            gskip[ngroups - 1] &= skip[j];
+        }
+        group[ngroups] = plan->njobs;
+        rc.group = group;
+        rc.skip = skip;
+        r = ps_dist_run(o->dist, ngroups, rank == 0 ? gskip : NULL, 0, mpi_work, mpi_sink, &rc);
+        free(group);
+        free(gskip);
+        rc.group = NULL;
         if (!r && rank == 0)
             r = emit_skipped_upto(&rc, plan->njobs);
         free(rc.case_left);

@@ -1,10 +1,11 @@
 /* run.c - the evaluation driver: a plan's jobs through the metrics, rows to a sink in order.
  *
  * Outline:
- *   1. Jobs run in parallel across cases (OpenMP, dynamic schedule, one job at a time per
- *      thread) when there are at least as many jobs as threads; otherwise one after another
- *      with every thread inside the case. Each thread holds one case's volumes at a time, so
- *      memory does not grow with the number of cases.
+ *   1. Cases run in parallel (OpenMP, dynamic schedule, one case at a time per thread) when
+ *      there are at least as many cases as threads; otherwise one after another with every
+ *      thread inside the case. A thread runs the jobs (models) of its case one after another
+ *      and reads the case's reference once for all of them. Each thread holds one case's
+ *      volumes at a time, so memory does not grow with the number of cases.
  *   2. A finished job's rows are kept in its slot. Under one lock, the slots from `next` on
  *      that are finished go to the sink, in plan order; so rows stream out as soon as their
  *      predecessors are done, and only rows whose predecessors are unfinished wait.
@@ -87,6 +88,8 @@ typedef struct side {
 
 static void read_side(side *sd)
 {
+    memset(&sd->scan, 0, sizeof sd->scan);
+    sd->vol = NULL;
     sd->rc = ps_volume_read_labels(sd->path, &sd->vol);
     if (!sd->rc)
         sd->rc = ps_label_scan_volume(sd->vol, &sd->scan);
@@ -94,10 +97,35 @@ static void read_side(side *sd)
         snprintf(sd->msg, sizeof sd->msg, "%s", ps_error_message());
 }
 
+static void side_clear(side *sd)
+{
+    ps_label_scan_clear(&sd->scan);
+    ps_volume_free(sd->vol);
+    sd->vol = NULL;
+    sd->path = NULL;
+    sd->rc = 0;
+}
+
+/* The reference read for one job, kept for the next jobs of the case (one per thread). The
+ * metrics never write to the reference, so every job sees the voxels it would have read. A
+ * failed read is kept too: the next job reports the same error. */
+typedef struct ref_cache {
+    int valid;
+    side sd;
+} ref_cache;
+
+static void ref_cache_clear(ref_cache *c)
+{
+    if (c->valid)
+        side_clear(&c->sd);
+    c->valid = 0;
+}
+
 /* Evaluate one job with both files present. Returns 0, or an error code with the message
- * recorded (r->geometry says whether the grids were the reason). */
+ * recorded (r->geometry says whether the grids were the reason). The reference comes from
+ * `cache` when it holds the same file, and is left there for the next job. */
 static int evaluate(const ps_eval_job *jb, const ps_eval_settings *s, const ps_context *ctx,
-                    int inner_threads, job_result *r, int64_t *ref_grid)
+                    int inner_threads, job_result *r, int64_t *ref_grid, ref_cache *cache)
 {
     ps_region *regions = s->regions, *own = NULL;
     int nregions = s->nregions, rc = PS_OK;
@@ -107,9 +135,18 @@ static int evaluate(const ps_eval_job *jb, const ps_eval_settings *s, const ps_c
     /* the two sides are independent: read them side by side when we have the threads */
     double t0 = ps_now_seconds(), t_read = 0;
     side sd[2] = {{.path = jb->ref_path}, {.path = jb->pred_path}};
+    int cached = cache->valid && !strcmp(cache->sd.path, jb->ref_path);
+    if (cached) {
+        sd[0] = cache->sd;
+        read_side(&sd[1]);
+    } else {
+        ref_cache_clear(cache);
 #pragma omp parallel for schedule(static, 1) num_threads(inner_threads > 1 ? 2 : 1)
-    for (int k = 0; k < 2; k++)
-        read_side(&sd[k]);
+        for (int k = 0; k < 2; k++)
+            read_side(&sd[k]);
+        cache->sd = sd[0];
+        cache->valid = 1;
+    }
     ps_volume *ref = sd[0].vol, *pred = sd[1].vol;
     if (sd[0].rc || sd[1].rc) {
         rc = sd[0].rc ? sd[0].rc : sd[1].rc;
@@ -196,11 +233,8 @@ static int evaluate(const ps_eval_job *jb, const ps_eval_settings *s, const ps_c
     ps_log(ctx, PS_LOG_DEBUG, "case %s, model %s: read %.3f s, metrics %.3f s (%d label(s))",
            jb->case_id, jb->model, t_read - t0, ps_now_seconds() - t_read, nregions);
 done:
-    ps_label_scan_clear(&sd[0].scan);
-    ps_label_scan_clear(&sd[1].scan);
+    side_clear(&sd[1]); /* the reference stays in the cache */
     free(own);
-    ps_volume_free(ref);
-    ps_volume_free(pred);
     return rc;
 }
 
@@ -266,7 +300,7 @@ static void emit_ready(run_state *st)
     }
 }
 
-static void run_one(run_state *st, int64_t j)
+static void run_one(run_state *st, int64_t j, ref_cache *cache)
 {
     const ps_eval_job *jb = &st->plan->jobs[j];
     job_result *r = &st->res[j];
@@ -286,7 +320,7 @@ static void run_one(run_state *st, int64_t j)
     } else {
         ps_error_clear();
         int64_t rg = 0;
-        int rc = evaluate(jb, st->s, st->ctx, st->inner, r, &rg);
+        int rc = evaluate(jb, st->s, st->ctx, st->inner, r, &rg, cache);
         atomic_fetch_add(&st->ref_grid, rg);
         if (rc) {
             char msg[4096];
@@ -335,8 +369,21 @@ int ps_eval_run(const ps_eval_plan *plan, const ps_eval_settings *s, const ps_co
         if (ci >= 0 && ci < plan->ncases)
             st.case_left[ci]++;
     }
+    /* the cases: runs of consecutive jobs with the same case index (a plan lists a case's
+     * jobs together) */
+    int64_t ngroups = 0;
+    int64_t *group = ps_malloc_array((size_t)plan->njobs + 1, sizeof *group);
+    if (!group) {
+        free(st.res);
+        free(st.case_left);
+        return PS_ERR_NOMEM;
+    }
+    for (int64_t j = 0; j < plan->njobs; j++)
+        if (j == 0 || plan->jobs[j].case_index != plan->jobs[j - 1].case_index)
+            group[ngroups++] = j;
+    group[ngroups] = plan->njobs;
     int threads = ps_context_threads(ctx);
-    int outer = plan->njobs >= threads ? threads : 1;
+    int outer = ngroups >= threads ? threads : 1;
     st.inner = outer > 1 ? 1 : threads;
     char label[96];
     snprintf(label, sizeof label, "metrics (%lld evaluation%s)", (long long)plan->njobs,
@@ -345,14 +392,24 @@ int ps_eval_run(const ps_eval_plan *plan, const ps_eval_settings *s, const ps_co
     int64_t n = plan->njobs;
     if (outer > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
-        for (int64_t j = 0; j < n; j++)
-            run_one(&st, j);
+        for (int64_t g = 0; g < ngroups; g++) {
+            ref_cache cache = {0};
+            for (int64_t j = group[g]; j < group[g + 1]; j++)
+                run_one(&st, j, &cache);
+            ref_cache_clear(&cache);
+        }
     } else {
         /* no outer team: the parallel regions inside the case are top-level ones and reuse
          * OpenMP's thread pool (nested teams would start new threads each time) */
-        for (int64_t j = 0; j < n; j++)
-            run_one(&st, j);
+        ref_cache cache = {0};
+        for (int64_t j = 0; j < n; j++) {
+            if (j && plan->jobs[j].case_index != plan->jobs[j - 1].case_index)
+                ref_cache_clear(&cache);
+            run_one(&st, j, &cache);
+        }
+        ref_cache_clear(&cache);
     }
+    free(group);
     ps_progress_finish(st.prog);
     for (int64_t j = 0; j < n; j++)
         result_clear(&st.res[j]);

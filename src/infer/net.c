@@ -665,7 +665,7 @@ void ps_net_free(ps_net *n)
         }
     }
     ps_dnnl_free(n->dnnl);
-    free(n->arena);
+    ps_free_large(n->arena);
     free(n);
 }
 

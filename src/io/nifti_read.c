@@ -324,7 +324,7 @@ static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, 
     nifti_image *nim = h->version == 1 ? nifti_convert_n1hdr2nim(h->raw.n1, path)
                                        : nifti_convert_n2hdr2nim(h->raw.n2, path);
     if (!nim) {
-        free(block);
+        ps_free_large(block);
         return ps_error(PS_ERR_FORMAT, "%s: niftilib rejected the NIfTI-%d header", path,
                         h->version);
     }
@@ -359,7 +359,7 @@ static int make_volume(const char *path, nifti_hdr *h, void *block, void *data, 
             v->block_ = NULL;
             ps_volume_free(v);
         }
-        free(block);
+        ps_free_large(block);
         return rc;
     }
     *out = v;
@@ -558,7 +558,7 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
     size_t got = 0;
     if (fsize != PS_SIZE_UNKNOWN) {
         if (fseeko(f, (off_t)h.vox_offset, SEEK_SET)) {
-            free(block);
+            ps_free_large(block);
             return ps_error(PS_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
         }
     } else { /* not seekable: read and drop the bytes between the header and the data */
@@ -568,11 +568,11 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
             size_t want = (uint64_t)h.vox_offset - pos < sizeof skip
                               ? (size_t)((uint64_t)h.vox_offset - pos) : sizeof skip;
             if ((rc = read_fully(f, skip, want, path, &got))) {
-                free(block);
+                ps_free_large(block);
                 return rc;
             }
             if (got < want) {
-                free(block);
+                ps_free_large(block);
                 return short_data_error(path, &h, pos + got, 0);
             }
             pos += got;
@@ -583,11 +583,11 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
                 k = h.nbytes;
             memcpy(block, head + h.vox_offset, k);
             if ((rc = read_fully(f, block + k, h.nbytes - k, path, &got))) {
-                free(block);
+                ps_free_large(block);
                 return rc;
             }
             if (k + got < h.nbytes) {
-                free(block);
+                ps_free_large(block);
                 return short_data_error(path, &h, (uint64_t)h.vox_offset + k + got, 0);
             }
             *bout = block;
@@ -595,11 +595,11 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
         }
     }
     if ((rc = read_fully(f, block, h.nbytes, path, &got))) {
-        free(block);
+        ps_free_large(block);
         return rc;
     }
     if (got < h.nbytes) { /* the file shrank since fstat() */
-        free(block);
+        ps_free_large(block);
         return short_data_error(path, &h, (uint64_t)h.vox_offset + got, 0);
     }
     *bout = block;
@@ -766,7 +766,7 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
 fail:
     gz_close(&gz);
     free(zbuf);
-    free(block);
+    ps_free_large(block);
     return rc;
 }
 

@@ -83,10 +83,12 @@ int ps_volume_create(const ps_geometry *geom, int64_t nc, ps_dtype dtype, ps_vol
     ps_volume *v = ps_calloc(1, sizeof *v);
     if (!v)
         return PS_ERR_NOMEM;
-    if (!(v->block_ = ps_calloc(n, esz))) {
+    size_t bytes;
+    if (ps_mul_size(n, esz, &bytes) || !(v->block_ = ps_malloc_large(bytes))) {
         free(v);
         return PS_ERR_NOMEM;
     }
+    memset(v->block_, 0, bytes); /* the block may be a recycled one */
     v->geom = *geom;
     v->nc = nc;
     v->dtype = dtype;
@@ -99,7 +101,7 @@ void ps_volume_free(ps_volume *v)
 {
     if (!v)
         return;
-    free(v->block_);
+    ps_free_large(v->block_);
     free(v->path);
     free(v);
 }
@@ -124,7 +126,7 @@ static double voxel_value(const ps_volume *v, int64_t i, int scaled)
 
 static void replace_data(ps_volume *v, void *block, ps_dtype dtype)
 {
-    free(v->block_);
+    ps_free_large(v->block_);
     v->block_ = block;
     v->data = block;
     v->dtype = dtype;
@@ -227,7 +229,8 @@ static int labels_from_stored(ps_volume *v)
             return PS_OK;
         }
     }
-    void *dst = ps_malloc_array((size_t)n, ps_dtype_size(want));
+    size_t bytes;
+    void *dst = ps_mul_size((size_t)n, ps_dtype_size(want), &bytes) ? NULL : ps_malloc_large(bytes);
     if (!dst)
         return ps_error_context(PS_ERR_NOMEM, "%s", v->path ? v->path : "(volume)");
     /* Pass 2: convert; every value has been checked to be a whole number in range. */
@@ -296,7 +299,8 @@ int ps_volume_read_float(const char *path, ps_volume **out)
                 p[i] = (float)((double)p[i] * slope + inter);
         }
     } else {
-        float *dst = ps_malloc_array((size_t)n, sizeof(float));
+        size_t bytes;
+        float *dst = ps_mul_size((size_t)n, sizeof(float), &bytes) ? NULL : ps_malloc_large(bytes);
         if (!dst) {
             ps_volume_free(v);
             return ps_error_context(PS_ERR_NOMEM, "%s", path);

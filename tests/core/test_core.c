@@ -85,6 +85,41 @@ START_TEST(context_defaults)
 }
 END_TEST
 
+/* ps_malloc_large / ps_free_large: alignment, recycling of released blocks (the same block
+ * comes back for a request it can hold, a larger request gets a new one), the small path. */
+START_TEST(large_blocks)
+{
+    ps_large_cache_release();
+    const size_t mib = (size_t)1 << 20;
+    unsigned char *a = ps_malloc_large(40 * mib);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq((uintptr_t)a % 64, 0);
+    memset(a, 7, 40 * mib); /* the whole requested size is usable */
+    ps_free_large(a);
+    unsigned char *b = ps_malloc_large(30 * mib); /* fits in a's block: a's block again */
+    ck_assert_ptr_eq(b, a);
+    ck_assert_uint_eq(b[30 * mib - 1], 7); /* recycled, not cleared (malloc semantics) */
+    unsigned char *c = ps_malloc_large(50 * mib); /* larger than anything cached: new */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_ne(c, b);
+    memset(c, 1, 50 * mib);
+    ps_free_large(b);
+    ps_free_large(c);
+    unsigned char *d = ps_malloc_large(45 * mib); /* best fit: c's block (b's is too small) */
+    ck_assert_ptr_eq(d, c);
+    ps_free_large(d);
+    unsigned char *e = ps_malloc_large(1000); /* small: plain heap, 64-byte aligned */
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq((uintptr_t)e % 64, 0);
+    memset(e, 0, 1000);
+    ps_free_large(e);
+    ps_free_large(NULL);
+    ps_large_cache_release();
+    ck_assert_ptr_null(ps_malloc_large(SIZE_MAX - 8)); /* overflow: refused, not wrapped */
+    ck_assert_int_eq(ps_error_code(), PS_ERR_NOMEM);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -96,6 +131,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, mul_overflow);
     tcase_add_test(tc, strings);
     tcase_add_test(tc, context_defaults);
+    tcase_add_test(tc, large_blocks);
     suite_add_tcase(s, tc);
     return s;
 }

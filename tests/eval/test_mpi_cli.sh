@@ -21,6 +21,20 @@ if [ "$1" = mpi ]; then
   mpirun -n 3 --oversubscribe --allow-run-as-root "$PANSEVAL" metrics --manifest "$M" --mpi \
     -o "$T/mpi3.json" 2>/dev/null
   check_same "mpirun -n 3, JSON: same bytes" "$T/one.json" "$T/mpi3.json"
+  # resume under MPI from a journal cut at several places, also inside a case (a task is a
+  # case; its journaled jobs come from the journal, the others are run): the bytes of the
+  # uninterrupted run. A --shard 1/1 run keeps its journal.
+  "$PANSEVAL" metrics --manifest "$M" -j 2 --shard 1/1 -o "$T/sh.csv" 2>/dev/null
+  size=$(wc -c < "$T/sh.csv.journal")
+  for frac in 13 31 50 77 94; do
+    cut=$((size * frac / 100))
+    head -c "$cut" "$T/sh.csv.journal" > "$T/cut$frac.csv.journal"
+    mpirun -n 2 --oversubscribe --allow-run-as-root "$PANSEVAL" metrics --manifest "$M" --mpi \
+      -j 1 --shard 1/1 --resume -o "$T/cut$frac.csv" >"$T/cut$frac.err" 2>&1
+    check_status "mpirun -n 2 --resume of a journal cut at $frac%" 0 $?
+    check_same "resumed at $frac% under MPI: same bytes" "$T/sh.csv" "$T/cut$frac.csv"
+  done
+  check_same "a --shard 1/1 table is the one-process table" "$T/one.csv" "$T/sh.csv"
   # without --mpi, K processes are refused instead of all writing the same output
   mpirun -n 2 --oversubscribe --allow-run-as-root "$PANSEVAL" metrics --manifest "$M" \
     -o "$T/dup.csv" >"$T/dup.err" 2>&1

@@ -234,6 +234,48 @@ START_TEST(test_edt_bruteforce)
 }
 END_TEST
 
+/* ps_edt_sq_query_: at every query voxel, the same bits as the full transform (which the
+ * brute force above checks), with sparse queries that leave most lines out, at 1 and 3
+ * threads, with a non-zero origin. */
+START_TEST(test_edt_query_same_bits)
+{
+    rng_state = 0x2545f4914f6cdd1dull;
+    ps_context ctx;
+    ps_context_init(&ctx);
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t d[3] = {1 + (int64_t)(rng_next() % 23), 1 + (int64_t)(rng_next() % 19),
+                        1 + (int64_t)(rng_next() % 17)};
+        int64_t org[3] = {(int64_t)(rng_next() % 50), (int64_t)(rng_next() % 50),
+                          (int64_t)(rng_next() % 50)};
+        double sp[3] = {0.3 + 3 * rng_unif(), 0.3 + 3 * rng_unif(), 0.3 + 3 * rng_unif()};
+        double dens = trial % 10 == 0 ? 0.0 : 0.01 + 0.2 * rng_unif();
+        double qdens = trial % 7 == 0 ? 0.0 : 0.002 + 0.05 * rng_unif();
+        int64_t n = d[0] * d[1] * d[2];
+        uint8_t *m = malloc((size_t)n), *q = malloc((size_t)n);
+        for (int64_t v = 0; v < n; v++) {
+            m[v] = rng_unif() < dens;
+            q[v] = rng_unif() < qdens;
+        }
+        double *full = malloc((size_t)n * sizeof *full), *part = malloc((size_t)n * sizeof *part);
+        ctx.threads = 1;
+        ck_assert_int_eq(ps_edt_sq_at(m, d, sp, org, full, &ctx), 0);
+        for (int t = 1; t <= 3; t += 2) {
+            ctx.threads = t;
+            for (int64_t v = 0; v < n; v++)
+                part[v] = -1.0; /* what the skipped lines leave is never read */
+            ck_assert_int_eq(ps_edt_sq_query_(m, d, sp, org, q, part, &ctx), 0);
+            for (int64_t v = 0; v < n; v++)
+                if (q[v])
+                    ck_assert(memcmp(&part[v], &full[v], sizeof *part) == 0);
+        }
+        free(m);
+        free(q);
+        free(full);
+        free(part);
+    }
+}
+END_TEST
+
 START_TEST(test_edt_errors)
 {
     uint8_t m[1] = {1};
@@ -1121,6 +1163,7 @@ static Suite *metrics_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_edt_bruteforce);
+    tcase_add_test(tc, test_edt_query_same_bits);
     tcase_add_test(tc, test_label_scan_and_box);
     tcase_add_test(tc, test_edt_errors);
     tcase_add_test(tc, test_percentile_rules);

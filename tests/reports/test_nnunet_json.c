@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ps_reports.h"
 
@@ -230,8 +231,19 @@ START_TEST(test_read)
     ps_table_free(t);
     /* compare two files named MODEL=FILE (v1 and v2 of the same masks: equal Dice, so the
      * paired tests are undefined, which is an error naming the group) */
-    ck_assert_int_eq(run("compare A=summary_v1.json B=summary_v2.json --metric dice --a A --b B "
-                         "--by label --format csv -o /dev/null"), 1);
+    char cmp_out[4096]; /* ps_test_tmp's buffer is reused by run() */
+    snprintf(cmp_out, sizeof cmp_out, "%s", ps_test_tmp("nnunet_compare.csv"));
+    unlink(cmp_out);
+    snprintf(args, sizeof args, "compare A=summary_v1.json B=summary_v2.json --metric dice --a A "
+             "--b B --by label --format csv -o '%s'", cmp_out);
+    ck_assert_int_eq(run(args), 1);
+    /* the table is still written, with the undefined tests' cells empty */
+    ck_assert_int_eq(ps_table_read(cmp_out, &t), PS_OK);
+    ck_assert_int_eq(t->nrows, 2);
+    ck_assert_int_eq(ps_table_get_double(t, 0, ps_table_col(t, "mean_a"), &v), PS_OK);
+    ck_assert_close(v, 0.580952380952381, PS_TOL_REF); /* summary_v1.json mean."1".Dice */
+    ck_assert_int_ne(ps_table_get_double(t, 0, ps_table_col(t, "p_t"), &v), PS_OK); /* empty */
+    ps_table_free(t);
     char *err = slurp(ps_test_tmp("nnunet.err"));
     ck_assert_ptr_nonnull(strstr(err, "label=1, column 'dice'"));
     free(err);
@@ -245,8 +257,14 @@ START_TEST(test_read)
     ck_assert_close(v, 2.862049935181326, PS_TOL_REF); /* results.mean."2"."Hausdorff Distance 95" */
     ps_table_free(t);
     /* summary of a v1 file */
-    ck_assert_int_eq(run("summary v1=summary_v1.json --by label --metrics dice,recall --format csv "
-                         "-o /dev/null"), 0);
+    char sum_out[4096];
+    snprintf(sum_out, sizeof sum_out, "%s", ps_test_tmp("nnunet_summary.csv"));
+    snprintf(args, sizeof args, "summary v1=summary_v1.json --by label --metrics dice,recall "
+             "--format csv -o '%s'", sum_out);
+    ck_assert_int_eq(run(args), 0);
+    ck_assert_int_eq(ps_table_read(sum_out, &t), PS_OK);
+    ck_assert_int_eq(t->nrows, 2); /* labels 1 and 2 of summary_v1.json */
+    ps_table_free(t);
 }
 END_TEST
 
