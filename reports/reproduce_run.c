@@ -37,12 +37,14 @@ static const char *manifest_path(void *ud, const char *case_id, const char *whic
 
 /* Evaluate `models` (NULL: every pred: column) of the manifest into <dir>/<name>, with the
  * journal <dir>/<name>.journal (resumed from when o->resume). An interrupted run (o->stop)
- * commits nothing, keeps the journal and sets *stopped. */
+ * commits nothing, keeps the journal and sets *stopped. With MPI ranks (ro->dist) every rank
+ * calls it: the evaluations are spread, rank 0 writes the table, the journal and the sidecar. */
 static int evaluate(const char *manifest, const char *const *models, int nmodels,
                     const ps_eval_settings *s, const ps_reproduce_options *ro,
                     const ps_context *ctx, const char *dir, const char *name,
                     ps_eval_summary *sum, int64_t *resumed, int *stopped)
 {
+    int root = ps_dist_rank(ro->dist) == 0;
     char *path = ps_asprintf("%s/%s", dir, name);
     char *journal = path ? ps_asprintf("%s.journal", path) : NULL;
     ps_eval_plan *plan = NULL;
@@ -50,8 +52,9 @@ static int evaluate(const char *manifest, const char *const *models, int nmodels
     ps_eval_run_info info = {0};
     int rc = journal ? ps_eval_plan_from_manifest(manifest, models, nmodels, ctx, &plan)
                      : PS_ERR_NOMEM;
-    if (!rc)
+    if (!rc && root)
         rc = ps_atomic_open(path, &af);
+    rc = ps_dist_sync(ro->dist, rc); /* every rank runs, or none */
     if (!rc) {
         ps_eval_run_opts o = {0};
         o.manifest = manifest;
@@ -60,7 +63,11 @@ static int evaluate(const char *manifest, const char *const *models, int nmodels
         o.journal = journal;
         o.resume = ro->resume;
         o.stop = ro->stop;
-        rc = ps_eval_run_dist(plan, s, ctx, &o, ps_atomic_stream(af), PS_TABLE_CSV, sum, &info);
+        o.dist = ro->dist;
+        ps_context c = *ctx;
+        c.progress = root ? c.progress : 0;
+        rc = ps_eval_run_dist(plan, s, &c, &o, af ? ps_atomic_stream(af) : NULL, PS_TABLE_CSV,
+                              sum, &info);
         *resumed += info.resumed_jobs;
         *stopped = ro->stop && *ro->stop;
     }
@@ -70,9 +77,9 @@ static int evaluate(const char *manifest, const char *const *models, int nmodels
         else
             rc = ps_atomic_commit(af);
     }
-    if (!rc && !*stopped && !info.journal_kept)
+    if (root && !rc && !*stopped && !info.journal_kept)
         rc = ps_eval_journal_discard(journal);
-    if (!rc && !*stopped)
+    if (root && !rc && !*stopped)
         rc = ps_eval_sidecar_write(path, PS_TABLE_CSV, plan, s, sum);
     ps_eval_plan_free(plan);
     free(journal);
@@ -82,9 +89,11 @@ static int evaluate(const char *manifest, const char *const *models, int nmodels
 
 /* ==== --model NAME=MODEL_DIR: inference before evaluation ================================
  * For each model, the cases that have an image and no file in a pred:NAME cell go through
- * the infer module's manifest driver (ps_predict_manifest) into <dir>/preds/NAME; a label map
- * already there is reused (the driver's skip rule), so a rerun predicts nothing again. Then
- * <dir>/manifest_preds.tsv is written: the manifest with every path absolute and pred:NAME
+ * the eval module's inference driver (ps_eval_infer_run: the journal
+ * <dir>/preds/NAME.journal, --resume, MPI ranks) into <dir>/preds/NAME; a label map already
+ * there is reused (the driver's skip rule; with --resume, only one the journal vouches for),
+ * so a rerun predicts nothing again. Then <dir>/manifest_preds.tsv is written (the infer
+ * module's ps_predict_manifest_write): the manifest with every path absolute and pred:NAME
  * added (or its empty cells filled) with <dir>/preds/NAME/CASE.nii.gz for every case with
  * an image. A case whose inference failed (logged by the driver, naming the case and the
  * problem) has no file there, which the evaluation reports as a status=error row. */
@@ -101,114 +110,40 @@ static char *infer_pred_path(const ps_manifest *m, int64_t i, const char *name,
     return ps_asprintf("%s/%s/%s.nii.gz", preds_abs, name, m->cases[i].id);
 }
 
-static int infer_cell(ps_table_writer *w, const char *s)
-{
-    return ps_table_writer_str(w, s ? s : "");
-}
-
 static int infer_write_manifest(const ps_manifest *m, const ps_reproduce_options *o,
                                 const char *preds_abs, const char *path)
 {
-    int nimg = 0;
-    for (int k = 0; k < PS_MANIFEST_MAX_IMAGES - 1; k++)
-        if (m->col_image_more[k])
-            nimg = k + 1;
-    int nnew = 0;
-    for (int j = 0; j < o->ninfer; j++)
-        nnew += ps_manifest_model_index(m, o->infer_names[j]) < 0;
-    int maxc = 6 + nimg + m->nraters + m->nmodels + nnew + m->nmeta;
-    const char **cols = ps_calloc((size_t)maxc, sizeof *cols);
-    char **owned = ps_calloc((size_t)maxc, sizeof *owned);
-    int nc = 0, no = 0, rc = cols && owned ? PS_OK : PS_ERR_NOMEM;
-#define INFER_OWN(...) (owned[no] = ps_asprintf(__VA_ARGS__), cols[nc++] = owned[no++])
-    if (!rc) {
-        cols[nc++] = "case";
-        if (m->col_subject) cols[nc++] = "subject";
-        if (m->col_modality) cols[nc++] = "modality";
-        if (m->col_center) cols[nc++] = "center";
-        cols[nc++] = "image";
-        for (int k = 0; k < nimg; k++)
-            INFER_OWN("image:%d", k + 1);
-        if (m->col_ref) cols[nc++] = "ref";
-        for (int r = 0; r < m->nraters; r++)
-            cols[nc++] = m->raters[r].column;
-        for (int k = 0; k < m->nmodels; k++)
-            INFER_OWN("pred:%s", m->models[k]);
-        for (int j = 0; j < o->ninfer; j++)
-            if (ps_manifest_model_index(m, o->infer_names[j]) < 0)
-                INFER_OWN("pred:%s", o->infer_names[j]);
-        for (int k = 0; k < m->nmeta; k++)
-            INFER_OWN("meta:%s", m->meta_keys[k]);
-        for (int i = 0; i < no; i++)
-            if (!owned[i])
+    char ***preds = ps_calloc((size_t)o->ninfer + 1, sizeof *preds);
+    int rc = preds ? PS_OK : PS_ERR_NOMEM;
+    for (int j = 0; !rc && j < o->ninfer; j++) {
+        if (!(preds[j] = ps_calloc((size_t)m->ncases + 1, sizeof **preds)))
+            rc = PS_ERR_NOMEM;
+        for (int64_t i = 0; !rc && i < m->ncases; i++)
+            if (!(preds[j][i] = infer_pred_path(m, i, o->infer_names[j], preds_abs)) &&
+                m->cases[i].image)
                 rc = PS_ERR_NOMEM;
     }
-#undef INFER_OWN
-    ps_atomic_file *af = NULL;
-    ps_table_writer *w = NULL;
     if (!rc)
-        rc = ps_atomic_open(path, &af);
-    if (!rc)
-        rc = ps_table_writer_create(ps_atomic_stream(af), PS_FMT_TSV, nc, cols, &w);
-    for (int64_t i = 0; !rc && i < m->ncases; i++) {
-        const ps_manifest_case *c = &m->cases[i];
-        rc = infer_cell(w, c->id);
-        if (!rc && m->col_subject) rc = infer_cell(w, c->subject);
-        if (!rc && m->col_modality) rc = infer_cell(w, c->modality);
-        if (!rc && m->col_center) rc = infer_cell(w, c->center);
-        if (!rc) rc = infer_cell(w, c->image);
-        for (int k = 0; !rc && k < nimg; k++)
-            rc = infer_cell(w, c->image_more[k]);
-        if (!rc && m->col_ref) rc = infer_cell(w, c->ref);
-        for (int r = 0; !rc && r < m->nraters; r++)
-            rc = infer_cell(w, c->rater[r]);
-        /* the existing pred: columns (filled when --model names one), then the new ones */
-        for (int k = 0; !rc && k < m->nmodels + o->ninfer; k++) {
-            const char *name = k < m->nmodels ? m->models[k] : o->infer_names[k - m->nmodels];
-            int filled = 0;
-            for (int j = 0; j < o->ninfer; j++)
-                filled |= !strcmp(o->infer_names[j], name);
-            if (k >= m->nmodels && ps_manifest_model_index(m, name) >= 0)
-                continue;   /* an existing column, written above */
-            if (!filled) {
-                rc = infer_cell(w, c->pred[k]);
-                continue;
-            }
-            char *pp = infer_pred_path(m, i, name, preds_abs);
-            rc = c->image && !pp ? PS_ERR_NOMEM : infer_cell(w, pp);
-            free(pp);
-        }
-        for (int k = 0; !rc && k < m->nmeta; k++)
-            rc = infer_cell(w, c->meta[k]);
-        if (!rc)
-            rc = ps_table_writer_end_row(w);
+        rc = ps_predict_manifest_write(m, o->ninfer, o->infer_names,
+                                       (char *const *const *)preds, path);
+    for (int j = 0; preds && j < o->ninfer; j++) {
+        for (int64_t i = 0; preds[j] && i < m->ncases; i++)
+            free(preds[j][i]);
+        free(preds[j]);
     }
-    if (w) {
-        int rf = ps_table_writer_finish(w);
-        rc = rc ? rc : rf;
-    }
-    if (af) {
-        if (rc)
-            ps_atomic_abort(af);
-        else
-            rc = ps_atomic_commit(af);
-    }
-    for (int i = 0; i < no; i++)
-        free(owned[i]);
-    free(owned);
-    free(cols);
-    return rc ? ps_error_context(rc, "writing %s", path) : PS_OK;
+    free(preds);
+    return rc;
 }
 
-/* One model: the cases without a pred:NAME file, through the manifest driver. */
-static int infer_one(const ps_manifest *m, const char *name, const char *model_dir,
-                     const ps_reproduce_options *o, const ps_context *ctx,
-                     const char *preds_abs, ps_reproduce_summary *sum)
+/* One model: the cases without a pred:NAME file, through the inference driver. */
+static int infer_one(const ps_manifest *m, const char *manifest, const char *name,
+                     const char *model_dir, const ps_reproduce_options *o,
+                     const ps_context *ctx, const char *preds_abs, ps_reproduce_summary *sum)
 {
     ps_manifest view = *m;   /* shallow: cases with a pred:NAME file lose their image */
     ps_manifest_case *cases = ps_calloc((size_t)m->ncases + 1, sizeof *cases);
     if (!cases)
-        return PS_ERR_NOMEM;
+        return ps_dist_sync(o->dist, PS_ERR_NOMEM);
     for (int64_t i = 0; i < m->ncases; i++) {
         cases[i] = m->cases[i];
         if (ps_manifest_pred_path(m, i, name))
@@ -222,23 +157,38 @@ static int infer_one(const ps_manifest *m, const char *name, const char *model_d
         ps_predict_options_init(&popt);
     ps_predictor *p = NULL;
     char *out_dir = ps_asprintf("%s/%s", preds_abs, name);
-    int rc = out_dir ? ps_predictor_create(model_dir, o->folds, o->nfolds, &popt, ctx, &p)
+    char *journal = out_dir ? ps_asprintf("%s.journal", out_dir) : NULL;
+    int rc = journal ? ps_predictor_create(model_dir, o->folds, o->nfolds, &popt, ctx, &p)
                      : PS_ERR_NOMEM;
-    ps_predict_manifest_result res;
-    if (!rc)
-        rc = ps_predict_manifest(p, &view, name, out_dir, 0, NULL, &res);
+    rc = ps_dist_sync(o->dist, rc); /* every rank has its predictor, or none runs */
     if (!rc) {
-        sum->predicted += res.done;
-        sum->reused += res.skipped;
-        sum->infer_failed += res.failed;
+        ps_eval_infer_opts io = {0};
+        io.manifest = manifest;
+        io.name = name;
+        io.out_dir = out_dir;
+        io.journal = journal;
+        io.resume = o->resume;
+        io.dist = o->dist;
+        io.stop = o->stop;
+        ps_context c = *ctx;
+        c.progress = ps_dist_rank(o->dist) == 0 ? c.progress : 0;
+        ps_eval_infer_result res;
+        rc = ps_eval_infer_run(p, &view, &io, &c, &res);
+        if (!rc) {
+            sum->predicted += res.done;
+            sum->reused += res.skipped;
+            sum->infer_failed += res.failed;
+            sum->interrupted |= res.stopped;
+        }
     }
     ps_predictor_free(p);
+    free(journal);
     free(out_dir);
     free(cases);
     return rc ? ps_error_context(rc, "--model %s=%s", name, model_dir) : PS_OK;
 }
 
-/* Every --model, then <dir>/manifest_preds.tsv; *out is its path (to free). */
+/* Every --model, then <dir>/manifest_preds.tsv (rank 0); *out is its path (to free). */
 static int infer_models(const char *manifest, const char *dir, const ps_reproduce_options *o,
                         const ps_context *ctx, ps_reproduce_summary *sum, char **out)
 {
@@ -254,15 +204,18 @@ static int infer_models(const char *manifest, const char *dir, const ps_reproduc
     }
     char *abs = realpath(dir, NULL);
     if (!abs)
-        return ps_error(PS_ERR_IO, "%s: %s", dir, strerror(errno));
+        return ps_dist_sync(o->dist, ps_error(PS_ERR_IO, "%s: %s", dir, strerror(errno)));
     char *preds = ps_asprintf("%s/preds", abs);
     char *path = ps_asprintf("%s/manifest_preds.tsv", abs);
     ps_manifest *m = NULL;
     int rc = preds && path ? ps_manifest_read(manifest, NULL, &m) : PS_ERR_NOMEM;
-    for (int j = 0; !rc && j < o->ninfer; j++)
-        rc = infer_one(m, o->infer_names[j], o->infer_dirs[j], o, ctx, preds, sum);
-    if (!rc)
+    rc = ps_dist_sync(o->dist, rc);
+    for (int j = 0; !rc && j < o->ninfer && !sum->interrupted; j++)
+        rc = infer_one(m, manifest, o->infer_names[j], o->infer_dirs[j], o, ctx, preds, sum);
+    if (!rc && !sum->interrupted && ps_dist_rank(o->dist) == 0)
         rc = infer_write_manifest(m, o, preds, path);
+    if (!sum->interrupted)  /* the others read the file next */
+        rc = ps_dist_sync(o->dist, rc);
     ps_manifest_free(m);
     free(abs);
     free(preds);
@@ -342,6 +295,8 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     int rc = make_dir(dir);
     if (!rc && o->ninfer > 0 && !(rc = infer_models(manifest, dir, o, ctx, sum, &with_preds)))
         manifest = with_preds;   /* --model: evaluate the manifest with the predictions */
+    if (!rc && sum->interrupted)
+        goto done; /* only the predictions' journals are kept: rerun with --resume */
     ps_manifest_options mo;
     ps_manifest_options_init(&mo);
     if (with_preds)   /* a failed inference's absent file is that case's error row */
@@ -351,6 +306,7 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     ps_eval_summary es = {0}; /* ps_eval_run fills it; zero if it stops early */
     if (!rc && m->nmodels == 0)
         rc = ps_error(PS_ERR_ARG, "%s: no pred:MODEL column to evaluate", manifest);
+    rc = ps_dist_sync(o->dist, rc);
     if (!rc)
         rc = evaluate(manifest, NULL, 0, s, o, ctx, dir, "per_case.csv", &es, &sum->resumed,
                       &sum->interrupted);
@@ -376,6 +332,8 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     }
     if (!rc && sum->interrupted)
         goto done; /* only the journals are kept: rerun with --resume */
+    if (ps_dist_rank(o->dist) != 0)
+        goto done; /* rank 0 alone makes the agreement tables, the reports and summaries */
     char *p = NULL;
     if (!rc && (p = ps_asprintf("%s/per_case.csv", dir)))
         rc = ps_eval_table_read(p, &pc);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ps_eval_dist.h"
 #include "ps_infer.h"
 #include "ps_manifest.h"
 
@@ -15,7 +16,8 @@ static void usage(FILE *f)
           "                      [--checkpoint NAME] [--no-mirroring] [--step 0.5]\n"
           "                      [--no-postprocessing] [-j N] [--backend B]\n"
           "       panseval infer --model MODEL_DIR --manifest M.tsv --name MODEL --out-dir DIR\n"
-          "                      [-o M_WITH_PREDS.tsv] [--force] [the options above]\n"
+          "                      [-o M_WITH_PREDS.tsv] [--force] [--resume] [--shard I/N]\n"
+          "                      [--mpi] [the options above]\n"
           "\n"
           "Segment a whole image with a trained nnU-Net v1 / PanSegNet model, reproducing the\n"
           "authors' pipeline (nnU-Net v1 predict_cases): crop to the non-zero box of all\n"
@@ -42,6 +44,28 @@ static void usage(FILE *f)
           "reported and the others go on; the exit status is then 1. With -o, a copy of the\n"
           "manifest with the column pred:MODEL (absolute paths) is written. A progress line\n"
           "with an ETA is shown on a terminal.\n"
+          "\n"
+          "Long runs and clusters (manifest form with -o; docs/cluster.md): while it runs,\n"
+          "the journal M_WITH_PREDS.tsv.journal records every finished case (its status, and\n"
+          "the prediction's name, size and a hash of its bytes), flushed as each completes; a\n"
+          "complete run writes -o and removes it. Ctrl-C (SIGINT/SIGTERM) finishes the case\n"
+          "under way, keeps the journal and writes no -o; a killed run leaves no torn file.\n"
+          "      --resume           go on from the journal: journaled cases whose prediction\n"
+          "                         still has the recorded size and hash are not predicted\n"
+          "                         again (their failures are reported again), every other\n"
+          "                         case is predicted even if its file exists; -o and the\n"
+          "                         counts are those of an uninterrupted run. A journal of\n"
+          "                         another manifest, model, folds or options is refused\n"
+          "      --shard I/N        predict only shard I of N (cases balanced by the size of\n"
+          "                         their image files) and keep the journal for `panseval\n"
+          "                         merge OUT.tsv SHARD.tsv...`, which writes the -o of one run\n"
+          "      --mpi              spread the cases over the ranks of `mpirun -n K` (a work\n"
+          "                         queue on rank 0; -j threads in each rank); each rank writes\n"
+          "                         the predictions it makes (a shared file system), rank 0\n"
+          "                         reports the cases in manifest order and writes -o and the\n"
+          "                         journal: the same bytes as one process for any K. Under\n"
+          "                         mpirun a signal or a dead rank ends the job; the journal\n"
+          "                         keeps the finished cases for --resume\n"
           "\n"
           "Options:\n"
           "  -m, --model DIR        trained model folder (fold_N/, plans, postprocessing.json)\n"
@@ -74,7 +98,8 @@ static void usage(FILE *f)
           "\n"
           "Exit status: 0 success, 1 error (model folder without plans or checkpoints, a wrong\n"
           "number of inputs, modalities on different grids, a 2D or 4D image, NaN voxels, a\n"
-          "case too large for the memory: the message gives the estimate), 2 usage error.\n"
+          "case too large for the memory: the message gives the estimate; a refused journal),\n"
+          "2 usage error, 130 / 143 interrupted by SIGINT / SIGTERM (manifest form).\n"
           "\n"
           "Example:\n"
           "  panseval infer --model nnUNet/3d_fullres/Task500_Pancreas/nnTransUNetTrainerV2__"
@@ -85,7 +110,7 @@ static void usage(FILE *f)
 
 enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_INPUT, OPT_FOLD, OPT_CHECKPOINT, OPT_BACKEND,
        OPT_PROB, OPT_NO_MIRROR, OPT_STEP, OPT_NO_PP, OPT_MANIFEST, OPT_NAME, OPT_OUT_DIR,
-       OPT_FORCE };
+       OPT_FORCE, OPT_RESUME, OPT_SHARD, OPT_MPI };
 
 #define MAX_INPUTS 8
 
@@ -106,6 +131,9 @@ int main_infer(int argc, char **argv)
         {"name", required_argument, NULL, OPT_NAME},
         {"out-dir", required_argument, NULL, OPT_OUT_DIR},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"shard", required_argument, NULL, OPT_SHARD},
+        {"mpi", no_argument, NULL, OPT_MPI},
         {NULL, 0, NULL, 0},
     };
     cli_common common;
@@ -114,7 +142,8 @@ int main_infer(int argc, char **argv)
     ps_predict_options_init(&opt);
     const char *model_dir = NULL, *prob_path = NULL, *inputs[MAX_INPUTS];
     const char *manifest = NULL, *name = NULL, *out_dir = NULL;
-    int ninputs = 0, folds[100], nfolds = 0, force = 0, c;
+    int ninputs = 0, folds[100], nfolds = 0, force = 0, mpi = 0, c;
+    ps_eval_infer_opts io = {0};
     common.uses = CLI_USE_OUTPUT | CLI_USE_THREADS | CLI_USE_PROGRESS;
     while ((c = cli_getopt(&common, CMD, argc, argv, "m:i:", longopts)) != -1) {
         switch (c) {
@@ -135,6 +164,12 @@ int main_infer(int argc, char **argv)
         case OPT_NAME: name = optarg; break;
         case OPT_OUT_DIR: out_dir = optarg; break;
         case OPT_FORCE: force = 1; break;
+        case OPT_RESUME: io.resume = 1; break;
+        case OPT_MPI: mpi = 1; break;
+        case OPT_SHARD:
+            if (ps_eval_shard_parse(optarg, &io.shard_index, &io.shard_count))
+                return cli_usage_error(CMD, "%s", ps_error_message());
+            break;
         case OPT_FOLD:
             if (cli_parse_folds(CMD, optarg, folds, 100, &nfolds))
                 return 2;
@@ -163,8 +198,16 @@ int main_infer(int argc, char **argv)
                                "--probabilities");
     if (manifest && (!name || !out_dir))
         return cli_usage_error(CMD, "the manifest form needs --name MODEL and --out-dir DIR");
-    if (!manifest && (name || out_dir || force))
-        return cli_usage_error(CMD, "--name, --out-dir and --force belong to --manifest");
+    if (!manifest && (name || out_dir || force || io.resume || io.shard_count || mpi))
+        return cli_usage_error(CMD, "--name, --out-dir, --force, --resume, --shard and --mpi "
+                               "belong to --manifest");
+    if ((io.resume || io.shard_count) && (!common.output || !strcmp(common.output, "-")))
+        return cli_usage_error(CMD, "--resume and --shard keep a journal beside -o "
+                               "M_WITH_PREDS.tsv: give -o");
+    if (!mpi && ps_dist_launched_size() > 1)
+        return cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
+                               "every process would predict every case",
+                               ps_dist_launched_size());
     if (!manifest && !ninputs)
         return cli_usage_error(CMD, "missing --input IMAGE (one per modality)");
     if (!manifest && (!common.output || !strcmp(common.output, "-")))
@@ -189,26 +232,66 @@ int main_infer(int argc, char **argv)
         if ((rc = cli_output_check(&pc, checked, nchecked)))
             return rc;
     }
+    if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
+        return cli_report_error(CMD, rc);
     if (manifest) {
         ps_manifest_options mo;
         ps_manifest_options_init(&mo);
         mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
-        if ((rc = ps_manifest_read(manifest, &mo, &man)))
+        rc = ps_manifest_read(manifest, &mo, &man);
+        if ((rc = ps_dist_sync(io.dist, rc))) /* under MPI, every rank has it or none goes on */
             goto fail;
     }
     double t0 = ps_now_seconds();
-    if ((rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred)))
+    rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred);
+    if ((rc = ps_dist_sync(io.dist, rc)))
         goto fail;
     double t1 = ps_now_seconds();
     if (man) {
-        ps_predict_manifest_result r;
-        if ((rc = ps_predict_manifest(pred, man, name, out_dir, force, common.output, &r)))
+        ps_eval_infer_result r;
+        io.manifest = manifest;
+        io.name = name;
+        io.out_dir = out_dir;
+        io.force = force;
+        io.manifest_out = common.output;
+        /* under MPI a signal ends the job (mpirun passes it on); the journal keeps the
+         * finished cases */
+        static volatile sig_atomic_t never = 0;
+        int catch = ps_dist_size(io.dist) == 1;
+        io.stop = catch ? cli_catch_stop_signals() : &never;
+        rc = ps_eval_infer_run(pred, man, &io, &common.ctx, &r);
+        if (catch)
+            cli_release_stop_signals();
+        if (rc)
             goto fail;
+        if (ps_dist_rank(io.dist) != 0) {
+            status = r.failed ? 1 : 0;
+            goto done;
+        }
         ps_log(&common.ctx, PS_LOG_WARN + (r.failed == 0), "%s: %lld case(s) predicted, %lld "
                "skipped (output exists), %lld failed, %lld without an image; %.1f s",
                manifest, (long long)r.done, (long long)r.skipped, (long long)r.failed,
                (long long)r.no_image, ps_now_seconds() - t0);
-        status = r.failed ? 1 : 0;
+        if (r.resumed || r.redone)
+            ps_log(&common.ctx, PS_LOG_INFO, "%s: %lld case(s) taken from the journal, %lld "
+                   "journaled prediction(s) changed and predicted again", manifest,
+                   (long long)r.resumed, (long long)r.redone);
+        int sig = *io.stop;
+        if (sig && r.stopped && common.output) {
+            fprintf(stderr, "panseval infer: interrupted (%s): kept %lld of %lld case(s) in "
+                    "the journal %s.journal (their predictions are in %s); run the same "
+                    "command with --resume to finish\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                    (long long)r.finished, (long long)r.cases, common.output, out_dir);
+            status = 128 + sig;
+        } else if (sig && r.stopped) {
+            fprintf(stderr, "panseval infer: interrupted (%s): %lld of %lld case(s) finished, "
+                    "their predictions are in %s; run the same command again (existing "
+                    "predictions are kept unless --force)\n", sig == SIGINT ? "SIGINT" :
+                    "SIGTERM", (long long)r.finished, (long long)r.cases, out_dir);
+            status = 128 + sig;
+        } else {
+            status = r.failed ? 1 : 0;
+        }
         goto done;
     }
     if ((rc = ps_predictor_run_files(pred, inputs, ninputs, common.output, prob_path)))
@@ -230,5 +313,6 @@ fail:
 done:
     ps_predictor_free(pred);
     ps_manifest_free(man);
+    ps_dist_finalize(io.dist);
     return status;
 }

@@ -13,6 +13,7 @@ static void usage(FILE *f)
 {
     fputs("Usage: panseval merge OUT SHARD [SHARD...] [--format csv|tsv|json]\n"
           "       panseval merge OUT_DIR AGREEMENT_DIR [AGREEMENT_DIR...]\n"
+          "       panseval merge OUT.tsv INFER_SHARD.tsv [INFER_SHARD.tsv...]\n"
           "\n"
           "Join the outputs of `panseval metrics --manifest M --shard I/N -o SHARD` (a SLURM\n"
           "job array, one shard per task) into OUT, the table one process would have written:\n"
@@ -33,6 +34,12 @@ static void usage(FILE *f)
           "                      the suffix of OUT, else csv)\n"
           "  -q, --quiet         no summary line\n"
           "  -h, --help          this text\n"
+          "\n"
+          "The shards of `panseval infer --manifest M --shard I/N -o SHARD.tsv` (the kind is\n"
+          "read from the journals) are joined the same way into the manifest copy with\n"
+          "pred:MODEL that one `infer -o OUT.tsv` run writes; the predictions are already in\n"
+          "the --out-dir folder. The same checks apply: same version, manifest, model, folds\n"
+          "and options, every case with an image in exactly one shard.\n"
           "\n"
           "OUT is written atomically (a temporary file, then rename) and may not be one of the\n"
           "inputs. Exit status: 0 merged, 1 some evaluations are error rows, 2 usage error or the\n"
@@ -71,6 +78,27 @@ static int merge_agreement(const cli_common *common, const char *out,
     return sum.cases_failed ? 1 : 0;
 }
 
+/* The manifest copies of `infer --shard`: ps_eval_infer_merge into OUT. */
+static int merge_infer(cli_common *common, const char *out, const char *const *shards,
+                       int nshards)
+{
+    common->output = out;
+    if (common->format_set)
+        return cli_usage_error(CMD, "--format: the shards are `infer` manifest copies (TSV)");
+    if (cli_output_check(common, shards, nshards))
+        return 2;
+    ps_eval_infer_result r;
+    int rc = ps_eval_infer_merge(shards, nshards, out, &common->ctx, &r);
+    if (rc)
+        return cli_report_error(CMD, rc);
+    if (common->ctx.verbosity > 0)
+        fprintf(stderr, "panseval merge: %lld case(s) from %d shard file(s) into %s: %lld "
+                "predicted, %lld kept, %lld failed, %lld without an image\n",
+                (long long)r.cases, nshards, out, (long long)r.done, (long long)r.skipped,
+                (long long)r.failed, (long long)r.no_image);
+    return r.failed ? 1 : 0;
+}
+
 int main_merge(int argc, char **argv)
 {
     static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
@@ -90,15 +118,18 @@ int main_merge(int argc, char **argv)
     if (argc - optind < 2)
         return cli_usage_error(CMD, "give OUT and at least one SHARD");
     const char *out = argv[optind];
+    const char *const *shards = (const char *const *)argv + optind + 1;
+    int nshards = argc - optind - 1;
     char *kind = NULL;
-    int rc = ps_eval_journal_format(argv[optind + 1], &kind);
+    int rc = ps_eval_journal_format(shards[0], &kind);
     if (rc)
         return cli_report_error(CMD, rc);
-    int agreement = !strcmp(kind, "agreement");
+    int agreement = !strcmp(kind, "agreement"), infer = !strcmp(kind, "infer");
     free(kind);
     if (agreement)
-        return merge_agreement(&common, out, (const char *const *)argv + optind + 1,
-                               argc - optind - 1);
+        return merge_agreement(&common, out, shards, nshards);
+    if (infer)
+        return merge_infer(&common, out, shards, nshards);
     ps_table_format fmt = common.format;
     int from_suffix = ps_table_format_from_path(out, &fmt);
     if (from_suffix && common.format_set == 1 && fmt != common.format)

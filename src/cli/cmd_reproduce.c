@@ -12,6 +12,7 @@ static const char *CMD = "reproduce";
 static void usage(FILE *f)
 {
     fputs("Usage: panseval reproduce --manifest M.tsv --out REPORT_DIR [--model NAME=DIR] ...\n"
+          "                          [--resume] [--mpi]\n"
           "\n"
           "With --model, first segments each case with an image and no pred:NAME file\n"
           "(`panseval infer`) into REPORT_DIR/preds/NAME/CASE.nii.gz, reusing files already\n"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
           "  --fold F            folds of every --model: N, 0,1,2 or all (default: every fold_N)\n"
           "  --no-mirroring      one pass per tile instead of 8 (as `panseval infer`)\n"
           "  --step S            sliding-window step, a fraction of the patch (default 0.5)\n"
+          "  --resume            go on from the journals of an interrupted run (below)\n"
+          "  --mpi               spread inference and evaluation over `mpirun -n K` ranks\n"
           "\n", f);
     fputs(ps_eval_settings_help, f);
     fputs("\n" CLI_COMMON_HELP_OF(CLI_HELP_THREADS CLI_HELP_PROGRESS)
@@ -43,9 +46,14 @@ static void usage(FILE *f)
           "0 and enters; its HD95 is NaN under --empty nan and is counted as left out).\n"
           "Every number in the reports is the rounding of the number in the CSV named under\n"
           "its table.\n"
-          "--resume: each per-case table keeps REPORT_DIR/per_case*.csv.journal while it runs;\n"
-          "after Ctrl-C (or a crash) rerun the same command with --resume to skip the finished\n"
-          "evaluations (predictions of --model are reused anyway); the result is the same.\n"
+          "--resume: each per-case table keeps REPORT_DIR/per_case*.csv.journal while it runs,\n"
+          "and the inference of each --model REPORT_DIR/preds/NAME.journal (every finished\n"
+          "case with its prediction's size and hash); after Ctrl-C (or a crash) rerun the same\n"
+          "command with --resume to skip the finished cases; the result is the same bytes. A\n"
+          "journal of another manifest, model or options is refused, naming the difference.\n"
+          "--mpi: under `mpirun -n K`, every rank takes part in the inference and evaluation\n"
+          "work queues (-j threads each; a shared file system), rank 0 writes every file: the\n"
+          "same bytes as one process (docs/cluster.md).\n"
           "Exit status: 0; 1 when an evaluation failed (its row says why; the tables and\n"
           "reports are written all the same); 2 usage error.\n"
           "\n"
@@ -55,7 +63,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_MANIFEST = CLI_OPT_FIRST_PRIVATE, OPT_OUT, OPT_BASELINE, OPT_PUBLISHED, OPT_SETTING,
-       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP, OPT_RESUME };
+       OPT_MODEL, OPT_FOLD, OPT_NO_MIRROR, OPT_STEP, OPT_RESUME, OPT_MPI };
 #define MAX_MODELS 32
 #define SETTING(n, a) {n, a, NULL, OPT_SETTING}
 
@@ -72,6 +80,7 @@ int main_reproduce(int argc, char **argv)
         {"no-mirroring", no_argument, NULL, OPT_NO_MIRROR},
         {"step", required_argument, NULL, OPT_STEP},
         {"resume", no_argument, NULL, OPT_RESUME},
+        {"mpi", no_argument, NULL, OPT_MPI},
         SETTING("labels", 1), SETTING("hd95", 1), SETTING("percentile", 1),
         SETTING("nsd-tol", 1), SETTING("nsd-method", 1), SETTING("empty", 1),
         SETTING("empty-dice", 1), SETTING("no-distances", 0), SETTING("geometry", 1),
@@ -89,7 +98,7 @@ int main_reproduce(int argc, char **argv)
     o.predict = &popt;
     const char *manifest = NULL, *out = NULL, *published = ps_published_default_path();
     const char *names[MAX_MODELS], *dirs[MAX_MODELS];
-    int c, status = 0, folds[100];
+    int c, status = 0, folds[100], mpi = 0;
     while ((c = cli_getopt(&common, CMD, argc, argv, "", longopts)) != -1 && !status) {
         switch (c) {
         case CLI_GETOPT_ERROR: status = 2; break;
@@ -106,6 +115,7 @@ int main_reproduce(int argc, char **argv)
         case OPT_FOLD: status = cli_parse_folds(CMD, optarg, folds, 100, &o.nfolds); break;
         case OPT_NO_MIRROR: popt.mirroring = 0; break;
         case OPT_RESUME: o.resume = 1; break;
+        case OPT_MPI: mpi = 1; break;
         case OPT_STEP:
             status = cli_parse_double(CMD, "--step", optarg, 1e-3, 1.0, &popt.step) ? 2 : 0;
             break;
@@ -123,18 +133,36 @@ int main_reproduce(int argc, char **argv)
         status = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     } else if (!manifest || !out) {
         status = cli_usage_error(CMD, "--manifest and --out are required");
+    } else if (!mpi && ps_dist_launched_size() > 1) {
+        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
+                                 "every process would do all the work",
+                                 ps_dist_launched_size());
+    } else if (mpi && (status = ps_dist_init(NULL, NULL, &o.dist))) {
+        status = cli_report_error(CMD, status);
     } else {
         o.published = strcmp(published, "none") ? published : NULL;
         o.infer_names = names;
         o.infer_dirs = dirs;
         o.folds = folds;
         ps_reproduce_summary sum;
-        o.stop = cli_catch_stop_signals();
+        /* under MPI a signal ends the job (mpirun passes it on); the journals keep the work */
+        static volatile sig_atomic_t never = 0;
+        int catch = ps_dist_size(o.dist) == 1, root = ps_dist_rank(o.dist) == 0;
+        o.stop = catch ? cli_catch_stop_signals() : &never;
+        if (!root)
+            common.ctx.verbosity = common.ctx.verbosity < 1 ? common.ctx.verbosity : 1;
         int rc = ps_reproduce_run(manifest, out, &s, &o, &common.ctx, &sum);
-        cli_release_stop_signals();
+        if (catch)
+            cli_release_stop_signals();
         if (!rc && sum.interrupted)
-            fprintf(stderr, "panseval reproduce: interrupted: the finished evaluations are kept in "
-                    "%s/per_case*.csv.journal; rerun with --resume to finish\n", out);
+            fprintf(stderr, "panseval reproduce: interrupted: the finished cases are kept in "
+                    "%s/per_case*.csv.journal and %s/preds/*.journal; rerun with --resume to "
+                    "finish\n", out, out);
+        if (!rc && !root) {
+            ps_dist_finalize(o.dist);
+            ps_eval_settings_clear(&s);
+            return sum.failed ? 1 : 0;
+        }
         if (!rc && !sum.interrupted && common.ctx.verbosity > 0) {
             printf("Per modality and model (Dice in %%, HD95 in mm; %s/by_modality.csv):\n\n",
                    out);
@@ -158,5 +186,6 @@ int main_reproduce(int argc, char **argv)
         }
     }
     ps_eval_settings_clear(&s);
+    ps_dist_finalize(o.dist);
     return status;
 }

@@ -459,6 +459,20 @@ int ps_dist_run(ps_dist *d, int64_t n, const unsigned char *skip, int64_t window
     return rc;
 }
 
+int ps_dist_sync(ps_dist *d, int status)
+{
+    if (!d || d->size == 1)
+        return status;
+    int all = status;
+    int e = MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (e != MPI_SUCCESS)
+        return status ? status : mpi_fail(e, "agreeing on a step", 0);
+    if (status)
+        return status;
+    return all ? ps_error(all, "MPI: another rank failed (its message is on its standard "
+                          "error)") : PS_OK;
+}
+
 #else /* no MPI */
 
 struct ps_dist {
@@ -481,6 +495,7 @@ int ps_dist_rank(const ps_dist *d) { (void)d; return 0; }
 int ps_dist_size(const ps_dist *d) { (void)d; return 1; }
 void ps_dist_finalize(ps_dist *d) { (void)d; }
 void ps_dist_abort(ps_dist *d, int status) { (void)d; (void)status; }
+int ps_dist_sync(ps_dist *d, int status) { (void)d; return status; }
 
 int ps_dist_run(ps_dist *d, int64_t n, const unsigned char *skip, int64_t window,
                 ps_dist_work_fn work, ps_dist_sink_fn sink, void *user)

@@ -148,6 +148,12 @@ typedef int (*ps_dist_sink_fn)(int64_t index, const unsigned char *bytes, size_t
  * MPI (mpirun names the rank); results sunk before that are kept by the sink's caller. */
 int ps_dist_run(ps_dist *d, int64_t n, const unsigned char *skip, int64_t window,
                 ps_dist_work_fn work, ps_dist_sink_fn sink, void *user);
+/* A barrier that also agrees on failure (collective): every rank passes its status (0 or a
+ * PS_ERR_ code) and gets its own back when nonzero; a rank whose status is 0 gets the lowest
+ * code of the failed ranks, with a message saying that another rank failed (that rank
+ * reports its own). Lets the ranks stop together after a step of rank 0 (a file that the
+ * others read next) or of any rank. d == NULL or one rank: returns status. */
+int ps_dist_sync(ps_dist *d, int status);
 
 /* ---- allocation -------------------------------------------------------------------------- */
 /* malloc/calloc/realloc that record PS_ERR_NOMEM with the size on failure.

@@ -27,6 +27,7 @@
 #define PS_EVAL_DIST_H
 
 #include "ps_eval.h"
+#include "ps_infer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,11 +136,70 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
                        const ps_table_format *want, ps_agree_tables *tables,
                        char **extra_settings, ps_table_format *fmt, ps_agree_summary *sum);
 
-/* The format recorded in a journal: "agreement" for ps_agreement_run_dist's, else a table
- * format (metrics); *format malloc'd. shard names a journal, the output it belongs to (as
+/* The format recorded in a journal: "agreement" for ps_agreement_run_dist's, "infer" for
+ * ps_eval_infer_run's (below), else a table format (metrics); *format malloc'd. shard names a journal, the output it belongs to (as
  * ps_eval_merge: TABLE.journal) or an agreement output folder (FOLDER/agreement.journal).
  * Errors: the journal cannot be read. */
 int ps_eval_journal_format(const char *shard, char **format);
+
+/* ---- inference over a manifest (`panseval infer --manifest`, reproduce --model) ----------
+ * ps_predict_manifest (ps_infer.h) with the journal, shards and MPI ranks of the evaluation
+ * driver. The journal (same file layout as above, format "infer") has in its header the
+ * manifest and its hash, a hash of the cases (ids, images, output paths), the model name and
+ * ps_predictor_identity (model folder, folds, checkpoint, mirroring, step, postprocessing,
+ * backend, checkpoint stamps) with the output folder; then one record per finished case with
+ * an image, in manifest order: its status (predicted, kept, failed), the prediction's path,
+ * size and FNV-1a 64 hash of its bytes, and the logged error of a failure.
+ *   - resume: a journaled case is not predicted again when its file still has the recorded
+ *     size and hash (else it is, and counted in `redone`); its failure is logged again, so
+ *     the log, the counts and the manifest copy are those of an uninterrupted run. A case
+ *     not in the journal is predicted even when its file exists (it may be a partial run's).
+ *   - shards: `--shard I/N` predicts the cases of shard I only (balanced by the bytes of
+ *     their image files) and keeps its journal; ps_eval_infer_merge writes the manifest copy
+ *     of the whole run from the shards' journals.
+ *   - MPI: the cases are handed out by a ps_dist queue; each rank writes the predictions it
+ *     makes (atomically; a shared file system is assumed), rank 0 logs every case in manifest
+ *     order, writes the journal and the manifest copy. Every rank needs its own predictor
+ *     (same model and options) and the manifest.
+ * The manifest copy is written only by a complete run (not when stopped); a complete run
+ * without shards removes its journal. */
+typedef struct ps_eval_infer_opts {
+    const char *manifest;          /* the manifest's path (hashed, recorded)                */
+    const char *name;              /* pred:NAME of the manifest copy                        */
+    const char *out_dir;           /* OUT_DIR/CASE.nii.gz; created                          */
+    int force;                     /* predict cases whose output exists                     */
+    const char *manifest_out;      /* the manifest copy; NULL = none                        */
+    const char *journal;           /* NULL = "<manifest_out>.journal", or none without one  */
+    int resume;                    /* 1 = go on from the journal                            */
+    int shard_index, shard_count;  /* shard I of N; 0, 0 = every case                       */
+    ps_dist *dist;                 /* MPI queue (every rank calls); NULL = this process     */
+    volatile sig_atomic_t *stop;   /* nonzero = start no new case (one process); may be NULL */
+} ps_eval_infer_opts;
+
+typedef struct ps_eval_infer_result {
+    int64_t done, skipped, failed, no_image; /* as ps_predict_manifest_result, journaled
+                                                cases counted as they were first          */
+    int64_t resumed;       /* cases taken from the journal                                 */
+    int64_t redone;        /* journaled cases whose file changed: predicted again           */
+    int64_t cases;         /* cases of this run with an image (of the shard)                */
+    int64_t finished;      /* of them, finished (resumed included) and journaled            */
+    int stopped;           /* interrupted: no manifest copy, the journal kept               */
+    int journal_kept;      /* the journal stays (stopped, a shard, an error)                */
+} ps_eval_infer_result;
+
+/* Predict the cases of m with p (see above). m->path is used in messages; o->manifest is the
+ * file that is hashed. On MPI ranks other than 0 only the work is done. Errors: PS_ERR_ARG
+ * for a journal that does not match (the message says what differs), else as
+ * ps_predict_manifest; a failing case is counted, not an error. */
+int ps_eval_infer_run(ps_predictor *p, const ps_manifest *m, const ps_eval_infer_opts *o,
+                      const ps_context *ctx, ps_eval_infer_result *res);
+
+/* Join the journals of `infer --shard I/N` runs into the manifest copy a one-process run
+ * writes (out_path, atomically), after the checks of ps_eval_merge (same version, manifest
+ * hash, cases, model and options, same N, every case with an image exactly once: a missing
+ * or duplicated case is PS_ERR_ARG naming the cases, up to 20). res counts as the run's. */
+int ps_eval_infer_merge(const char *const *journals, int n, const char *out_path,
+                        const ps_context *ctx, ps_eval_infer_result *res);
 
 #ifdef __cplusplus
 }

@@ -196,6 +196,64 @@ fail:
     return rc;
 }
 
+/* size and FNV-1a 64 of the first and last MiB of a file ("absent" when it cannot be read) */
+static char *file_stamp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st)) {
+        if (f)
+            fclose(f);
+        return ps_strdup("absent");
+    }
+    enum { PART = 1 << 20 };
+    unsigned char *buf = malloc(PART);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int part = 0; buf && part < 2; part++) {
+        off_t at = part == 0 ? 0 : st.st_size > 2 * PART ? st.st_size - PART : PART;
+        if (part == 1 && st.st_size <= PART)
+            break;
+        size_t n = fseeko(f, at, SEEK_SET) ? 0 : fread(buf, 1, PART, f);
+        for (size_t k = 0; k < n; k++) {
+            h ^= buf[k];
+            h *= 0x100000001b3ull;
+        }
+    }
+    free(buf);
+    fclose(f);
+    return ps_asprintf("%lld:%016llx", (long long)st.st_size, (unsigned long long)h);
+}
+
+char *ps_predictor_identity(const ps_predictor *p)
+{
+    char *real = realpath(p->dir, NULL);
+    char folds[MAX_FOLDS * 5 + 1] = "", *files = ps_strdup("");
+    for (int f = 0; f < p->nfolds && files; f++) {
+        size_t u = strlen(folds);
+        snprintf(folds + u, sizeof folds - u, "%s%d", f ? "," : "", p->folds[f]);
+        char *st = file_stamp(p->models[f]->checkpoint_path);
+        char *t = st ? ps_asprintf("%s\tfold%d=%s", files, p->folds[f], st) : NULL;
+        free(st);
+        free(files);
+        files = t;
+    }
+    char *pp = ps_asprintf("%s/postprocessing.json", p->dir);
+    char *pps = pp && p->have_pp ? file_stamp(pp) : ps_strdup("-");
+    char *s = files && pps
+                  ? ps_asprintf("model=%s\tfolds=%s\tcheckpoint=%s\tmirroring=%d\tstep=%.17g\t"
+                                "postprocessing=%d\tbackend=%s%s\tpostprocessing.json=%s",
+                                real ? real : p->dir, folds,
+                                p->opt.checkpoint ? p->opt.checkpoint : "model_final_checkpoint",
+                                p->opt.mirroring, p->opt.step, p->have_pp,
+                                ps_conv_backend_name(p->opt.backend), files, pps)
+                  : NULL;
+    free(real);
+    free(files);
+    free(pp);
+    free(pps);
+    return s;
+}
+
 void ps_predictor_free(ps_predictor *p)
 {
     if (!p)

@@ -237,6 +237,43 @@ int ps_predict_manifest(ps_predictor *p, const struct ps_manifest *m, const char
                         const char *out_dir, int force, const char *manifest_out,
                         ps_predict_manifest_result *res);
 
+/* The parts of ps_predict_manifest, for drivers that spread the cases over processes
+ * (src/eval's ps_eval_infer_run: journal, shards, MPI).
+ * ps_predict_make_dir: create the folder and its parents (PS_ERR_IO naming it); *abs is its
+ * real path (malloc'd), the folder the drivers write into, so that the copy's paths are
+ * absolute.
+ * ps_predict_manifest_case: case i of m into OUT_DIR/CASE.nii.gz, as ps_predict_manifest
+ * does it, but a failure is not logged: r->message holds the line ps_predict_manifest logs
+ * (ERROR), r->path the written or kept file (malloc'd; NULL unless DONE or SKIPPED). Returns
+ * an error only for what stops every case (memory); clear r with ps_predict_case_clear.
+ * ps_predict_manifest_write: the copy of m with the columns pred:NAMES[j] (replaced when the
+ * manifest has one, else added after its pred: columns, in order) holding preds[j][case]
+ * (NULL = an empty cell), written atomically to path as TSV. */
+typedef enum ps_predict_case_status {
+    PS_PREDICT_CASE_DONE,      /* predicted and written                                 */
+    PS_PREDICT_CASE_SKIPPED,   /* the output existed and force was 0: kept              */
+    PS_PREDICT_CASE_FAILED,    /* r->message says why; nothing written                  */
+    PS_PREDICT_CASE_NO_IMAGE   /* the case has no image: not a case to predict          */
+} ps_predict_case_status;
+typedef struct ps_predict_case {
+    ps_predict_case_status status;
+    char *path;
+    char *message;
+} ps_predict_case;
+int ps_predict_make_dir(const char *dir, char **abs);
+int ps_predict_manifest_case(ps_predictor *p, const struct ps_manifest *m, int64_t i,
+                             const char *out_dir, int force, ps_predict_case *r);
+void ps_predict_case_clear(ps_predict_case *r);
+int ps_predict_manifest_write(const struct ps_manifest *m, int nnames,
+                              const char *const *names, char *const *const *preds,
+                              const char *path);
+/* What changes the predictions of p, as TAB-separated name=value text (malloc'd): the model
+ * folder (its real path), the folds, the checkpoint, mirroring, step, postprocessing (as
+ * applied: 1 only when postprocessing.json was read), the backend, and the size and
+ * modification time of every fold's checkpoint file and of postprocessing.json. A journal
+ * records it so that a resumed run refuses other options. NULL when out of memory. */
+char *ps_predictor_identity(const ps_predictor *p);
+
 #ifdef __cplusplus
 }
 #endif
