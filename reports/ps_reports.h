@@ -661,9 +661,10 @@ typedef struct ps_reproduce_options {
     int resume;
     volatile sig_atomic_t *stop;
     /* MPI ranks (`mpirun -n K panseval reproduce --mpi`); NULL = this process. Every rank
-     * calls ps_reproduce_run: the inference of each --model and both per-case tables are
-     * spread over the ranks (ps_eval_infer_run, ps_eval_run_dist), rank 0 writes every file;
-     * the agreement tables, the reports and the summaries are made by rank 0 alone. The
+     * calls ps_reproduce_run: the inference of each --model, both per-case tables and the
+     * multi-rater agreement are spread over the ranks (ps_eval_infer_run, ps_eval_run_dist,
+     * ps_agreement_run_dist), rank 0 writes every file; the reports and the summaries are
+     * made by rank 0 alone. The
      * predictions' journals are <dir>/preds/NAME.journal. */
     struct ps_dist *dist;
 } ps_reproduce_options;

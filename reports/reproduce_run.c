@@ -234,7 +234,7 @@ static int infer_models(const char *manifest, const char *dir, const ps_reproduc
  * rater's first session, as the demo set's rater:A:2), so that its sessions are compared with
  * ref as intra-rater pairs; else "ref". The metric options are the evaluation's. */
 static int agreement_tables(const ps_manifest *m, const ps_eval_settings *s, const ps_context *ctx,
-                            ps_agree_tables *t, int *have)
+                            ps_dist *dist, ps_agree_tables *t, int *have)
 {
     *have = 0;
     int plain = 0;
@@ -264,9 +264,17 @@ static int agreement_tables(const ps_manifest *m, const ps_eval_settings *s, con
     ao.nlabels = s->nregions;
     if (nref == 1)
         ao.ref_name = ref_name;
-    int rc = ps_agreement_run(m, &ao, ctx, NULL, t, NULL);
+    /* with MPI ranks every rank takes part (the cases over the ranks' queue), rank 0 gets the
+     * tables */
+    ps_eval_run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.dist = dist;
+    ps_agree_summary asum;
+    ps_eval_run_info info;
+    int root = ps_dist_rank(dist) == 0;
+    int rc = ps_agreement_run_dist(m, &ao, ctx, &ro, NULL, NULL, root ? t : NULL, &asum, &info);
     if (!rc)
-        *have = 1;
+        *have = root;
     return rc ? ps_error_context(rc, "the rater agreement") : PS_OK;
 }
 /* ---- end of the multi-rater agreement ------------------------------------------------------- */
@@ -332,22 +340,22 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     }
     if (!rc && sum->interrupted)
         goto done; /* only the journals are kept: rerun with --resume */
-    if (ps_dist_rank(o->dist) != 0)
-        goto done; /* rank 0 alone makes the agreement tables, the reports and summaries */
+    int root = ps_dist_rank(o->dist) == 0;
     char *p = NULL;
-    if (!rc && (p = ps_asprintf("%s/per_case.csv", dir)))
+    if (root && !rc && (p = ps_asprintf("%s/per_case.csv", dir)))
         rc = ps_eval_table_read(p, &pc);
-    else if (!rc)
+    else if (root && !rc)
         rc = PS_ERR_NOMEM;
     free(p);
     p = NULL;
-    if (!rc && m->nraters > 0) {
+    if (root && !rc && m->nraters > 0) {
         if ((p = ps_asprintf("%s/per_case_raters.csv", dir)))
             rc = ps_eval_table_read(p, &raters);
         else
             rc = PS_ERR_NOMEM;
         free(p);
     }
+    rc = ps_dist_sync(o->dist, rc); /* the ranks enter the agreement queue together, or none */
     /* ---- multi-rater agreement (docs/reproduce.md, "Rater agreement"): with two or more
      * inter raters (ref and the rater:NAME columns), one ps_agreement_run in memory, with
      * sessions and, with pred: columns, the models; its files and section are written by
@@ -355,8 +363,10 @@ int ps_reproduce_run(const char *manifest, const char *dir, const ps_eval_settin
     ps_agree_tables agree = {0};
     int have_agree = 0;
     if (!rc)
-        rc = agreement_tables(m, s, ctx, &agree, &have_agree);
+        rc = agreement_tables(m, s, ctx, o->dist, &agree, &have_agree);
     /* ---- end of the multi-rater agreement block */
+    if (!root)
+        goto done; /* rank 0 alone writes the reports and summaries */
     if (!rc) {
         ps_reproduce_options ro = *o;
         ro.path = manifest_path;

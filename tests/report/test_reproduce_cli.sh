@@ -34,6 +34,24 @@ for f in per_case.csv by_modality.csv compare.csv volume.csv raters.csv report.h
   check_same "-j1 and -j3 give the same $f" "$dir/r1/$f" "$dir/r3/$f"
 done
 
+# mpirun -n 2|3 --mpi: the per-case tables and the multi-rater agreement over the ranks, rank 0
+# writes every file: the folder of the one-process run, byte for byte ($1 = mpi when the build
+# has MPI and mpirun is there; see meson.build)
+if [ "${1:-}" = mpi ]; then
+  for k in 2 3; do
+    mpirun -n $k --oversubscribe --allow-run-as-root "$PANSEVAL" reproduce --mpi \
+      --manifest "$dir/data/manifest.tsv" --out "$dir/rm$k" --baseline modelB -j 1 -q \
+      --no-progress >/dev/null 2>"$dir/rm$k.err"
+    check_status "mpirun -n $k reproduce --mpi: exit 1 (the failed evaluation)" 1 $?
+    if diff -r "$dir/r1" "$dir/rm$k" >"$dir/rm$k.diff" 2>&1; then
+      pass "mpirun -n $k reproduce --mpi: the files of one process (agreement tables included)"
+    else
+      fail "mpirun -n $k reproduce --mpi: the files of one process" "$(head -c 400 "$dir/rm$k.diff")"
+    fi
+  done
+  check_true "the MPI run wrote the agreement tables" test -s "$dir/rm3/agreement_pairs.csv"
+fi
+
 # The numbers are those of the single commands on per_case.csv.
 col() { # col FILE NAME [FILTER_COL FILTER_VALUE]: the column's cells, in row order
   awk -F, -v name="$2" -v fc="$3" -v fv="$4" 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == name) c = i; if ($i == fc) k = i } next }
