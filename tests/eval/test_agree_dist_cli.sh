@@ -6,7 +6,7 @@
 # dies; a torn last journal record is dropped; a journal of other options or another
 # manifest is refused; a missing or duplicated shard in the merge names the cases; a case
 # with a corrupt rater file is the same error rows in every mode. The expected bytes are the clean run's (the property under test is identity).
-# Data: the demo set of test_agreement_cli.sh (seed 1) repeated 5 times (120 cases), one
+# Data: the demo set of test_agreement_cli.sh (seed 1) repeated 3 times (72 cases), one
 # rater file of one case replaced by a truncated copy. Argument: "mpi" or "none".
 . "$PS_TEST_SRCDIR/cli/cli_lib.sh"
 T="$PS_TEST_TMPDIR/agree_dist"
@@ -18,10 +18,10 @@ check_status "the corrupt file has 400 bytes" 400 "$(wc -c <"$T/demo/corrupt_B.n
 R="$T/demo/rep.tsv"
 awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ { print; next }
   !h { h = 1; for (i = 1; i <= NF; i++) if ($i == "rater:B") b = i; print; next }
-  { id = $1; for (r = 1; r <= 5; r++) { $1 = id "_r" r; row = $0
+  { id = $1; for (r = 1; r <= 3; r++) { $1 = id "_r" r; row = $0
       if ($1 == "ct02_r3") $b = "corrupt_B.nii.gz"; print; $0 = row } }' \
   "$T/demo/manifest.tsv" > "$R"
-check_status "120 cases" 120 "$(grep -vc '^#' "$R" | awk '{ print $1 - 1 }')"
+check_status "72 cases" 72 "$(grep -vc '^#' "$R" | awk '{ print $1 - 1 }')"
 A="--ref-name A --sessions --models --by modality"
 # same TABLES: the visible files of two folders are identical (names and bytes)
 same_tables() {
