@@ -114,6 +114,34 @@ enum { OPT_MODEL = CLI_OPT_FIRST_PRIVATE, OPT_INPUT, OPT_FOLD, OPT_CHECKPOINT, O
 
 #define MAX_INPUTS 8
 
+/* The manifest form's closing lines (rank 0): counts, resumed cases, an interruption. */
+static int report(const cli_common *common, const char *manifest, const char *out_dir,
+                  const ps_eval_infer_result *r, int sig, double seconds)
+{
+    ps_log(&common->ctx, PS_LOG_WARN + (r->failed == 0), "%s: %lld case(s) predicted, %lld "
+           "skipped (output exists), %lld failed, %lld without an image; %.1f s", manifest,
+           (long long)r->done, (long long)r->skipped, (long long)r->failed,
+           (long long)r->no_image, seconds);
+    if (r->resumed || r->redone)
+        ps_log(&common->ctx, PS_LOG_INFO, "%s: %lld case(s) taken from the journal, %lld "
+               "journaled prediction(s) changed and predicted again", manifest,
+               (long long)r->resumed, (long long)r->redone);
+    if (!sig || !r->stopped)
+        return r->failed ? 1 : 0;
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (common->output)
+        fprintf(stderr, "panseval infer: interrupted (%s): kept %lld of %lld case(s) in the "
+                "journal %s.journal (their predictions are in %s); run the same command with "
+                "--resume to finish\n", name, (long long)r->finished, (long long)r->cases,
+                common->output, out_dir);
+    else
+        fprintf(stderr, "panseval infer: interrupted (%s): %lld of %lld case(s) finished, their "
+                "predictions are in %s; run the same command again (existing predictions are "
+                "kept unless --force)\n", name, (long long)r->finished, (long long)r->cases,
+                out_dir);
+    return 128 + sig;
+}
+
 int main_infer(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -219,8 +247,6 @@ int main_infer(int argc, char **argv)
         checked[nchecked++] = inputs[i];
     if (manifest)
         checked[nchecked++] = manifest;
-    ps_predictor *pred = NULL;
-    ps_manifest *man = NULL;
     int rc, status = 0;
     if (common.output && (rc = cli_output_check(&common, checked, nchecked)))
         return rc;
@@ -232,87 +258,37 @@ int main_infer(int argc, char **argv)
         if ((rc = cli_output_check(&pc, checked, nchecked)))
             return rc;
     }
+    if (!manifest) {
+        const char *prof = getenv("PANSEVAL_PROFILE");
+        int profile = common.ctx.verbosity >= 3 || (prof && *prof && strcmp(prof, "0"));
+        rc = ps_predict_files(model_dir, folds, nfolds, &opt, inputs, ninputs, common.output,
+                              prob_path, profile, &common.ctx);
+        return rc ? cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc) : 0;
+    }
     if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
         return cli_report_error(CMD, rc);
-    if (manifest) {
-        ps_manifest_options mo;
-        ps_manifest_options_init(&mo);
-        mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
-        rc = ps_manifest_read(manifest, &mo, &man);
-        if ((rc = ps_dist_sync(io.dist, rc))) /* under MPI, every rank has it or none goes on */
-            goto fail;
-    }
+    ps_eval_infer_result r;
+    io.manifest = manifest;
+    io.name = name;
+    io.out_dir = out_dir;
+    io.force = force;
+    io.manifest_out = common.output;
+    /* under MPI a signal ends the job (mpirun passes it on); the journal keeps the finished
+     * cases */
+    static volatile sig_atomic_t never = 0;
+    int catch = ps_dist_size(io.dist) == 1;
+    io.stop = catch ? cli_catch_stop_signals() : &never;
     double t0 = ps_now_seconds();
-    rc = ps_predictor_create(model_dir, folds, nfolds, &opt, &common.ctx, &pred);
-    if ((rc = ps_dist_sync(io.dist, rc)))
-        goto fail;
-    double t1 = ps_now_seconds();
-    if (man) {
-        ps_eval_infer_result r;
-        io.manifest = manifest;
-        io.name = name;
-        io.out_dir = out_dir;
-        io.force = force;
-        io.manifest_out = common.output;
-        /* under MPI a signal ends the job (mpirun passes it on); the journal keeps the
-         * finished cases */
-        static volatile sig_atomic_t never = 0;
-        int catch = ps_dist_size(io.dist) == 1;
-        io.stop = catch ? cli_catch_stop_signals() : &never;
-        rc = ps_eval_infer_run(pred, man, &io, &common.ctx, &r);
-        if (catch)
-            cli_release_stop_signals();
-        if (rc)
-            goto fail;
-        if (ps_dist_rank(io.dist) != 0) {
-            status = r.failed ? 1 : 0;
-            goto done;
-        }
-        ps_log(&common.ctx, PS_LOG_WARN + (r.failed == 0), "%s: %lld case(s) predicted, %lld "
-               "skipped (output exists), %lld failed, %lld without an image; %.1f s",
-               manifest, (long long)r.done, (long long)r.skipped, (long long)r.failed,
-               (long long)r.no_image, ps_now_seconds() - t0);
-        if (r.resumed || r.redone)
-            ps_log(&common.ctx, PS_LOG_INFO, "%s: %lld case(s) taken from the journal, %lld "
-                   "journaled prediction(s) changed and predicted again", manifest,
-                   (long long)r.resumed, (long long)r.redone);
-        int sig = *io.stop;
-        if (sig && r.stopped && common.output) {
-            fprintf(stderr, "panseval infer: interrupted (%s): kept %lld of %lld case(s) in "
-                    "the journal %s.journal (their predictions are in %s); run the same "
-                    "command with --resume to finish\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                    (long long)r.finished, (long long)r.cases, common.output, out_dir);
-            status = 128 + sig;
-        } else if (sig && r.stopped) {
-            fprintf(stderr, "panseval infer: interrupted (%s): %lld of %lld case(s) finished, "
-                    "their predictions are in %s; run the same command again (existing "
-                    "predictions are kept unless --force)\n", sig == SIGINT ? "SIGINT" :
-                    "SIGTERM", (long long)r.finished, (long long)r.cases, out_dir);
-            status = 128 + sig;
-        } else {
-            status = r.failed ? 1 : 0;
-        }
-        goto done;
-    }
-    if ((rc = ps_predictor_run_files(pred, inputs, ninputs, common.output, prob_path)))
-        goto fail;
-    const ps_predict_timing *t = ps_predictor_timing(pred);
-    ps_log(&common.ctx, PS_LOG_INFO,
-           "%s: %d fold(s), %lld tiles, %lld network passes; model %.2f s, read %.2f s, "
-           "preprocessing %.2f s, network %.2f s (%.1f GFLOP/s in the passes), export %.2f s, "
-           "total %.2f s", common.output, ps_predictor_nfolds(pred), (long long)t->tiles,
-           (long long)t->passes, t1 - t0, t->read_s, t->preprocess_s, t->network_s,
-           t->net_forward_s > 0 ? t->flops * 1e-9 / t->net_forward_s : 0.0, t->export_s,
-           ps_now_seconds() - t0);
-    const char *prof = getenv("PANSEVAL_PROFILE");
-    if (common.ctx.verbosity >= 3 || (prof && *prof && strcmp(prof, "0")))
-        ps_predictor_print_profile(pred, stderr);
-    goto done;
-fail:
-    status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);
-done:
-    ps_predictor_free(pred);
-    ps_manifest_free(man);
+    rc = ps_eval_infer_manifest(model_dir, folds, nfolds, &opt, &io, &common.ctx, &r);
+    if (catch)
+        cli_release_stop_signals();
+    int sig = *io.stop;
+    if (rc)
+        status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);
+    else if (ps_dist_rank(io.dist) != 0)
+        status = r.failed ? 1 : 0;
+    else
+        status = report(&common, manifest, out_dir, &r, sig, ps_now_seconds() - t0);
     ps_dist_finalize(io.dist);
     return status;
 }

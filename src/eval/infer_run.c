@@ -627,3 +627,24 @@ int ps_eval_infer_merge(const char *const *journals, int n, const char *out_path
     ps_manifest_free(m);
     return r;
 }
+
+int ps_eval_infer_manifest(const char *model_dir, const int *folds, int nfolds,
+                           const ps_predict_options *popt, const ps_eval_infer_opts *o,
+                           const ps_context *ctx, ps_eval_infer_result *res)
+{
+    memset(res, 0, sizeof *res);
+    ps_manifest_options mo;
+    ps_manifest_options_init(&mo);
+    mo.check = PS_MANIFEST_CHECK_NONE; /* a missing image fails its case only */
+    ps_manifest *m = NULL;
+    ps_predictor *p = NULL;
+    int rc = ps_manifest_read(o->manifest, &mo, &m);
+    rc = ps_dist_sync(o->dist, rc); /* under MPI, every rank has it or none goes on */
+    if (!rc)
+        rc = ps_dist_sync(o->dist, ps_predictor_create(model_dir, folds, nfolds, popt, ctx, &p));
+    if (!rc)
+        rc = ps_eval_infer_run(p, m, o, ctx, res);
+    ps_predictor_free(p);
+    ps_manifest_free(m);
+    return rc;
+}

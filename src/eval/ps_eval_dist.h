@@ -194,6 +194,14 @@ typedef struct ps_eval_infer_result {
 int ps_eval_infer_run(ps_predictor *p, const ps_manifest *m, const ps_eval_infer_opts *o,
                       const ps_context *ctx, ps_eval_infer_result *res);
 
+/* `panseval infer --manifest`: read o->manifest (a missing image fails its case only), load
+ * the model (ps_predictor_create with folds and popt), then ps_eval_infer_run. Under MPI every
+ * rank calls it; the ranks agree after each step (ps_dist_sync), so a failure on any rank
+ * stops them all. Errors as those functions. */
+int ps_eval_infer_manifest(const char *model_dir, const int *folds, int nfolds,
+                           const ps_predict_options *popt, const ps_eval_infer_opts *o,
+                           const ps_context *ctx, ps_eval_infer_result *res);
+
 /* Join the journals of `infer --shard I/N` runs into the manifest copy a one-process run
  * writes (out_path, atomically), after the checks of ps_eval_merge (same version, manifest
  * hash, cases, model and options, same N, every case with an image exactly once: a missing

@@ -782,3 +782,30 @@ int ps_predictor_run_files(ps_predictor *p, const char *const *inputs, int n,
     ps_volume_free(prob);
     return rc;
 }
+
+int ps_predict_files(const char *model_dir, const int *folds, int nfolds,
+                     const ps_predict_options *opt, const char *const *inputs, int n,
+                     const char *seg_path, const char *prob_path, int profile,
+                     const ps_context *ctx)
+{
+    double t0 = ps_now_seconds();
+    ps_predictor *p = NULL;
+    int rc = ps_predictor_create(model_dir, folds, nfolds, opt, ctx, &p);
+    double t1 = ps_now_seconds();
+    if (!rc)
+        rc = ps_predictor_run_files(p, inputs, n, seg_path, prob_path);
+    if (!rc) {
+        const ps_predict_timing *t = ps_predictor_timing(p);
+        ps_log(ctx, PS_LOG_INFO,
+               "%s: %d fold(s), %lld tiles, %lld network passes; model %.2f s, read %.2f s, "
+               "preprocessing %.2f s, network %.2f s (%.1f GFLOP/s in the passes), export "
+               "%.2f s, total %.2f s", seg_path, ps_predictor_nfolds(p), (long long)t->tiles,
+               (long long)t->passes, t1 - t0, t->read_s, t->preprocess_s, t->network_s,
+               t->net_forward_s > 0 ? t->flops * 1e-9 / t->net_forward_s : 0.0, t->export_s,
+               ps_now_seconds() - t0);
+        if (profile)
+            ps_predictor_print_profile(p, stderr);
+    }
+    ps_predictor_free(p);
+    return rc;
+}

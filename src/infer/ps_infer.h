@@ -221,6 +221,15 @@ const ps_predict_timing *ps_predictor_timing(const ps_predictor *p);
  * network is released after its case and PS_ERR_UNSUPPORTED is returned). */
 int ps_predictor_print_profile(const ps_predictor *p, FILE *f);
 
+/* `panseval infer --input ... --output SEG`: load the model (ps_predictor_create), segment
+ * one case into seg_path (and prob_path) with ps_predictor_run_files, log the timing (model,
+ * read, preprocessing, network, export) at info level, and with `profile` print the network
+ * profile on stderr. Errors as those two functions. */
+int ps_predict_files(const char *model_dir, const int *folds, int nfolds,
+                     const ps_predict_options *opt, const char *const *inputs, int n,
+                     const char *seg_path, const char *prob_path, int profile,
+                     const ps_context *ctx);
+
 /* The manifest form: every case of `m` that has an image (and image:1, ... for further
  * modalities) is segmented into OUT_DIR/CASE.nii.gz (the folder is created). An existing
  * output is kept and the case counted as skipped unless `force`. A failing case is reported
