@@ -35,7 +35,6 @@
 
 #define FNV_BASIS 0xcbf29ce484222325ull /* journal.c's FNV-1a 64 offset basis */
 #define AGREE_STOPPED 1                 /* work: the stop flag was set before the case */
-#define MAX_NAMED 20
 
 char *ps_agreement_journal_path(const char *out_dir)
 {
@@ -335,6 +334,13 @@ static char *journal_dir(const char *journal)
     return real;
 }
 
+/* A case's id (the merge's messages). */
+static void case_name(int64_t j, char *buf, size_t size, void *user)
+{
+    const ps_manifest *m = user;
+    snprintf(buf, size, "%s", m->cases[j].id);
+}
+
 int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
                        const ps_table_format *want, ps_agree_tables *tables, char **extra_settings, ps_table_format *fmt,
                        ps_agree_summary *sum)
@@ -417,35 +423,9 @@ int ps_agreement_merge(const char *const *shards, int n, const char *out_dir,
     /* every case exactly once */
     if (!r && !(where = ps_malloc_array((size_t)(m->ncases ? m->ncases : 1), sizeof *where)))
         r = PS_ERR_NOMEM;
-    int64_t ndup = 0, nmiss = 0;
-    char dup[2048] = "", miss[2048] = "";
-    for (int64_t j = 0; !r && j < m->ncases; j++)
-        where[j] = -1;
-    for (int i = 0; !r && i < n; i++)
-        for (int64_t k = 0; k < c[i]->nrec; k++) {
-            int64_t j = c[i]->rec[k].job;
-            if (where[j] >= 0) {
-                if (ndup++ < MAX_NAMED) {
-                    size_t u = strlen(dup);
-                    snprintf(dup + u, sizeof dup - u, "%s%s (%s and %s)", u ? ", " : "",
-                             m->cases[j].id, names[where[j] >> 32], names[i]);
-                }
-                continue;
-            }
-            where[j] = ((int64_t)i << 32) | k;
-        }
-    for (int64_t j = 0; !r && j < m->ncases; j++)
-        if (where[j] < 0 && nmiss++ < MAX_NAMED) {
-            size_t u = strlen(miss);
-            snprintf(miss + u, sizeof miss - u, "%s%s", u ? ", " : "", m->cases[j].id);
-        }
-    if (!r && ndup)
-        r = ps_error(PS_ERR_ARG, "%lld case(s) appear in more than one shard (the same shard "
-                     "given twice?): %s%s", (long long)ndup, dup, ndup > MAX_NAMED ? ", ..." : "");
-    if (!r && nmiss)
-        r = ps_error(PS_ERR_ARG, "%lld case(s) are in no shard (a shard missing or unfinished? "
-                     "resume it with --resume): %s%s", (long long)nmiss, miss,
-                     nmiss > MAX_NAMED ? ", ..." : "");
+    if (!r)
+        r = ps_jr_coverage(c, n, (const char *const *)names, m->ncases, "case(s)", NULL,
+                           case_name, (void *)m, where);
     /* the tables, in case order */
     if (!r && mkdir(out_dir, 0777) && errno != EEXIST)
         r = ps_error(PS_ERR_IO, "%s: cannot create the folder: %s", out_dir, strerror(errno));

@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_NAMED 20
 
 enum { ST_DONE = 0, ST_KEPT = 1, ST_FAILED = 2 };
 
@@ -503,6 +502,19 @@ static char *setting(const char *text, const char *name)
     return NULL;
 }
 
+/* A case's id, and whether it has an image (the merge's coverage check). */
+static void case_name(int64_t j, char *buf, size_t size, void *user)
+{
+    const ps_manifest *m = user;
+    snprintf(buf, size, "%s", m->cases[j].id);
+}
+
+static int case_has_image(int64_t j, void *user)
+{
+    const ps_manifest *m = user;
+    return m->cases[j].image != NULL;
+}
+
 int ps_eval_infer_merge(const char *const *journals, int n, const char *out_path,
                         const ps_context *ctx, ps_eval_infer_result *res)
 {
@@ -557,35 +569,9 @@ int ps_eval_infer_merge(const char *const *journals, int n, const char *out_path
     if (!r && (!(where = ps_malloc_array((size_t)(nc ? nc : 1), sizeof *where)) ||
                !(preds = ps_calloc((size_t)nc + 1, sizeof *preds))))
         r = PS_ERR_NOMEM;
-    int64_t ndup = 0, nmiss = 0;
-    char dup[2048] = "", miss[2048] = "";
-    for (int64_t j = 0; !r && j < nc; j++)
-        where[j] = -1;
-    for (int i = 0; !r && i < n; i++)
-        for (int64_t k = 0; k < c[i]->nrec; k++) {
-            int64_t j = c[i]->rec[k].job;
-            if (where[j] >= 0 && (where[j] >> 32) != i) {
-                if (ndup++ < MAX_NAMED) {
-                    size_t u = strlen(dup);
-                    snprintf(dup + u, sizeof dup - u, "%s%s (%s and %s)", u ? ", " : "",
-                             m->cases[j].id, names[where[j] >> 32], names[i]);
-                }
-                continue;
-            }
-            where[j] = ((int64_t)i << 32) | k; /* within one journal: the last record */
-        }
-    for (int64_t j = 0; !r && j < nc; j++)
-        if (m->cases[j].image && where[j] < 0 && nmiss++ < MAX_NAMED) {
-            size_t u = strlen(miss);
-            snprintf(miss + u, sizeof miss - u, "%s%s", u ? ", " : "", m->cases[j].id);
-        }
-    if (!r && ndup)
-        r = ps_error(PS_ERR_ARG, "%lld case(s) appear in more than one shard (the same shard "
-                     "given twice?): %s%s", (long long)ndup, dup, ndup > MAX_NAMED ? ", ..." : "");
-    if (!r && nmiss)
-        r = ps_error(PS_ERR_ARG, "%lld case(s) are in no shard (a shard missing or unfinished? "
-                     "resume it with --resume): %s%s", (long long)nmiss, miss,
-                     nmiss > MAX_NAMED ? ", ..." : "");
+    if (!r)
+        r = ps_jr_coverage(c, n, (const char *const *)names, nc, "case(s)", case_has_image,
+                           case_name, (void *)m, where);
     for (int64_t j = 0; !r && j < nc; j++) {
         if (!m->cases[j].image) {
             res->no_image++;

@@ -624,3 +624,43 @@ bad:
                     job->case_id, job->model);
 #undef NEED
 }
+
+int ps_jr_coverage(ps_jr_contents *const *c, int n, const char *const *names, int64_t nunits,
+                   const char *what, int (*needed)(int64_t unit, void *user),
+                   ps_jr_unit_name_fn unit_name, void *user, int64_t *where)
+{
+    enum { MAX_NAMED = 20 };
+    int64_t ndup = 0, nmiss = 0;
+    char dup[2048] = "", miss[2048] = "", unit[512];
+    for (int64_t u = 0; u < nunits; u++)
+        where[u] = -1;
+    for (int i = 0; i < n; i++)
+        for (int64_t k = 0; k < c[i]->nrec; k++) {
+            int64_t u = c[i]->rec[k].job;
+            if (where[u] >= 0 && (where[u] >> 32) != i) {
+                if (ndup++ < MAX_NAMED) {
+                    size_t l = strlen(dup);
+                    unit_name(u, unit, sizeof unit, user);
+                    snprintf(dup + l, sizeof dup - l, "%s%s (%s and %s)", l ? ", " : "", unit,
+                             names[where[u] >> 32], names[i]);
+                }
+                continue;
+            }
+            where[u] = ((int64_t)i << 32) | k; /* within one journal: the last record */
+        }
+    for (int64_t u = 0; u < nunits; u++)
+        if (where[u] < 0 && (!needed || needed(u, user)) && nmiss++ < MAX_NAMED) {
+            size_t l = strlen(miss);
+            unit_name(u, unit, sizeof unit, user);
+            snprintf(miss + l, sizeof miss - l, "%s%s", l ? ", " : "", unit);
+        }
+    if (ndup)
+        return ps_error(PS_ERR_ARG, "%lld %s appear in more than one shard (the same shard "
+                        "given twice?): %s%s", (long long)ndup, what, dup,
+                        ndup > MAX_NAMED ? ", ..." : "");
+    if (nmiss)
+        return ps_error(PS_ERR_ARG, "%lld %s are in no shard (a shard missing or unfinished? "
+                        "resume it with --resume): %s%s", (long long)nmiss, what, miss,
+                        nmiss > MAX_NAMED ? ", ..." : "");
+    return PS_OK;
+}

@@ -52,6 +52,16 @@ typedef struct ps_jr_contents {
 int ps_jr_read(const char *path, ps_jr_contents **out);
 void ps_jr_contents_free(ps_jr_contents *c);
 
+/* The merge's coverage check over the shards' journals c[0..n) (named names[]): where[u]
+ * (nunits entries, filled) = shard * 2^32 + record of unit u (a job or a case: rec.job), the
+ * last of a shard's records for it, or -1. A unit in two shards, or a unit that is needed
+ * (needed == NULL: every unit) and in none, is PS_ERR_ARG naming up to 20 units by
+ * unit_name; `what` names the units ("evaluation(s)", "case(s)"). */
+typedef void (*ps_jr_unit_name_fn)(int64_t unit, char *buf, size_t size, void *user);
+int ps_jr_coverage(ps_jr_contents *const *c, int n, const char *const *names, int64_t nunits,
+                   const char *what, int (*needed)(int64_t unit, void *user),
+                   ps_jr_unit_name_fn unit_name, void *user, int64_t *where);
+
 typedef struct ps_jr_writer ps_jr_writer;
 /* fresh != NULL: create or truncate and write that header; else append after keep_bytes. */
 int ps_jr_writer_open(const char *path, const ps_jr_header *fresh, int64_t keep_bytes,

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAMED 20
 
 /* The models of a header as an array (pointers into `text`, which is modified). */
 static int split_models(char *text, const char ***out, int *n)
@@ -34,6 +33,13 @@ static int split_models(char *text, const char ***out, int *n)
     }
     *out = m;
     return PS_OK;
+}
+
+/* "case/model" of a job (the merge's messages). */
+static void job_name(int64_t j, char *buf, size_t size, void *user)
+{
+    const ps_eval_plan *plan = user;
+    snprintf(buf, size, "%s/%s", plan->jobs[j].case_id, plan->jobs[j].model);
 }
 
 int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out_path,
@@ -98,38 +104,9 @@ int ps_eval_merge(const char *const *journals, int n, FILE *out, const char *out
     if (!r && !(where = ps_malloc_array((size_t)(plan->njobs ? plan->njobs : 1),
                                         sizeof *where)))
         r = PS_ERR_NOMEM;
-    int64_t ndup = 0, nmiss = 0;
-    char dup[2048] = "", miss[2048] = "";
-    for (int64_t j = 0; !r && j < plan->njobs; j++)
-        where[j] = -1;
-    for (int i = 0; !r && i < n; i++)
-        for (int64_t k = 0; k < c[i]->nrec; k++) {
-            int64_t j = c[i]->rec[k].job;
-            if (where[j] >= 0) {
-                if (ndup++ < MAX_NAMED) {
-                    size_t u = strlen(dup);
-                    snprintf(dup + u, sizeof dup - u, "%s%s/%s (%s and %s)", u ? ", " : "",
-                             plan->jobs[j].case_id, plan->jobs[j].model,
-                             names[where[j] >> 32], names[i]);
-                }
-                continue;
-            }
-            where[j] = ((int64_t)i << 32) | k;
-        }
-    for (int64_t j = 0; !r && j < plan->njobs; j++)
-        if (where[j] < 0 && nmiss++ < MAX_NAMED) {
-            size_t u = strlen(miss);
-            snprintf(miss + u, sizeof miss - u, "%s%s/%s", u ? ", " : "", plan->jobs[j].case_id,
-                     plan->jobs[j].model);
-        }
-    if (!r && ndup)
-        r = ps_error(PS_ERR_ARG, "%lld evaluation(s) appear in more than one shard "
-                     "(the same shard given twice?): %s%s", (long long)ndup, dup,
-                     ndup > MAX_NAMED ? ", ..." : "");
-    if (!r && nmiss)
-        r = ps_error(PS_ERR_ARG, "%lld evaluation(s) are in no shard (a shard missing or "
-                     "unfinished? resume it with --resume): %s%s", (long long)nmiss, miss,
-                     nmiss > MAX_NAMED ? ", ..." : "");
+    if (!r)
+        r = ps_jr_coverage(c, n, (const char *const *)names, plan->njobs, "evaluation(s)", NULL,
+                           job_name, (void *)plan, where);
     /* the table, in plan order */
     if (!r)
         r = ps_eval_writer_create(out, fmt, plan, &w);
