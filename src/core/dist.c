@@ -5,9 +5,13 @@
  *   RESULT worker -> rank 0: a 16-byte header (int64 index, int32 status, int32 0) and the
  *          result bytes (status 0), the error message (status < 0), or nothing (status 1: a
  *          queued task handed back unrun by a worker that failed).
- * Rank 0 keeps up to PS_DIST_DEPTH tasks outstanding per worker, so a worker starts its next
- * task while its last result is on the way and rank 0 may be busy with a task of its own;
- * every RESULT is answered with the next index. Rank 0 runs a task itself only when no message
+ * Rank 0 keeps tasks outstanding per worker, so a worker starts its next task while its last
+ * result is on the way and rank 0 is busy with a task of its own (it answers only between its
+ * tasks): as many as a guided schedule gives, the unassigned tasks / (2 x ranks), between
+ * PS_DIST_DEPTH_MIN and PS_DIST_DEPTH_MAX. A deep queue early keeps a worker fed through a
+ * long task on rank 0 (with a fixed depth of 2, a worker of `metrics` sat idle a third of
+ * the time behind rank 0's large CT cases); a shallow one at the end keeps the last tasks
+ * spread over the ranks. Every RESULT is answered with the next indices. Rank 0 runs a task itself only when no message
  * is waiting, and between its tasks it answers every message (MPI_Iprobe). Results are held
  * until their predecessors are sunk; no index is handed out beyond the lowest unsunk one +
  * window, which bounds what is held. After a fatal error (a worker's work function, rank 0's
@@ -63,7 +67,8 @@ static int run_local(int64_t n, const unsigned char *skip, ps_dist_work_fn work,
 #if PS_HAVE_MPI
 #include <mpi.h>
 
-#define PS_DIST_DEPTH 2
+#define PS_DIST_DEPTH_MIN 2
+#define PS_DIST_DEPTH_MAX 16
 #define TAG_TASK 1
 #define TAG_RESULT 2
 #define RESULT_HDR 16
@@ -124,16 +129,48 @@ void ps_dist_abort(ps_dist *d, int status)
 
 /* ---- worker ------------------------------------------------------------------------------- */
 
-static int send_result(int64_t index, int status, const void *payload, size_t len,
-                       unsigned char **sendbuf, MPI_Request *req)
+/* The results a worker has sent and MPI may still need: a worker never waits for one of them
+ * before its next task unless the outbox is full. Rank 0 answers only between its own tasks,
+ * and a sent message (even a small, eager one) may not complete before it does; waiting for
+ * each send before the next task would make a worker run one task per task of rank 0. */
+#define OUTBOX (PS_DIST_DEPTH_MAX + 1)
+typedef struct outbox {
+    MPI_Request req[OUTBOX];
+    unsigned char *buf[OUTBOX];
+    int n;
+} outbox;
+
+/* Drop the sends that have completed; with `all`, wait for every one. */
+static int outbox_reap(outbox *o, int all)
 {
-    if (*req != MPI_REQUEST_NULL) { /* the previous result must be out before its buffer goes */
-        int e = MPI_Wait(req, MPI_STATUS_IGNORE);
+    for (int i = 0; i < o->n;) {
+        int done = 0, e = all ? MPI_Wait(&o->req[i], MPI_STATUS_IGNORE)
+                              : MPI_Test(&o->req[i], &done, MPI_STATUS_IGNORE);
         if (e != MPI_SUCCESS)
             return mpi_fail(e, "sending a result", 0);
+        if (all || done) {
+            free(o->buf[i]);
+            o->n--;
+            o->req[i] = o->req[o->n];
+            o->buf[i] = o->buf[o->n];
+        } else {
+            i++;
+        }
     }
-    free(*sendbuf);
-    *sendbuf = NULL;
+    return PS_OK;
+}
+
+static int send_result(int64_t index, int status, const void *payload, size_t len, outbox *o)
+{
+    int rc = outbox_reap(o, 0);
+    if (!rc && o->n == OUTBOX) { /* full: the oldest must be out before another goes */
+        int e = MPI_Wait(&o->req[0], MPI_STATUS_IGNORE);
+        if (e != MPI_SUCCESS)
+            return mpi_fail(e, "sending a result", 0);
+        rc = outbox_reap(o, 0);
+    }
+    if (rc)
+        return rc;
     if (len > (size_t)INT_MAX - RESULT_HDR) {
         static const char msg[] = "the result is larger than one MPI message (2 GiB)";
         status = PS_ERR_RANGE;
@@ -149,17 +186,22 @@ static int send_result(int64_t index, int status, const void *payload, size_t le
     memcpy(b + 12, &zero, 4);
     if (len)
         memcpy(b + RESULT_HDR, payload, len);
-    *sendbuf = b;
-    int e = MPI_Isend(b, (int)(RESULT_HDR + len), MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD, req);
-    return e == MPI_SUCCESS ? PS_OK : mpi_fail(e, "sending a result", 0);
+    int e = MPI_Isend(b, (int)(RESULT_HDR + len), MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD,
+                      &o->req[o->n]);
+    if (e != MPI_SUCCESS) {
+        free(b);
+        return mpi_fail(e, "sending a result", 0);
+    }
+    o->buf[o->n++] = b;
+    return PS_OK;
 }
 
 static int run_worker(ps_dist_work_fn work, void *user)
 {
-    int64_t queue[PS_DIST_DEPTH + 1];
+    int64_t queue[PS_DIST_DEPTH_MAX + 1];
     int nq = 0, stop = 0, failed = 0, rc = PS_OK;
-    unsigned char *sendbuf = NULL;
-    MPI_Request req = MPI_REQUEST_NULL;
+    outbox ob; /* after a failure of MPI itself the job ends: sends still out are left to it */
+    ob.n = 0;
     while (!stop) {
         /* take every index that has arrived; wait for one when the queue is empty */
         for (;;) {
@@ -178,7 +220,7 @@ static int run_worker(ps_dist_work_fn work, void *user)
                 stop = 1;
                 break;
             }
-            if (nq < PS_DIST_DEPTH + 1)
+            if (nq < PS_DIST_DEPTH_MAX + 1)
                 queue[nq++] = idx;
         }
         if (stop)
@@ -187,7 +229,7 @@ static int run_worker(ps_dist_work_fn work, void *user)
         memmove(queue, queue + 1, (size_t)(nq - 1) * sizeof *queue);
         nq--;
         if (failed) { /* after a fatal error: hand queued tasks back, then wait for the stop */
-            if ((rc = send_result(idx, 1, NULL, 0, &sendbuf, &req)))
+            if ((rc = send_result(idx, 1, NULL, 0, &ob)))
                 return rc;
             continue;
         }
@@ -196,21 +238,18 @@ static int run_worker(ps_dist_work_fn work, void *user)
         int wrc = work(idx, user, &b, &len);
         if (wrc) {
             const char *m = ps_error_message();
-            rc = send_result(idx, wrc, m, strlen(m), &sendbuf, &req);
+            rc = send_result(idx, wrc, m, strlen(m), &ob);
             failed = 1;
         } else {
-            rc = send_result(idx, 0, b, len, &sendbuf, &req);
+            rc = send_result(idx, 0, b, len, &ob);
         }
         free(b);
         if (rc)
             return rc;
     }
-    if (req != MPI_REQUEST_NULL) {
-        int e = MPI_Wait(&req, MPI_STATUS_IGNORE);
-        if (e != MPI_SUCCESS)
-            rc = mpi_fail(e, "sending a result", 0);
-    }
-    free(sendbuf);
+    int wrc = outbox_reap(&ob, 1);
+    if (!rc)
+        rc = wrc;
     return failed || rc ? PS_ERR_INTERNAL : PS_OK;
 }
 
@@ -218,6 +257,7 @@ static int run_worker(ps_dist_work_fn work, void *user)
 
 typedef struct coord {
     int64_t n, window, next, sunk_upto; /* next index to hand out; all below sunk_upto sunk */
+    int64_t unassigned;                 /* indices >= next that are not skipped           */
     const unsigned char *skip;
     unsigned char **res;                /* held results, by index */
     size_t *len;
@@ -235,12 +275,20 @@ static void skip_forward(coord *c)
         c->next++;
 }
 
+/* How many tasks worker queues are topped up to now (guided self-scheduling). */
+static int depth(const coord *c)
+{
+    int64_t d = c->unassigned / (2 * (int64_t)c->size);
+    return d < PS_DIST_DEPTH_MIN ? PS_DIST_DEPTH_MIN : d > PS_DIST_DEPTH_MAX ? PS_DIST_DEPTH_MAX : (int)d;
+}
+
 /* An index to run, or -1 when none may be handed out now. */
 static int64_t take(coord *c)
 {
     skip_forward(c);
     if (c->err || c->next >= c->n || c->next >= c->sunk_upto + c->window)
         return -1;
+    c->unassigned--;
     return c->next++;
 }
 
@@ -255,7 +303,7 @@ static int refill(coord *c, int w)
 {
     if (c->stopped[w])
         return PS_OK;
-    while (c->outstanding[w] < PS_DIST_DEPTH) {
+    while (c->outstanding[w] < depth(c)) {
         int64_t idx = take(c);
         if (idx < 0)
             break;
@@ -368,23 +416,43 @@ static int busy_workers(const coord *c)
     return 0;
 }
 
+/* Take the results that are waiting, sink what is in order and top up the workers. A message
+ * still on its way moves only while both ends call MPI (a worker's results can queue behind
+ * one another until rank 0 polls), so while workers have tasks out, keep polling until none
+ * has arrived for PS_DIST_QUIET_S seconds: a worker whose queue ran dry while rank 0 was busy
+ * gets its next tasks before rank 0 starts one of its own. */
+#define PS_DIST_QUIET_S 50e-6
+static int drain(coord *c)
+{
+    double last = MPI_Wtime();
+    for (;;) {
+        int got = 0, rc = receive(c, 0, &got);
+        if (rc)
+            return rc;
+        if (got) {
+            flush(c);
+            for (int w = 1; w < c->size && !rc; w++)
+                rc = refill(c, w);
+            if (rc)
+                return rc;
+            last = MPI_Wtime();
+        } else if (!busy_workers(c) || MPI_Wtime() - last >= PS_DIST_QUIET_S) {
+            flush(c);
+            for (int w = 1; w < c->size && !rc; w++)
+                rc = refill(c, w);
+            return rc;
+        }
+    }
+}
+
 static int run_coordinator(coord *c, ps_dist_work_fn work)
 {
     int rc = PS_OK;
     for (int w = 1; w < c->size && !rc; w++)
         rc = refill(c, w);
     while (!rc) {
-        /* answer every result that is waiting */
-        int got = 1;
-        while (!rc && got) {
-            rc = receive(c, 0, &got);
-        }
-        if (rc)
-            break;
-        flush(c);
-        for (int w = 1; w < c->size && !rc; w++)
-            rc = refill(c, w);
-        if (rc)
+        /* answer every result that is waiting, and those still on the way */
+        if ((rc = drain(c)))
             break;
         skip_forward(c);
         if (c->sunk_upto >= c->n && !busy_workers(c))
@@ -406,6 +474,7 @@ static int run_coordinator(coord *c, ps_dist_work_fn work)
             continue;
         }
         /* nothing to run here: wait for a worker */
+        int got = 0;
         rc = receive(c, 1, &got);
     }
     if (rc) /* MPI itself failed: no orderly stop is possible */
@@ -430,6 +499,9 @@ int ps_dist_run(ps_dist *d, int64_t n, const unsigned char *skip, int64_t window
     c.n = n;
     c.window = window > 0 ? window : 64 * (int64_t)d->size;
     c.skip = skip;
+    c.unassigned = n;
+    for (int64_t i = 0; skip && i < n; i++)
+        c.unassigned -= skip[i] != 0;
     c.size = d->size;
     c.sink = sink;
     c.user = user;

@@ -40,6 +40,8 @@ typedef struct run {
     int64_t n, sunk, bad; /* bad: sink saw something unexpected     */
     int64_t ran_skipped;  /* work ran a skipped task                */
     char why[256];
+    int slow_root;        /* tasks take 40 ms on rank 0, 1 ms elsewhere */
+    int64_t ran_here;     /* tasks this rank ran                    */
 } run;
 
 static int work(int64_t i, void *user, unsigned char **bytes, size_t *len)
@@ -51,6 +53,9 @@ static int work(int64_t i, void *user, unsigned char **bytes, size_t *len)
         r->ran_skipped++;
     if (i == r->fail_at)
         return ps_error(PS_ERR_FORMAT, "task %lld failed on purpose", (long long)i);
+    r->ran_here++;
+    if (r->slow_root)
+        usleep(ps_dist_rank(g_dist) == 0 ? 40000 : 1000);
     /* uneven cost: some tasks take longer, so the dynamic order differs from the index order */
     if (i % 7 == 3)
         usleep(2000);
@@ -87,7 +92,7 @@ static int is_root(void) { return ps_dist_rank(g_dist) == 0; }
 START_TEST(all_tasks_in_order)
 {
     for (int64_t window = 0; window <= 1; window++) { /* default window, and 1 (tightest) */
-        run r = {NULL, -1, -1, 0, 100, 0, 0, 0, ""};
+        run r = {NULL, -1, -1, 0, 100, 0, 0, 0, "", 0, 0};
         int rc = ps_dist_run(g_dist, 100, NULL, window, work, sink, &r);
         if (is_root()) {
             ck_assert_msg(rc == 0, "rc %d: %s", rc, ps_error_message());
@@ -103,7 +108,7 @@ START_TEST(skipped_tasks_neither_run_nor_sunk)
     unsigned char skip[60] = {0};
     for (int i = 0; i < 60; i++)
         skip[i] = i % 3 == 0 || i >= 55; /* 0, 3, ..., 54 and the last five */
-    run r = {skip, -1, -1, 0, 60, 0, 0, 0, ""};
+    run r = {skip, -1, -1, 0, 60, 0, 0, 0, "", 0, 0};
     int rc = ps_dist_run(g_dist, 60, skip, 0, work, sink, &r);
     if (is_root()) {
         ck_assert_msg(rc == 0, "%s", ps_error_message());
@@ -114,9 +119,9 @@ START_TEST(skipped_tasks_neither_run_nor_sunk)
     }
     /* all skipped, and no tasks at all */
     memset(skip, 1, sizeof skip);
-    run r2 = {skip, -1, -1, 0, 60, 0, 0, 0, ""};
+    run r2 = {skip, -1, -1, 0, 60, 0, 0, 0, "", 0, 0};
     rc = ps_dist_run(g_dist, 60, skip, 0, work, sink, &r2);
-    run r3 = {NULL, -1, -1, 0, 0, 0, 0, 0, ""};
+    run r3 = {NULL, -1, -1, 0, 0, 0, 0, 0, "", 0, 0};
     int rc3 = ps_dist_run(g_dist, 0, NULL, 0, work, sink, &r3);
     if (is_root()) {
         ck_assert_int_eq(rc, 0);
@@ -129,7 +134,7 @@ END_TEST
 
 START_TEST(work_failure_stops_the_run_with_its_message)
 {
-    run r = {NULL, 50, -1, 0, 100, 0, 0, 0, ""};
+    run r = {NULL, 50, -1, 0, 100, 0, 0, 0, "", 0, 0};
     int rc = ps_dist_run(g_dist, 100, NULL, 0, work, sink, &r);
     if (is_root()) {
         ck_assert_int_eq(rc, PS_ERR_FORMAT);
@@ -139,7 +144,7 @@ START_TEST(work_failure_stops_the_run_with_its_message)
         ck_assert_int_le(r.sunk, 50); /* nothing at or after the failed task */
     }
     /* the queue is usable again afterwards */
-    run r2 = {NULL, -1, -1, 0, 30, 0, 0, 0, ""};
+    run r2 = {NULL, -1, -1, 0, 30, 0, 0, 0, "", 0, 0};
     rc = ps_dist_run(g_dist, 30, NULL, 0, work, sink, &r2);
     if (is_root()) {
         ck_assert_int_eq(rc, 0);
@@ -150,13 +155,36 @@ END_TEST
 
 START_TEST(sink_failure_stops_the_run)
 {
-    run r = {NULL, -1, 20, 0, 100, 0, 0, 0, ""};
+    run r = {NULL, -1, 20, 0, 100, 0, 0, 0, "", 0, 0};
     int rc = ps_dist_run(g_dist, 100, NULL, 0, work, sink, &r);
     if (is_root()) {
         ck_assert_int_eq(rc, PS_ERR_IO);
         ck_assert_msg(strstr(ps_error_message(), "sink refused task 20"), "%s",
                       ps_error_message());
         ck_assert_int_eq(r.sunk, 21);
+    }
+}
+END_TEST
+
+/* Rank 0 answers the workers only between its own tasks, so a long task there must not leave
+ * them idle: their queues are deep while many tasks are left. Hand count for 100 tasks of
+ * 40 ms on rank 0 and 1 ms on the worker, 2 ranks: while rank 0 runs one task the worker
+ * empties its queue, whose depth is the unassigned tasks / 4 (at most 16), so each step of
+ * rank 0 takes 1 + depth of the U tasks left: U = 100, 83, 66, 49, 36, 26, 19, 14, 10, 7, 4,
+ * 1, 0: rank 0 runs 12 tasks. A fixed queue of 2 would let it run 100 / 3 = 33; so would a
+ * worker that waits for each result to be received before its next task (measured: 48). The
+ * bound 20 leaves room for a loaded machine. */
+START_TEST(a_slow_rank_0_does_not_starve_the_workers)
+{
+    run r = {NULL, -1, -1, 0, 100, 0, 0, 0, "", 1, 0};
+    int rc = ps_dist_run(g_dist, 100, NULL, 0, work, sink, &r);
+    if (is_root()) {
+        ck_assert_msg(rc == 0, "%s", ps_error_message());
+        ck_assert_msg(!r.bad, "%s", r.why);
+        ck_assert_int_eq(r.sunk, 100);
+        if (ps_dist_size(g_dist) == 2)
+            ck_assert_msg(r.ran_here <= 20, "rank 0 ran %lld of 100 tasks with %d ranks",
+                          (long long)r.ran_here, ps_dist_size(g_dist));
     }
 }
 END_TEST
@@ -185,6 +213,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, skipped_tasks_neither_run_nor_sunk);
     tcase_add_test(tc, work_failure_stops_the_run_with_its_message);
     tcase_add_test(tc, sink_failure_stops_the_run);
+    tcase_add_test(tc, a_slow_rank_0_does_not_starve_the_workers);
     tcase_add_test(tc, availability_is_reported);
     suite_add_tcase(s, tc);
     return s;
@@ -199,7 +228,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (g_die_rank >= 0) { /* the dead-rank scenario: one run, then report */
-        run r = {NULL, -1, -1, 0, 1000, 0, 0, 0, ""};
+        run r = {NULL, -1, -1, 0, 1000, 0, 0, 0, "", 0, 0};
         int rc = ps_dist_run(g_dist, 1000, NULL, 0, work, sink, &r);
         if (is_root())
             fprintf(stderr, "test_dist: run returned %d after %lld tasks: %s\n", rc,
