@@ -282,6 +282,26 @@ void ps_label_scan_clear(ps_label_scan *s)
     memset(s, 0, sizeof *s);
 }
 
+/* 1 when any of the n bytes at p is non-zero. Label maps are mostly background, so this is
+ * the whole cost of a scan: 256 bytes per step, ORed as 64-bit words with one test per step
+ * (the compiler vectorises it; PS_HOT: clones for AVX-512 and AVX2). */
+PS_HOT static int row_has_label(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        uint64_t w[32], acc = 0;
+        memcpy(w, p + i, sizeof w);
+        for (int t = 0; t < 32; t++)
+            acc |= w[t];
+        if (acc)
+            return 1;
+    }
+    unsigned acc = 0;
+    for (; i < n; i++)
+        acc |= p[i];
+    return acc != 0;
+}
+
 int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out)
 {
     memset(out, 0, sizeof *out);
@@ -294,23 +314,14 @@ int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out)
     label_set set = {ps_calloc(64, sizeof(int32_t)), 64, 0};
     if (!set.keys)
         return PS_ERR_NOMEM;
-    /* Row by row: a row's background is skipped 32 bytes at a time (as in collect_labels);
-     * only rows with a label are looked at voxel by voxel. */
+    /* Row by row: a row is first tested for any non-zero byte (row_has_label, at memory
+     * speed); only rows with a label are looked at voxel by voxel. */
     const size_t esz = v->dtype == PS_DT_UINT8 ? 1 : 4;
     const size_t row_bytes = (size_t)nx * esz;
     for (int64_t k = 0; k < nz; k++) {
         for (int64_t j = 0; j < ny; j++) {
             const unsigned char *row = (const unsigned char *)v->data + (size_t)(k * ny + j) * row_bytes;
-            size_t b = 0;
-            uint64_t acc = 0;
-            for (; b + 32 <= row_bytes && !acc; b += 32) {
-                uint64_t w[4];
-                memcpy(w, row + b, sizeof w);
-                acc = w[0] | w[1] | w[2] | w[3];
-            }
-            for (size_t t = b; t < row_bytes && !acc; t++)
-                acc = row[t];
-            if (!acc)
+            if (!row_has_label(row, row_bytes))
                 continue;
             int64_t first = -1, last = -1;
             if (esz == 1) {

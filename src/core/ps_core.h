@@ -30,6 +30,17 @@ extern "C" {
 #define PS_NODISCARD
 #endif
 
+/* PS_HOT: a hot loop compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline
+ * x86-64; the loader picks one at start-up by CPU features (GCC function multi-versioning;
+ * "arch=<cpu model>" clones would be chosen only on that exact model). Within one machine the
+ * code path is fixed, so results stay independent of the thread count; integer loops give the
+ * same answer in every clone. Internal: not for the public headers' users. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PS_HOT
+#endif
+
 /* ---- status codes ------------------------------------------------------------------- */
 enum ps_status {
     PS_OK = 0,

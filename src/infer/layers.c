@@ -10,15 +10,7 @@
 
 #include "net_internal.h"
 
-/* Hot loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64;
- * the loader picks one at start-up by CPU features (GCC function multi-versioning; "arch=<cpu
- * model>" clones would be chosen only on that exact model). Within one machine the code path
- * is fixed, so results stay independent of the thread count. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define PS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PS_HOT
-#endif
+/* Hot loops are PS_HOT (ps_core.h): one clone per x86-64 level, picked at load time. */
 
 /* ---- instance norm + LeakyReLU ------------------------------------------------------------
  * Two passes over the map: one reads it and sums x - x0 and (x - x0)^2 per channel in double

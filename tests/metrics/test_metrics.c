@@ -1086,8 +1086,12 @@ END_TEST
 START_TEST(test_label_scan_and_box)
 {
     rng_state = 0x5eed5eedull;
-    for (int trial = 0; trial < 12; trial++) {
-        int64_t nx = 37 + trial, ny = 21, nz = 9 + trial % 3;
+    for (int trial = 0; trial < 18; trial++) {
+        /* trials 12..17: rows of 256, 302 and 348 bytes (uint8) and of 416, 520 and 624 bytes
+         * (int32), so the scan's 256-byte steps and their tails both hold labels, and one
+         * voxel sits at the last and one at the first byte of a row */
+        int64_t nx = trial < 12 ? 37 + trial : trial % 2 ? 13 * trial - 65 : 256 + 23 * (trial - 12);
+        int64_t ny = 21, nz = 9 + trial % 3;
         ps_dtype dt = trial % 2 ? PS_DT_INT32 : PS_DT_UINT8;
         ps_volume *a = mkvol(nx, ny, nz, 0.8, 0.9, 2.5, dt);
         ps_volume *b = mkvol(nx, ny, nz, 0.8, 0.9, 2.5, dt);
@@ -1098,6 +1102,10 @@ START_TEST(test_label_scan_and_box)
             int64_t j = (int64_t)(rng_unif() * (double)(ny - 6)) + 3;
             int64_t k = (int64_t)(rng_unif() * (double)nz);
             box(n % 2 ? a : b, i, i + 3, j, j + 2, k, k + 1, lab);
+        }
+        if (trial >= 12) {
+            box(a, nx - 1, nx, 2, 3, 1, 2, 2);
+            box(b, 0, 1, ny - 1, ny, nz - 1, nz, 1);
         }
         ps_label_scan sa, sb;
         ck_assert_int_eq(ps_label_scan_volume(a, &sa), 0);
