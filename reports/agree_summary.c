@@ -845,6 +845,8 @@ int ps_report_agreement_dist(const ps_manifest *m, const ps_agree_options *ao,
     o.journal = journal;
     ps_agree_tables t;
     if (!rc)
+        rc = ps_agree_check_by(m, ro->by, ro->nby);
+    if (!rc)
         rc = ps_agreement_run_dist(m, ao, ctx, &o, extra, out_dir, root ? &t : NULL, counts,
                                    info);
     int ran = !rc;

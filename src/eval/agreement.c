@@ -431,6 +431,33 @@ static const char *const models_cols[] = {
     "model_mean_hd95", "raters_mean_hd95", "ged", "message"};
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+int ps_agree_check_by(const ps_manifest *m, const char *const *by, int nby)
+{
+    for (int b = 0; b < nby; b++) {
+        int found = 0;
+        for (int c = 0; c < NCOLS(cases_cols) && !found; c++)
+            found = !strcmp(by[b], cases_cols[c]);
+        for (int k = 0; k < m->nmeta && !found; k++)
+            found = !strncmp(by[b], "meta:", 5) && !strcmp(by[b] + 5, m->meta_keys[k]);
+        if (found)
+            continue;
+        char *cols = NULL; /* the case table's columns, as the table reader lists them */
+        for (int c = 0; c < NCOLS(cases_cols) + m->nmeta; c++) {
+            const char *name = c < NCOLS(cases_cols) ? cases_cols[c] : m->meta_keys[c - NCOLS(cases_cols)];
+            char *next = ps_asprintf("%s%s%s%s", cols ? cols : "", cols ? ", " : "",
+                                     c < NCOLS(cases_cols) ? "" : "meta:", name);
+            free(cols);
+            if (!(cols = next))
+                return PS_ERR_NOMEM;
+        }
+        int rc = ps_error(PS_ERR_ARG, "--by: the case table has no column '%s' (columns are: %s)",
+                          by[b], cols);
+        free(cols);
+        return rc;
+    }
+    return PS_OK;
+}
+
 static int put_str(tw *w, const char *s)
 {
     return s ? tw_str(w, s) : tw_null(w);

@@ -281,6 +281,10 @@ void ps_agree_options_clear(ps_agree_options *o);
 /* Read a manifest for agreement / fuse (files are checked per case, so a missing file is an
  * error row of its case, not a failure) and create out_dir (may be NULL) when missing. */
 int ps_agree_open(const char *manifest, const char *out_dir, ps_manifest **m);
+/* PS_ERR_ARG naming the column (and listing the valid ones) unless every one of by[0..nby) is
+ * a column of the case table an agreement run on m writes (the aggregates group by those):
+ * checked before the run, so a mistyped --by costs no work. */
+int ps_agree_check_by(const ps_manifest *m, const char *const *by, int nby);
 
 typedef struct ps_agree_summary {
     int64_t cases, cases_failed, pairs, sessions, model_rows, empty_masks;

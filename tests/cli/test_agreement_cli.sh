@@ -73,6 +73,10 @@ check_contains "the matrix by meta:KEY" "$T/bym/dice_matrix.csv" "meta:scanner,l
 "$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/byx" --by nosuch -q 2>"$T/err"
 check_status "--by an unknown column is an argument error" 2 $?
 check_contains "unknown --by names the column" "$T/err" "nosuch"
+check_contains "unknown --by lists the case table's columns" "$T/err" "columns are: case, subject, modality, center, label, region, n_raters"
+check_contains "unknown --by lists the meta columns too" "$T/err" "message, meta:scanner)"
+[ ! -e "$T/byx/cases.csv" ] && [ ! -e "$T/byx/agreement.journal" ]
+check_status "unknown --by is refused before the run (no table, no journal)" 0 $?
 "$PANSEVAL" agreement --manifest "$T/by.tsv" --out-dir "$T/md" --format md -q
 check_contains "summary.md is a Markdown table" "$T/md/summary.md" "| label | statistic |"
 check_contains "dice_matrix.md is a Markdown table" "$T/md/dice_matrix.md" "| label | rater | ref | B | C |"
