@@ -50,6 +50,7 @@ enum { LARGE_HDR = 64, LARGE_CACHE = 8 };
 #define LARGE_CACHE_BYTES ((size_t)1 << 30)
 #define LARGE_TAG_SMALL 0x70736c61726773ULL /* "psmlargs" */
 #define LARGE_TAG_HUGE 0x70736c61726768ULL
+#define LARGE_TAG_MAP 0x70736c6172676dULL /* a fresh zeroed mapping (ps_calloc_large) */
 
 typedef struct large_hdr {
     uint64_t tag;
@@ -162,6 +163,42 @@ void *ps_malloc_large(size_t size)
     return base + LARGE_HDR;
 }
 
+/* Zeroed blocks: below LARGE_MIN zeroed heap memory; from LARGE_MIN on a fresh anonymous
+ * mapping, whose pages the kernel provides zeroed when they are first touched, so a consumer
+ * that writes a few pieces of a large buffer (the sparse inflate of a label map) pays for
+ * those pieces only. Not cached: a released block holds data, and cached blocks are not zero. */
+void *ps_calloc_large(size_t size)
+{
+    if (size > SIZE_MAX - LARGE_HDR - LARGE_HUGE) {
+        ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+        return NULL;
+    }
+    size_t total = size + LARGE_HDR;
+    unsigned char *base;
+    uint64_t tag = LARGE_TAG_SMALL;
+    if (total < LARGE_MIN) {
+        void *p = NULL;
+        if (posix_memalign(&p, LARGE_HDR, total)) {
+            ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+            return NULL;
+        }
+        memset(p, 0, total);
+        base = p;
+    } else {
+        tag = LARGE_TAG_MAP;
+        total = (total + 4095) / 4096 * 4096;
+        void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+            return NULL;
+        }
+        base = p;
+    }
+    large_hdr h = {tag, total};
+    memcpy(base, &h, sizeof h);
+    return base + LARGE_HDR;
+}
+
 void ps_free_large(void *p)
 {
     if (!p)
@@ -171,6 +208,8 @@ void ps_free_large(void *p)
     memcpy(&h, base, sizeof h);
     if (h.tag == LARGE_TAG_HUGE)
         large_cache_put(base, h.total);
+    else if (h.tag == LARGE_TAG_MAP)
+        munmap(base, h.total);
     else
         free(base);
 }

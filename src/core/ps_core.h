@@ -181,6 +181,9 @@ void *ps_realloc_array(void *p, size_t n, size_t size);
  * Release with ps_free_large(), never free(). */
 void *ps_malloc_large(size_t size);
 void ps_free_large(void *p); /* accepts NULL */
+/* The same, zero-filled; a large one is a fresh mapping whose untouched pages cost nothing
+ * (never a cached block). Release with ps_free_large(). */
+void *ps_calloc_large(size_t size);
 /* Free the cached blocks (they are reachable, not leaked, until then). */
 void ps_large_cache_release(void);
 char *ps_strdup(const char *s);
