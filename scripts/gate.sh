@@ -3,7 +3,7 @@
 #   1. build-asan/: clang, debugoptimized, -Db_sanitize=address,undefined (UBSan findings
 #      fatal: -fno-sanitize-recover=undefined) with the libFuzzer targets (-Dfuzz=true);
 #      every unit and CLI test runs under it;
-#   2. each fuzz target (tests/fuzz) runs for PS_GATE_FUZZ_S seconds (default 15, four
+#   2. each fuzz target (tests/fuzz) runs for PS_GATE_FUZZ_S seconds (default 12, five
 #      targets: about 60 s) from seeds made of the committed fixtures;
 #   3. cppcheck (warning and portability checks) on the library folders: src/* except the
 #      CLI, metrics, stats, reports. A finding is fatal unless suppressed inline with
@@ -12,7 +12,7 @@
 # plus one per fuzz target and one for cppcheck); exit status 0 when nothing failed.
 set -u
 cd "$(dirname "$0")/.."
-fuzz_s=${PS_GATE_FUZZ_S:-15}
+fuzz_s=${PS_GATE_FUZZ_S:-12}
 passed=0; failed=0
 ok() { passed=$((passed + 1)); echo "gate: ok: $1"; }
 bad() { failed=$((failed + 1)); echo "gate: FAILED: $1"; }
@@ -48,7 +48,7 @@ echo "gate: ASan/UBSan tests: $p passed, $f failed"
 # ---- 2. fuzz targets ------------------------------------------------------------------------
 seeds=$(mktemp -d "${TMPDIR:-/tmp}/panseval-gate.XXXXXX")
 trap 'rm -rf "$seeds"' EXIT INT TERM
-mkdir -p "$seeds/nifti" "$seeds/table" "$seeds/ckpt" "$seeds/json" "$seeds/out"
+mkdir -p "$seeds/nifti" "$seeds/table" "$seeds/ckpt" "$seeds/json" "$seeds/inflate" "$seeds/out"
 for f in $(find tests/golden -name '*.json' | head -50); do cp "$f" "$seeds/json/$(echo "$f" | tr / _)"; done
 n=0
 for f in tests/golden/io/*.nii tests/golden/io/*.nii.gz tests/golden/io/*.hdr \
@@ -62,6 +62,9 @@ for f in tests/golden/io/*.nii tests/golden/io/*.nii.gz tests/golden/io/*.hdr \
       n=$((n + 1)); { printf "\\$(printf %03o "$m")"; gzip -dc "$f"; } > "$seeds/nifti/s$n"
     done ;;
   esac
+done
+for f in tests/golden/io/*.nii.gz; do
+  [ -f "$f" ] || continue; n=$((n + 1)); { printf '\000\000'; cat "$f"; } > "$seeds/inflate/g$n"
 done
 cp tests/golden/io/*.tsv "$seeds/table/"
 printf 'case,dice,"note, quoted"\r\np001,0.91,"a ""b""\nc"\n' > "$seeds/table/quoted.csv"
@@ -96,6 +99,7 @@ run_fuzz nifti build-asan/tests/io/fuzz_nifti "$seeds/nifti" 65536
 run_fuzz table build-asan/tests/io/fuzz_table "$seeds/table" 4096
 run_fuzz checkpoint build-asan/tests/infer/fuzz_checkpoint "$seeds/ckpt" 300000
 run_fuzz json build-asan/tests/io/fuzz_json "$seeds/json" 65536
+run_fuzz inflate build-asan/tests/io/fuzz_inflate "$seeds/inflate" 65536
 
 # ---- 3. cppcheck ---------------------------------------------------------------------------
 dirs=$(for d in src/*/; do [ "$d" = src/cli/ ] || printf '%s ' "${d%/}"; done)

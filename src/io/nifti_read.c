@@ -608,10 +608,11 @@ static int read_plain(FILE *f, const char *path, const unsigned char *head, size
 
 /* Allocate the block for vox_offset + nbytes bytes of decompressed stream, padded at the
  * front so that the voxel data (at vox_offset) are 16-byte aligned. */
-static unsigned char *alloc_stream_block(const nifti_hdr *h, unsigned char **stream)
+static unsigned char *alloc_stream_block(const nifti_hdr *h, unsigned char **stream, int zero)
 {
     size_t pad = (size_t)((16 - h->vox_offset % 16) % 16);
-    unsigned char *block = ps_malloc_large(pad + (size_t)h->vox_offset + h->nbytes);
+    size_t n = pad + (size_t)h->vox_offset + h->nbytes;
+    unsigned char *block = zero ? ps_calloc_large(n) : ps_malloc_large(n);
     if (block)
         *stream = block + pad;
     return block;
@@ -628,10 +629,12 @@ static const char *deflate_result_name(enum libdeflate_result r)
 }
 
 /* The voxel data of a gzip-compressed file; `known`, *hout as for read_plain. *bout is the
- * allocation and *dout the voxels inside it. */
+ * allocation and *dout the voxels inside it. With nz (a label map), a file held in memory is
+ * first inflated sparsely into zeroed memory (ps_io_inflate_sparse) and *nz gets its piece
+ * map; when that path declines, *nz stays NULL and libdeflate reads the file as always. */
 static int read_gzip(FILE *f, const char *path, const unsigned char *first, size_t nfirst,
                      uint64_t fsize, uint64_t one_pass_max, const nifti_hdr *known,
-                     nifti_hdr *hout, unsigned char **bout, void **dout)
+                     nifti_hdr *hout, unsigned char **bout, void **dout, uint8_t **nz)
 {
     unsigned char *zbuf = NULL, *block = NULL;
     gz_stream gz;
@@ -693,9 +696,31 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
         goto fail;
     }
     unsigned char *stream = NULL;
-    if (!(block = alloc_stream_block(&h, &stream))) {
+    /* the sparse path: one member of a file in memory, on a little-endian machine */
+    static const uint16_t one = 1;
+    int sparse = nz && in_memory && total <= one_pass_max && *(const unsigned char *)&one == 1;
+    if (!(block = alloc_stream_block(&h, &stream, sparse))) {
         rc = ps_error_context(PS_ERR_NOMEM, "%s", path);
         goto fail;
+    }
+    if (sparse) {
+        size_t pieces = (size_t)(h.nbytes / PS_SPARSE_PIECE) + 1;
+        uint8_t *map = ps_calloc(pieces, 1);
+        if (!map) {
+            rc = ps_error_context(PS_ERR_NOMEM, "%s", path);
+            goto fail;
+        }
+        if (ps_io_inflate_sparse(zbuf, (size_t)fsize, stream + h.vox_offset,
+                                 (uint64_t)h.vox_offset, h.nbytes, map) == PS_OK) {
+            gz_close(&gz);
+            free(zbuf);
+            *hout = h;
+            *bout = block;
+            *dout = stream + h.vox_offset;
+            *nz = map;
+            return PS_OK;
+        }
+        free(map); /* declined: libdeflate overwrites the whole block below */
     }
 
     size_t filled = 0; /* bytes of the decompressed stream in place */
@@ -778,7 +803,7 @@ int ps_volume_read(const char *path, ps_volume **out)
 /* Read one file: a .nii (known == NULL: the header comes first in it) or the .img of a pair
  * whose header is `known`. On success *h, *block and *data are set for make_volume. */
 static int read_file(const char *path, uint64_t one_pass_max, const nifti_hdr *known,
-                     nifti_hdr *h, unsigned char **block, void **data)
+                     nifti_hdr *h, unsigned char **block, void **data, uint8_t **nz)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -800,7 +825,7 @@ static int read_file(const char *path, uint64_t one_pass_max, const nifti_hdr *k
         if (!rc && got == 0) {
             rc = ps_error(PS_ERR_FORMAT, "%s: empty file", path);
         } else if (!rc && got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
-            rc = read_gzip(f, path, head, got, fsize, one_pass_max, known, h, block, data);
+            rc = read_gzip(f, path, head, got, fsize, one_pass_max, known, h, block, data, nz);
         } else if (!rc) {
             rc = read_plain(f, path, head, got, fsize, known, h, block);
             *data = *block;
@@ -918,7 +943,21 @@ static int check_no_spm_mat(const char *path, size_t suffix_len)
     return rc;
 }
 
+static int volume_read(const char *path, uint64_t one_pass_max, ps_volume **out, uint8_t **nz);
+
 int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **out)
+{
+    return volume_read(path, one_pass_max, out, NULL);
+}
+
+int ps_io_volume_read_sparse(const char *path, ps_volume **out, uint8_t **nz)
+{
+    *nz = NULL;
+    return volume_read(path, PS_GZ_ONE_PASS_MAX, out, nz);
+}
+
+/* nz: as for read_gzip (NULL: the ordinary path only) */
+static int volume_read(const char *path, uint64_t one_pass_max, ps_volume **out, uint8_t **nz)
 {
     *out = NULL;
     if (!path)
@@ -929,7 +968,7 @@ int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **ou
     int is_hdr = 0, rc;
     size_t sfx = pair_suffix(path, &is_hdr);
     if (!sfx) {
-        rc = read_file(path, one_pass_max, NULL, &h, &block, &data);
+        rc = read_file(path, one_pass_max, NULL, &h, &block, &data, nz);
     } else {
         char *other = pair_partner(path, sfx, is_hdr);
         if (!other)
@@ -940,10 +979,14 @@ int ps_io_volume_read_ex(const char *path, uint64_t one_pass_max, ps_volume **ou
         if (!rc && ph.analyze)
             rc = check_no_spm_mat(path, sfx);
         if (!rc)
-            rc = read_file(img_path, one_pass_max, &ph, &h, &block, &data);
+            rc = read_file(img_path, one_pass_max, &ph, &h, &block, &data, nz);
         free(other);
     }
-    if (rc)
-        return rc;
-    return make_volume(path, &h, block, data, out);
+    if (!rc)
+        rc = make_volume(path, &h, block, data, out);
+    if (rc && nz) {
+        free(*nz);
+        *nz = NULL;
+    }
+    return rc;
 }

@@ -119,6 +119,17 @@ int ps_volume_read(const char *path, ps_volume **out);
  * dim > 1) PS_ERR_FORMAT naming the dims. */
 int ps_volume_read_labels(const char *path, ps_volume **out);
 
+/* The same, with the map of the pieces of the label map that hold a label: *nz[p] = 1 when
+ * bytes [p * PS_VOLUME_PIECE, (p + 1) * PS_VOLUME_PIECE) of v->data hold a non-zero byte, 0
+ * when they are all zero (malloc'd, one byte per piece; free() it). *nz is NULL when no map
+ * is known (a file that is not gzip-compressed, a label map that had to be converted, a
+ * stream the sparse inflate declined): then every piece must be looked at. A .nii.gz label map
+ * is inflated so that only its non-zero pieces are written (most of a CT label map is
+ * background; see src/io/inflate_sparse.c), and every consumer that reads only the marked
+ * pieces skips the rest; the voxels are the same bytes either way. */
+#define PS_VOLUME_PIECE 4096
+int ps_volume_read_labels_map(const char *path, ps_volume **out, uint8_t **nz);
+
 /* Read an image as float32 with scl_slope/scl_inter applied in double precision (3D or 4D;
  * no copy for an unscaled float32 file). */
 int ps_volume_read_float(const char *path, ps_volume **out);

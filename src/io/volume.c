@@ -262,10 +262,23 @@ static int labels_from_stored(ps_volume *v)
 
 int ps_volume_read_labels(const char *path, ps_volume **out)
 {
+    uint8_t *nz = NULL;
+    int rc = ps_volume_read_labels_map(path, out, &nz);
+    free(nz);
+    return rc;
+}
+
+int ps_volume_read_labels_map(const char *path, ps_volume **out, uint8_t **nz)
+{
+    *out = NULL;
     ps_volume *v = NULL;
-    int rc = ps_volume_read(path, &v);
+    int rc = ps_io_volume_read_sparse(path, &v, nz);
     if (rc)
         return rc;
+    if (*nz && (v->dtype != PS_DT_UINT8 || has_scaling(v))) {
+        free(*nz); /* converted below: the map of the stored bytes does not describe the result */
+        *nz = NULL;
+    }
     if (v->nc > 1) {
         rc = ps_error(PS_ERR_FORMAT,
                       "%s: expected a 3D label map, got a 4D image of %lldx%lldx%lldx%lld voxels",
@@ -276,6 +289,8 @@ int ps_volume_read_labels(const char *path, ps_volume **out)
     }
     if (rc) {
         ps_volume_free(v);
+        free(*nz);
+        *nz = NULL;
         return rc;
     }
     *out = v;
