@@ -304,6 +304,20 @@ PS_HOT static int row_has_label(const unsigned char *p, size_t n)
 
 int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out)
 {
+    return ps_label_scan_volume_map(v, NULL, out);
+}
+
+/* 1 when the piece map nz says bytes [a, a + n) of the data are all zero. */
+static int pieces_zero(const uint8_t *nz, size_t a, size_t n)
+{
+    for (size_t p = a / PS_VOLUME_PIECE, e = (a + n - 1) / PS_VOLUME_PIECE; p <= e; p++)
+        if (nz[p])
+            return 0;
+    return 1;
+}
+
+int ps_label_scan_volume_map(const ps_volume *v, const uint8_t *map, ps_label_scan *out)
+{
     memset(out, 0, sizeof *out);
     const int64_t nx = v->geom.dim[0], ny = v->geom.dim[1], nz = v->geom.dim[2];
     if (v->dtype != PS_DT_UINT8 && v->dtype != PS_DT_INT32)
@@ -319,8 +333,14 @@ int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out)
     const size_t esz = v->dtype == PS_DT_UINT8 ? 1 : 4;
     const size_t row_bytes = (size_t)nx * esz;
     for (int64_t k = 0; k < nz; k++) {
+        /* with a piece map, a slice (then a row) whose pieces are all zero is not read */
+        if (map && pieces_zero(map, (size_t)(k * ny) * row_bytes, (size_t)ny * row_bytes))
+            continue;
         for (int64_t j = 0; j < ny; j++) {
-            const unsigned char *row = (const unsigned char *)v->data + (size_t)(k * ny + j) * row_bytes;
+            const size_t at = (size_t)(k * ny + j) * row_bytes;
+            const unsigned char *row = (const unsigned char *)v->data + at;
+            if (map && pieces_zero(map, at, row_bytes))
+                continue;
             if (!row_has_label(row, row_bytes))
                 continue;
             int64_t first = -1, last = -1;

@@ -113,6 +113,9 @@ typedef struct ps_label_scan {
     int64_t lo[3], hi[3];
 } ps_label_scan;
 int ps_label_scan_volume(const ps_volume *v, ps_label_scan *out);
+/* The same with the piece map of ps_volume_read_labels_map (NULL = none): only the pieces it
+ * marks are read, and the result is the same. */
+int ps_label_scan_volume_map(const ps_volume *v, const uint8_t *map, ps_label_scan *out);
 void ps_label_scan_clear(ps_label_scan *s); /* accepts a zeroed struct */
 
 typedef enum ps_case_status {

@@ -90,9 +90,11 @@ static void read_side(side *sd)
 {
     memset(&sd->scan, 0, sizeof sd->scan);
     sd->vol = NULL;
-    sd->rc = ps_volume_read_labels(sd->path, &sd->vol);
+    uint8_t *map = NULL; /* the pieces that hold a label: the scan reads only those */
+    sd->rc = ps_volume_read_labels_map(sd->path, &sd->vol, &map);
     if (!sd->rc)
-        sd->rc = ps_label_scan_volume(sd->vol, &sd->scan);
+        sd->rc = ps_label_scan_volume_map(sd->vol, map, &sd->scan);
+    free(map);
     if (sd->rc)
         snprintf(sd->msg, sizeof sd->msg, "%s", ps_error_message());
 }
