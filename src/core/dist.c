@@ -11,8 +11,10 @@
  * PS_DIST_DEPTH_MIN and PS_DIST_DEPTH_MAX. A deep queue early keeps a worker fed through a
  * long task on rank 0 (with a fixed depth of 2, a worker of `metrics` sat idle a third of
  * the time behind rank 0's large CT cases); a shallow one at the end keeps the last tasks
- * spread over the ranks. Every RESULT is answered with the next indices. Rank 0 runs a task itself only when no message
- * is waiting, and between its tasks it answers every message (MPI_Iprobe). Results are held
+ * spread over the ranks. Every RESULT is answered with the next indices. A worker does not
+ * wait for its sent results before its next task (see outbox). Rank 0 runs a task itself
+ * only when no message is waiting, and before it does it polls until no result has arrived
+ * for 50 us (see drain); between its tasks it answers every message. Results are held
  * until their predecessors are sunk; no index is handed out beyond the lowest unsunk one +
  * window, which bounds what is held. After a fatal error (a worker's work function, rank 0's
  * own task or the sink) rank 0 sends stop to every worker and receives what is still under
@@ -279,7 +281,9 @@ static void skip_forward(coord *c)
 static int depth(const coord *c)
 {
     int64_t d = c->unassigned / (2 * (int64_t)c->size);
-    return d < PS_DIST_DEPTH_MIN ? PS_DIST_DEPTH_MIN : d > PS_DIST_DEPTH_MAX ? PS_DIST_DEPTH_MAX : (int)d;
+    return d < PS_DIST_DEPTH_MIN   ? PS_DIST_DEPTH_MIN
+           : d > PS_DIST_DEPTH_MAX ? PS_DIST_DEPTH_MAX
+                                   : (int)d;
 }
 
 /* An index to run, or -1 when none may be handed out now. */

@@ -443,9 +443,10 @@ int ps_agree_check_by(const ps_manifest *m, const char *const *by, int nby)
             continue;
         char *cols = NULL; /* the case table's columns, as the table reader lists them */
         for (int c = 0; c < NCOLS(cases_cols) + m->nmeta; c++) {
-            const char *name = c < NCOLS(cases_cols) ? cases_cols[c] : m->meta_keys[c - NCOLS(cases_cols)];
+            const int fixed = c < NCOLS(cases_cols);
+            const char *name = fixed ? cases_cols[c] : m->meta_keys[c - NCOLS(cases_cols)];
             char *next = ps_asprintf("%s%s%s%s", cols ? cols : "", cols ? ", " : "",
-                                     c < NCOLS(cases_cols) ? "" : "meta:", name);
+                                     fixed ? "" : "meta:", name);
             free(cols);
             if (!(cols = next))
                 return PS_ERR_NOMEM;
