@@ -3,7 +3,8 @@
 #   - the synthetic set of bench/gen_scale.c (2,117 cases: 1,350 CT 512x512x(80-250), 767 MRI
 #     320x260x(40-80), two models), or every EVERY-th case of it (same CT/MRI mix);
 #   - `panseval metrics -j 2` (both models: Dice, HD95, ASSD, NSD, ...) against the time to
-#     only read and inflate every file once (bench/inflate_only.c: libdeflate, 2 threads);
+#     only read and inflate every file once (bench/inflate_only.c: libdeflate, 2 threads),
+#     and against panseval's own reader alone (bench/read_only.c: the sparse inflate);
 #   - peak memory (max RSS): one case repeated 10 and 100 times must peak the same;
 #   - `mpirun -n 2 ... --mpi -j 1` against one process with -j 2;
 #   - a projection to N nodes from the measured cost per case.
@@ -38,6 +39,11 @@ t() { # "wall,cpu" seconds of the shell command $1 (cpu = user + system, childre
 }
 cc -O2 -fopenmp bench/inflate_only.c -ldeflate -o "$W/inflate_only"
 inflate="$W/inflate_only 2 < $W/files"
+# panseval's own reader alone (the sparse inflate of label maps), linked to the build's library
+lib=$(dirname "$(dirname "$(dirname "$PV")")")
+cc -O2 -fopenmp -Isrc/core -Isrc/io -I"$lib" bench/read_only.c -L"$lib" -l:libpanseval.so.0.1.0 \
+  -Wl,-rpath,"$(cd "$lib" && pwd)" -o "$W/read_only"
+readonly_="$W/read_only 2 < $W/files"
 # the baseline of bench/bench_metrics.sh: libdeflate-gunzip of every file (fresh buffers and
 # the output written, as a program that needs the voxels in new memory pays)
 gunzip="xargs -P 2 -n 16 libdeflate-gunzip -c < $W/files > /dev/null"
@@ -48,9 +54,10 @@ median() { # median of field $1 (1 wall, 2 cpu) of "wall,cpu" words on stdin
   tr ' ' '\n' | grep . | cut -d, -f"$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'
 }
 
-ti=""; tm=""; tp=""; tg=""
+ti=""; tm=""; tp=""; tg=""; tr=""
 for r in $(seq "$RUNS"); do
   ti="$ti $(t "$inflate")"
+  tr="$tr $(t "$readonly_")"
   if command -v libdeflate-gunzip >/dev/null; then tg="$tg $(t "$gunzip")"; fi
   tm="$tm $(t "$metrics")"
   if command -v mpirun >/dev/null && "$PV" metrics --help | grep -q -- --mpi; then
@@ -65,8 +72,11 @@ if [ -n "$tg" ]; then
   mg=$(echo $tg | median 1); cg=$(echo $tg | median 2)
   echo "libdeflate-gunzip (2 processes):   runs$tg; median wall $mg s, cpu $cg s"
 fi
+mr=$(echo $tr | median 1); cr=$(echo $tr | median 2)
+echo "panseval read only (2 threads):    runs$tr; median wall $mr s, cpu $cr s (ps_volume_read_labels_map)"
 echo "panseval metrics -j 2:             runs$tm; median wall $mm s, cpu $cm s"
 echo "ratio metrics / inflate:           wall $(echo "$mm $mi" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cm $ci" | awk '{printf "%.2f", $1 / $2}') (target <= 1.3)"
+echo "ratio metrics / panseval read only: wall $(echo "$mm $mr" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cm $cr" | awk '{printf "%.2f", $1 / $2}') (the metrics proper)"
 [ -n "$tg" ] && echo "ratio metrics / libdeflate-gunzip: wall $(echo "$mm $mg" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cm $cg" | awk '{printf "%.2f", $1 / $2}')"
 if [ -n "$tp" ]; then
   mp=$(echo $tp | median 1); cp=$(echo $tp | median 2)
