@@ -6,7 +6,7 @@
 #     only read and inflate every file once (bench/inflate_only.c: libdeflate, 2 threads),
 #     and against panseval's own reader alone (bench/read_only.c: the sparse inflate);
 #   - peak memory (max RSS): one case repeated 10 and 100 times must peak the same;
-#   - `mpirun -n 2 ... --mpi -j 1` against one process with -j 2;
+#   - `mpirun -n 2 ... --mpi -j 1` against one process with -j 2 and `mpirun -n 1 --mpi -j 2`;
 #   - a projection to N nodes from the measured cost per case.
 # Every configuration is run RUNS times (default 3), alternating, and the median is quoted.
 # Usage: bench/bench_scale.sh [SET_DIR]   env: EVERY=7 RUNS=3 PANSEVAL=build/src/cli/panseval
@@ -50,11 +50,14 @@ gunzip="xargs -P 2 -n 16 libdeflate-gunzip -c < $W/files > /dev/null"
 metrics="$PV metrics --manifest $SET/bench_subset.tsv -j 2 -o $W/m.csv --no-progress"
 mpi2="mpirun -n 2 --oversubscribe --allow-run-as-root $PV metrics --manifest \
   $SET/bench_subset.tsv --mpi -j 1 -o $W/mpi.csv --no-progress"
+# one rank with 2 threads needs its 2 cores: OpenMPI binds a rank to one core by default
+mpi1="mpirun -n 1 --map-by slot:PE=2 --allow-run-as-root $PV metrics --manifest \
+  $SET/bench_subset.tsv --mpi -j 2 -o $W/mpi1.csv --no-progress"
 median() { # median of field $1 (1 wall, 2 cpu) of "wall,cpu" words on stdin
   tr ' ' '\n' | grep . | cut -d, -f"$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'
 }
 
-ti=""; tm=""; tp=""; tg=""; tr=""
+ti=""; tm=""; tp=""; tg=""; tr=""; t1=""
 for r in $(seq "$RUNS"); do
   ti="$ti $(t "$inflate")"
   tr="$tr $(t "$readonly_")"
@@ -62,6 +65,7 @@ for r in $(seq "$RUNS"); do
   tm="$tm $(t "$metrics")"
   if command -v mpirun >/dev/null && "$PV" metrics --help | grep -q -- --mpi; then
     tp="$tp $(t "$mpi2")"
+    t1="$t1 $(t "$mpi1")"
   fi
 done
 mi=$(echo $ti | median 1); mm=$(echo $tm | median 1)
@@ -82,7 +86,11 @@ if [ -n "$tp" ]; then
   mp=$(echo $tp | median 1); cp=$(echo $tp | median 2)
   echo "mpirun -n 2 --mpi -j 1:            runs$tp; median wall $mp s, cpu $cp s"
   echo "ratio 2 ranks x 1 / 1 rank x 2:    wall $(echo "$mp $mm" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cp $cm" | awk '{printf "%.2f", $1 / $2}') (target <= 1.10)"
-  cmp -s "$W/m.csv" "$W/mpi.csv" && echo "mpirun output: byte-identical to one process"
+  m1=$(echo $t1 | median 1); c1=$(echo $t1 | median 2)
+  echo "mpirun -n 1 --map-by slot:PE=2 --mpi -j 2: runs$t1; median wall $m1 s, cpu $c1 s"
+  echo "ratio 2 ranks x 1 / mpirun 1 x 2:  wall $(echo "$mp $m1" | awk '{printf "%.2f", $1 / $2}'), cpu $(echo "$cp $c1" | awk '{printf "%.2f", $1 / $2}')"
+  cmp -s "$W/m.csv" "$W/mpi.csv" && cmp -s "$W/m.csv" "$W/mpi1.csv" &&
+    echo "mpirun output (1 and 2 ranks): byte-identical to one process"
 fi
 # memory over a run: the largest case of the subset repeated 10 and 100 times (distinct case
 # ids): the peak must not grow with the number of cases

@@ -92,6 +92,7 @@ int main_fuse(int argc, char **argv)
         fputs(USAGE, stdout);
         goto out;
     }
+    ps_context_check_threads(&common.ctx, CMD);
     if (optind < argc || !manifest || !out_dir) {
         status = optind < argc ? cli_usage_error(CMD, "unexpected argument '%s'", argv[optind])
                                : cli_usage_error(CMD, "--manifest and --out-dir are required");

@@ -217,6 +217,7 @@ int main_infer(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    ps_context_check_threads(&common.ctx, CMD);
     if (optind != argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!model_dir)

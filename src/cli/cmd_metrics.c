@@ -187,6 +187,8 @@ int main_metrics(int argc, char **argv)
     }
     const char *inputs[] = {manifest, ref, pred};
     ps_eval_plan *plan = NULL;
+    if (!status && !common.help)
+        ps_context_check_threads(&common.ctx, CMD);
     if (status || common.help)
         status = common.help ? (usage(stdout), 0) : status;
     else if (optind < argc)

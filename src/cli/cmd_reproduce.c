@@ -126,6 +126,8 @@ int main_reproduce(int argc, char **argv)
         default: status = cli_unknown_option(&common);
         }
     }
+    if (!status && !common.help)
+        ps_context_check_threads(&common.ctx, CMD);
     if (status || common.help) {
         if (common.help)
             usage(stdout);

@@ -1,4 +1,5 @@
 /* context.c - run context, logging and progress display. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "ps_core.h"
 #include "ps_config.h"
 
@@ -6,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -37,6 +39,29 @@ int ps_context_threads(const ps_context *ctx)
 #else
     return 1;
 #endif
+}
+
+int ps_cpus_available(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void ps_context_check_threads(const ps_context *ctx, const char *cmd)
+{
+    int want = ctx ? ctx->threads : 0, have = ps_cpus_available();
+    if (want <= have)
+        return;
+    ps_log(ctx, PS_LOG_WARN, "%s: -j %d asks for %d threads, but this process may "
+           "run on only %d CPU%s (its CPU affinity, set by the program that started it), so the "
+           "threads would share %s; under mpirun give each rank its cores (mpirun --map-by "
+           "slot:PE=%d, or --bind-to none), under srun ask for them (--cpus-per-task=%d)",
+           cmd, want, want, have, have == 1 ? "" : "s", have == 1 ? "it" : "them", want, want);
 }
 
 double ps_now_seconds(void)

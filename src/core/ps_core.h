@@ -94,6 +94,13 @@ void ps_context_init(ps_context *ctx);
 
 /* Resolved thread count (>= 1). */
 int ps_context_threads(const ps_context *ctx);
+/* The CPUs this process may run on (its CPU affinity; all online CPUs where that is unknown).
+ * mpirun binds each rank to one core by default, srun to --cpus-per-task. */
+int ps_cpus_available(void);
+/* A warning (ps_log, PS_LOG_WARN) when ctx->threads asks for more threads than
+ * ps_cpus_available(), naming the launcher options that give the cores; cmd names the
+ * command in it. */
+void ps_context_check_threads(const ps_context *ctx, const char *cmd);
 
 /* ---- logging -------------------------------------------------------------------------- */
 enum { PS_LOG_ERROR = 0, PS_LOG_WARN = 1, PS_LOG_INFO = 2, PS_LOG_DEBUG = 3 };

@@ -174,4 +174,17 @@ long=$(awk '{ s = $0; sub(/^-/, "", s); sub(/e.*/, "", s); gsub(/\./, "", s); su
 check_true "no number has more than 17 significant digits" test -z "$long"
 check_not_contains "no %.17g tails like 00000000000001" "$T/one.csv" "0000000000001"
 
+# --- -j beyond the CPUs the process may run on (as under mpirun's default binding): a warning --
+if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
+  taskset -c 0 "$PANSEVAL" metrics --ref "$R" --pred "$P" -j 2 -o "$T/j.csv" >"$T/out" 2>"$T/err"
+  check_status "-j 2 on one CPU still runs" 0 $?
+  check_contains "-j 2 on one CPU: a warning with the count" "$T/err" "-j 2 asks for 2 threads, but this process may run on only 1 CPU"
+  check_contains "the warning names mpirun's option" "$T/err" "mpirun --map-by slot:PE=2"
+  taskset -c 0 "$PANSEVAL" metrics --ref "$R" --pred "$P" -j 1 -o "$T/j1.csv" >"$T/out" 2>"$T/err"
+  check_not_contains "-j 1 on one CPU: no warning" "$T/err" "asks for"
+  taskset -c 0 "$PANSEVAL" metrics --ref "$R" --pred "$P" -j 2 -q -o "$T/jq.csv" >"$T/out" 2>"$T/err"
+  check_not_contains "-q silences the warning" "$T/err" "asks for"
+  check_true "the same table with the warning" cmp -s "$T/j.csv" "$T/j1.csv"
+fi
+
 cli_done
