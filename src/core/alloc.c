@@ -124,21 +124,32 @@ static void large_cache_put(void *base, size_t total)
     free(drop);
 }
 
-void *ps_malloc_large(size_t size)
+/* A block of `size` bytes after the header. zero: filled with zeros; from LARGE_MIN on a fresh
+ * anonymous mapping, whose pages the kernel provides zeroed when they are first touched, so a
+ * consumer that writes a few pieces of a large buffer (the sparse inflate of a label map) pays
+ * for those pieces only; never from the cache (its blocks hold old data). */
+static void *large_alloc(size_t size, int zero)
 {
     if (size > SIZE_MAX - LARGE_HDR - LARGE_HUGE) {
         ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
         return NULL;
     }
     size_t total = size + LARGE_HDR;
-    unsigned char *base;
+    unsigned char *base = NULL;
     uint64_t tag = LARGE_TAG_SMALL;
     if (total < LARGE_MIN) {
         void *p = NULL;
-        if (posix_memalign(&p, LARGE_HDR, total)) {
-            ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
-            return NULL;
-        }
+        if (posix_memalign(&p, LARGE_HDR, total))
+            goto nomem;
+        if (zero)
+            memset(p, 0, total);
+        base = p;
+    } else if (zero) {
+        tag = LARGE_TAG_MAP;
+        total = (total + 4095) / 4096 * 4096;
+        void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            goto nomem;
         base = p;
     } else {
         tag = LARGE_TAG_HUGE;
@@ -148,10 +159,8 @@ void *ps_malloc_large(size_t size)
             total = got;
         } else {
             void *p = NULL;
-            if (posix_memalign(&p, LARGE_HUGE, total)) {
-                ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
-                return NULL;
-            }
+            if (posix_memalign(&p, LARGE_HUGE, total))
+                goto nomem;
             base = p;
 #ifdef MADV_HUGEPAGE
             madvise(base, total, MADV_HUGEPAGE); /* advice only: failure changes nothing */
@@ -161,43 +170,13 @@ void *ps_malloc_large(size_t size)
     large_hdr h = {tag, total};
     memcpy(base, &h, sizeof h);
     return base + LARGE_HDR;
+nomem:
+    ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+    return NULL;
 }
 
-/* Zeroed blocks: below LARGE_MIN zeroed heap memory; from LARGE_MIN on a fresh anonymous
- * mapping, whose pages the kernel provides zeroed when they are first touched, so a consumer
- * that writes a few pieces of a large buffer (the sparse inflate of a label map) pays for
- * those pieces only. Not cached: a released block holds data, and cached blocks are not zero. */
-void *ps_calloc_large(size_t size)
-{
-    if (size > SIZE_MAX - LARGE_HDR - LARGE_HUGE) {
-        ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
-        return NULL;
-    }
-    size_t total = size + LARGE_HDR;
-    unsigned char *base;
-    uint64_t tag = LARGE_TAG_SMALL;
-    if (total < LARGE_MIN) {
-        void *p = NULL;
-        if (posix_memalign(&p, LARGE_HDR, total)) {
-            ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
-            return NULL;
-        }
-        memset(p, 0, total);
-        base = p;
-    } else {
-        tag = LARGE_TAG_MAP;
-        total = (total + 4095) / 4096 * 4096;
-        void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-            ps_error(PS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
-            return NULL;
-        }
-        base = p;
-    }
-    large_hdr h = {tag, total};
-    memcpy(base, &h, sizeof h);
-    return base + LARGE_HDR;
-}
+void *ps_malloc_large(size_t size) { return large_alloc(size, 0); }
+void *ps_calloc_large(size_t size) { return large_alloc(size, 1); }
 
 void ps_free_large(void *p)
 {

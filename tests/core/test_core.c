@@ -120,6 +120,39 @@ START_TEST(large_blocks)
 }
 END_TEST
 
+/* ps_calloc_large: zeros, never a recycled block (which holds old bytes), small and large. */
+START_TEST(large_zeroed_blocks)
+{
+    ps_large_cache_release();
+    const size_t mib = (size_t)1 << 20;
+    unsigned char *a = ps_malloc_large(20 * mib);
+    ck_assert_ptr_nonnull(a);
+    memset(a, 0xab, 20 * mib);
+    ps_free_large(a); /* cached, dirty */
+    unsigned char *z = ps_calloc_large(20 * mib);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_ptr_ne(z, a);
+    ck_assert_uint_eq((uintptr_t)z % 64, 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < 20 * mib; i += 4093) /* sampled over every page */
+        nonzero += z[i] != 0;
+    ck_assert_uint_eq(nonzero + z[20 * mib - 1], 0);
+    memset(z + 5 * mib, 3, 4096); /* writable */
+    ps_free_large(z);             /* unmapped, not cached: the next large request is a's */
+    unsigned char *b = ps_malloc_large(20 * mib);
+    ck_assert_ptr_eq(b, a);
+    ps_free_large(b);
+    unsigned char *s = ps_calloc_large(1000);
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_uint_eq(s[i], 0);
+    ps_free_large(s);
+    ck_assert_ptr_null(ps_calloc_large(SIZE_MAX - 8));
+    ck_assert_int_eq(ps_error_code(), PS_ERR_NOMEM);
+    ps_large_cache_release();
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -132,6 +165,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, strings);
     tcase_add_test(tc, context_defaults);
     tcase_add_test(tc, large_blocks);
+    tcase_add_test(tc, large_zeroed_blocks);
     suite_add_tcase(s, tc);
     return s;
 }
