@@ -155,17 +155,17 @@ static void *large_alloc(size_t size, int zero)
         tag = LARGE_TAG_HUGE;
         total = (total + LARGE_HUGE - 1) / LARGE_HUGE * LARGE_HUGE;
         size_t got = 0;
-        if ((base = large_cache_take(total, &got))) {
+        void *p = large_cache_take(total, &got);
+        if (p) {
             total = got;
         } else {
-            void *p = NULL;
             if (posix_memalign(&p, LARGE_HUGE, total))
                 goto nomem;
-            base = p;
 #ifdef MADV_HUGEPAGE
-            madvise(base, total, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+            madvise(p, total, MADV_HUGEPAGE); /* advice only: failure changes nothing */
 #endif
         }
+        base = p;
     }
     large_hdr h = {tag, total};
     memcpy(base, &h, sizeof h);
