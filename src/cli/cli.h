@@ -155,7 +155,15 @@ int cli_output_close(ps_atomic_file *af, int rc);
  * long run can stop taking work and keep what is done; a second one ends the process. Release
  * restores the previous handlers. */
 volatile sig_atomic_t *cli_catch_stop_signals(void);
-void cli_release_stop_signals(void);
+void cli_release_stop_signals(void); /* no-op when nothing is caught */
+/* The same, except under MPI with more than one rank (d): there a signal ends the job (mpirun
+ * passes it on, the journals keep the finished cases), so nothing is caught and the flag
+ * returned is never set. */
+volatile sig_atomic_t *cli_catch_stop_signals_unless_mpi(const ps_dist *d);
+
+/* The per-layer profile of the network: -v -v -v (verbosity 3) or PANSEVAL_PROFILE set to
+ * anything but "" or "0". */
+int cli_profile_wanted(const cli_common *c);
 
 /* The subcommand entry points (one file each). */
 #define PS_CMD(name, fn, summary) int fn(int argc, char **argv);

@@ -356,6 +356,7 @@ int cli_output_check(const cli_common *c, const char *const *inputs, int n)
 /* The one flag a signal handler may set (the only global of the CLI, as signals require). */
 static volatile sig_atomic_t stop_signal;
 static struct sigaction old_int, old_term;
+static int stop_caught; /* the handlers are installed */
 
 static void on_stop_signal(int sig)
 {
@@ -372,11 +373,27 @@ volatile sig_atomic_t *cli_catch_stop_signals(void)
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    stop_caught = 1;
     return &stop_signal;
+}
+
+volatile sig_atomic_t *cli_catch_stop_signals_unless_mpi(const ps_dist *d)
+{
+    static volatile sig_atomic_t never = 0;
+    return ps_dist_size(d) > 1 ? &never : cli_catch_stop_signals();
 }
 
 void cli_release_stop_signals(void)
 {
+    if (!stop_caught)
+        return;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    stop_caught = 0;
+}
+
+int cli_profile_wanted(const cli_common *c)
+{
+    const char *e = getenv("PANSEVAL_PROFILE");
+    return c->ctx.verbosity >= 3 || (e && *e && strcmp(e, "0"));
 }

@@ -131,8 +131,7 @@ int main_forward(int argc, char **argv)
     if (!common.output || !strcmp(common.output, "-"))
         return cli_usage_error(CMD, "missing --output LOGITS.nii.gz (a file; logits are "
                                "not written to standard output)");
-    const char *prof_env = getenv("PANSEVAL_PROFILE");
-    int profile = common.ctx.verbosity >= 3 || (prof_env && *prof_env && strcmp(prof_env, "0"));
+    int profile = cli_profile_wanted(&common);
 
     ps_model *m = NULL;
     ps_volume *in = NULL, *out = NULL;

@@ -260,10 +260,8 @@ int main_infer(int argc, char **argv)
             return rc;
     }
     if (!manifest) {
-        const char *prof = getenv("PANSEVAL_PROFILE");
-        int profile = common.ctx.verbosity >= 3 || (prof && *prof && strcmp(prof, "0"));
         rc = ps_predict_files(model_dir, folds, nfolds, &opt, inputs, ninputs, common.output,
-                              prob_path, profile, &common.ctx);
+                              prob_path, cli_profile_wanted(&common), &common.ctx);
         return rc ? cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc) : 0;
     }
     if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
@@ -274,15 +272,10 @@ int main_infer(int argc, char **argv)
     io.out_dir = out_dir;
     io.force = force;
     io.manifest_out = common.output;
-    /* under MPI a signal ends the job (mpirun passes it on); the journal keeps the finished
-     * cases */
-    static volatile sig_atomic_t never = 0;
-    int catch = ps_dist_size(io.dist) == 1;
-    io.stop = catch ? cli_catch_stop_signals() : &never;
+    io.stop = cli_catch_stop_signals_unless_mpi(io.dist);
     double t0 = ps_now_seconds();
     rc = ps_eval_infer_manifest(model_dir, folds, nfolds, &opt, &io, &common.ctx, &r);
-    if (catch)
-        cli_release_stop_signals();
+    cli_release_stop_signals();
     int sig = *io.stop;
     if (rc)
         status = cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc);

@@ -147,15 +147,12 @@ int main_reproduce(int argc, char **argv)
         o.infer_dirs = dirs;
         o.folds = folds;
         ps_reproduce_summary sum;
-        /* under MPI a signal ends the job (mpirun passes it on); the journals keep the work */
-        static volatile sig_atomic_t never = 0;
-        int catch = ps_dist_size(o.dist) == 1, root = ps_dist_rank(o.dist) == 0;
-        o.stop = catch ? cli_catch_stop_signals() : &never;
+        int root = ps_dist_rank(o.dist) == 0;
+        o.stop = cli_catch_stop_signals_unless_mpi(o.dist);
         if (!root)
             common.ctx.verbosity = common.ctx.verbosity < 1 ? common.ctx.verbosity : 1;
         int rc = ps_reproduce_run(manifest, out, &s, &o, &common.ctx, &sum);
-        if (catch)
-            cli_release_stop_signals();
+        cli_release_stop_signals();
         if (!rc && sum.interrupted)
             fprintf(stderr, "panseval reproduce: interrupted: the finished cases are kept in "
                     "%s/per_case*.csv.journal and %s/preds/*.journal; rerun with --resume to "
