@@ -15,19 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_list.h"
+
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
-    size_t n = 0, cap = 1024;
-    char **files = malloc(cap * sizeof *files), line[4200];
-    while (files && fgets(line, sizeof line, stdin)) {
-        line[strcspn(line, "\n")] = 0;
-        if (!*line)
-            continue;
-        if (n == cap && !(files = realloc(files, (cap *= 2) * sizeof *files)))
-            break;
-        files[n++] = strdup(line);
-    }
+    size_t n = 0;
+    char **files = read_file_list(stdin, &n);
     if (!files)
         return 1;
     int failed = 0;

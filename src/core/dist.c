@@ -433,18 +433,14 @@ static int drain(coord *c)
         int got = 0, rc = receive(c, 0, &got);
         if (rc)
             return rc;
-        if (got) {
+        int quiet = !got && (!busy_workers(c) || MPI_Wtime() - last >= PS_DIST_QUIET_S);
+        if (got || quiet) { /* sink what is in order, top the workers up */
             flush(c);
             for (int w = 1; w < c->size && !rc; w++)
                 rc = refill(c, w);
-            if (rc)
+            if (rc || quiet)
                 return rc;
             last = MPI_Wtime();
-        } else if (!busy_workers(c) || MPI_Wtime() - last >= PS_DIST_QUIET_S) {
-            flush(c);
-            for (int w = 1; w < c->size && !rc; w++)
-                rc = refill(c, w);
-            return rc;
         }
     }
 }

@@ -41,12 +41,21 @@ typedef struct bits {
     size_t overrun;  /* zero bytes added past the end of the input */
 } bits;
 
+/* Eight bytes as a little-endian number, on any machine (compilers make it one load where
+ * the machine is little-endian). */
+static inline uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; i--)
+        w = w << 8 | p[i];
+    return w;
+}
+
 /* At least 56 valid bits afterwards (zeros past the end, counted in overrun). */
 static inline void refill(bits *b)
 {
     if (b->end - b->p >= 8) {
-        uint64_t w;
-        memcpy(&w, b->p, 8); /* little-endian machines only: see the check in read_gzip */
+        uint64_t w = load_le64(b->p);
         b->bb |= w << b->n;
         b->p += (63 - b->n) >> 3;
         b->n |= 56;

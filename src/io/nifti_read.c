@@ -696,9 +696,8 @@ static int read_gzip(FILE *f, const char *path, const unsigned char *first, size
         goto fail;
     }
     unsigned char *stream = NULL;
-    /* the sparse path: one member of a file in memory, on a little-endian machine */
-    static const uint16_t one = 1;
-    int sparse = nz && in_memory && total <= one_pass_max && *(const unsigned char *)&one == 1;
+    /* the sparse path: a file in memory (the byte swap of make_volume keeps zeros zero) */
+    int sparse = nz && in_memory && total <= one_pass_max;
     if (!(block = alloc_stream_block(&h, &stream, sparse))) {
         rc = ps_error_context(PS_ERR_NOMEM, "%s", path);
         goto fail;
