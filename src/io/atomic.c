@@ -4,6 +4,14 @@
  * destination: readers never see a half-written result, and a failed run leaves the previous
  * file untouched. "-" means standard output, which can only be flushed and checked.
  *
+ * The temporary file has no name while it is written (Linux O_TMPFILE, open(2)): a process
+ * killed by SIGKILL, or a power cut, leaves nothing behind, as the kernel frees an unnamed
+ * file when its last descriptor closes (or when the file system is recovered). At commit it
+ * gets the name ".<name>.XXXXXX" (linkat(2) through /proc/self/fd) and is renamed over the
+ * destination at once, so only a kill between those two system calls can leave it. Where
+ * O_TMPFILE or /proc is missing (some network file systems, old kernels), the temporary is
+ * created with that name by mkstemp(3) and carries it while it is written.
+ *
  * Overwrite policy (also in docs/io.md and in every command's --help):
  *   - an existing regular file is replaced and keeps its permission bits;
  *   - a symbolic link is followed: its target is replaced and the link stays a link;
@@ -11,20 +19,33 @@
  *     read-only file (no write permission bit, or access(W_OK) fails), a link to a missing
  *     file, a missing folder, and a folder we cannot write in.
  */
-#include "ps_io.h"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE */
+#endif
+#include "io_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ps_atomic_file {
     FILE *f;
-    char *path;  /* destination, NULL for stdout */
-    char *tmp;   /* temporary file beside it      */
+    char *path;  /* destination, NULL for stdout                                   */
+    char *tmp;   /* temporary file beside it (its name once linked, when unnamed)  */
+    int unnamed; /* an O_TMPFILE file: tmp is named only at commit                 */
 };
+
+static int named_only; /* tests: the mkstemp path, as without O_TMPFILE */
+
+void ps_io_atomic_named_only_(int on)
+{
+    named_only = on;
+}
 
 /* Folder part of `path` ("." when there is none) into buf. */
 static void folder_of(const char *path, char *buf, size_t len)
@@ -111,6 +132,59 @@ int ps_atomic_check(const char *path)
     return rc;
 }
 
+/* An unnamed file (O_TMPFILE) in the folder of the template "<dir>/.<name>.XXXXXX", or -1
+ * when the system or the file system cannot make one, or /proc/self/fd is not there to name
+ * it later (the caller then uses mkstemp, which reports any real error). */
+static int open_unnamed(const char *tmpl)
+{
+#ifdef O_TMPFILE
+    if (named_only)
+        return -1;
+    char dir[4096];
+    folder_of(tmpl, dir, sizeof dir);
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (access(proc, F_OK)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)tmpl;
+    return -1;
+#endif
+}
+
+/* Give the unnamed file of af the name af->tmp ("...XXXXXX" filled with a fresh suffix), so
+ * that rename() can put it over the destination. errno-style result (0 on success). */
+static int link_unnamed(ps_atomic_file *af)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(af->f));
+    char *x = af->tmp + strlen(af->tmp) - 6;
+    uint64_t h = (uint64_t)getpid() * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)af;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        h ^= (uint64_t)ts.tv_nsec + ((uint64_t)attempt << 32);
+        uint64_t r = h;
+        for (int i = 0; i < 6; i++) {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17; /* xorshift64 */
+            x[i] = digits[r % (sizeof digits - 1)];
+        }
+        h = r;
+        if (!linkat(AT_FDCWD, proc, AT_FDCWD, af->tmp, AT_SYMLINK_FOLLOW))
+            return 0;
+        if (errno != EEXIST)
+            return errno;
+    }
+    return EEXIST;
+}
+
 int ps_atomic_open(const char *path, ps_atomic_file **out)
 {
     *out = NULL;
@@ -139,7 +213,11 @@ int ps_atomic_open(const char *path, ps_atomic_file **out)
         ps_atomic_abort(af);
         return PS_ERR_NOMEM;
     }
-    int fd = mkstemp(af->tmp);
+    int fd = open_unnamed(af->tmp);
+    if (fd >= 0)
+        af->unnamed = 1;
+    else
+        fd = mkstemp(af->tmp);
     if (fd < 0) {
         int e = errno;
         free(af->tmp);
@@ -184,11 +262,15 @@ int ps_atomic_commit(ps_atomic_file *af)
         free(af);
         return rc;
     }
-    int e = 0;
+    int e = 0, named = !af->unnamed;
     if (fflush(af->f) || ferror(af->f))
         e = errno ? errno : EIO;
     else if (fsync(fileno(af->f)) && errno != EINVAL)
         e = errno;
+    if (!e && af->unnamed) {
+        e = link_unnamed(af);
+        named = !e;
+    }
     if (fclose(af->f) && !e)
         e = errno ? errno : EIO;
     af->f = NULL;
@@ -196,7 +278,8 @@ int ps_atomic_commit(ps_atomic_file *af)
         e = errno;
     if (e) {
         rc = ps_error(PS_ERR_IO, "%s: write failed: %s", af->path, strerror(e));
-        unlink(af->tmp);
+        if (named)
+            unlink(af->tmp);
     }
     free(af->tmp);
     free(af->path);
@@ -211,7 +294,7 @@ void ps_atomic_abort(ps_atomic_file *af)
     if (af->path) {
         if (af->f)
             fclose(af->f);
-        if (af->tmp)
+        if (af->tmp && !af->unnamed)
             unlink(af->tmp);
     }
     free(af->tmp);

@@ -16,6 +16,10 @@ double ps_io_unit_mm(int xyz_units);
 int ps_io_geometry_from_nim(const nifti_image *nim, const int64_t dim[3],
                             const double pixdim[3], const char *path, ps_geometry *g);
 
+/* Tests: 1 makes ps_atomic_open name its temporary file from the start (mkstemp), as on a
+ * file system without O_TMPFILE; 0 (the default) restores the unnamed temporary. */
+void ps_io_atomic_named_only_(int on);
+
 /* NIfTI datatype code <-> ps_dtype. ps_io_dtype_from_nifti returns 0 for types panseval does
  * not handle. */
 ps_dtype ps_io_dtype_from_nifti(int datatype);

@@ -141,8 +141,10 @@ int ps_volume_read_float(const char *path, ps_volume **out);
 int ps_volume_write(const char *path, const ps_volume *v);
 
 /* ---- atomic output files ----------------------------------------------------------------- */
-/* Opens "<dir>/.<name>.XXXXXX" next to `path`. ps_atomic_commit() flushes, fsyncs, checks for
- * late write errors and renames it over `path`; ps_atomic_abort() removes it. Both free `af`.
+/* Opens a temporary file next to `path`: unnamed (O_TMPFILE) where the system allows, so a
+ * killed process leaves nothing, else "<dir>/.<name>.XXXXXX". ps_atomic_commit() flushes,
+ * fsyncs, checks for late write errors, names it "<dir>/.<name>.XXXXXX" if it had no name and
+ * renames it over `path`; ps_atomic_abort() removes it. Both free `af`.
  * path "-" means stdout: commit only flushes and checks it.
  * Overwrite policy: an existing regular file is replaced keeping its mode; a symbolic link's
  * target is replaced (the link stays); a folder, a non-regular file, a read-only file, a link

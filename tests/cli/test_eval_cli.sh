@@ -113,14 +113,26 @@ awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ { next } !h { h = 1; print; next } { rows[
 total=$(($(wc -l <"$T/demo/big.tsv") - 1))
 "$PANSEVAL" metrics --manifest "$T/demo/big.tsv" -j 1 -o "$T/big.csv" 2>"$T/big.err" &
 pid=$!
-streamed=0
+# the output being written: the process's descriptor of a file in $T that is not big.err,
+# unnamed (O_TMPFILE: "$T/#INODE (deleted)") or, without O_TMPFILE, named .big.csv.XXXXXX
+out_fd() {
+  for fd in /proc/"$1"/fd/*; do
+    case "$(readlink "$fd" 2>/dev/null)" in "$T/#"*|"$T/.big.csv."*) echo "$fd"; return ;; esac
+  done
+}
+streamed=0 named=0
 i=0
 while [ $i -lt 300 ]; do
-  tmp=$(ls "$T"/.big.csv.* 2>/dev/null | head -n 1)
-  if [ -n "$tmp" ] && [ "$(wc -l <"$tmp")" -ge 4 ]; then streamed=1; break; fi
+  fd=$(out_fd "$pid")
+  if [ -n "$fd" ] && [ "$(wc -l <"$fd")" -ge 4 ]; then
+    streamed=1
+    ls -a "$T" | grep -q '^\.big\.csv\.' && named=1
+    break
+  fi
   sleep 0.1; i=$((i + 1))
 done
 check_true "rows reach the (temporary) output while the run goes on" test "$streamed" -eq 1
+check_true "the temporary output has no name while it is written (O_TMPFILE)" test "$named" -eq 0
 kill -INT "$pid"
 wait "$pid"; st=$?
 check_status "SIGINT: exit status 130" 130 "$st"
@@ -129,6 +141,17 @@ check_true "SIGINT: the output file exists" test -s "$T/big.csv"
 kept=$(($(wc -l <"$T/big.csv") - 1))
 check_true "SIGINT: some rows kept, not all" test "$kept" -ge 3 -a "$kept" -lt $((2 * total))
 check_true "SIGINT: no temporary file left" test -z "$(ls "$T"/.big.csv.* 2>/dev/null)"
+# SIGKILL (no handler runs) in the middle of the run: no file, no temporary left behind
+"$PANSEVAL" metrics --manifest "$T/demo/big.tsv" -j 1 -o "$T/killed.csv" 2>/dev/null &
+pid=$!
+i=0
+while [ $i -lt 300 ] && [ -z "$(out_fd "$pid")" ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+kill -KILL "$pid"; wait "$pid"; st=$?
+check_status "SIGKILL mid-run: exit status 137" 137 "$st"
+check_true "SIGKILL mid-run: no output and no temporary file left" \
+  test -z "$(ls -a "$T" | grep -e '^killed\.csv$' -e '^\.killed\.csv')"
+check_true "SIGKILL mid-run: the journal is kept for --resume" test -s "$T/killed.csv.journal"
 # the kept rows are the first rows of a full run, in order (a prefix)
 "$PANSEVAL" metrics --manifest "$M" -j 2 -o "$T/small.csv" 2>"$T/err"
 head -n 3 "$T/big.csv" | tail -n 2 | sed 's/^\([a-z0-9]*\)_1,/\1,/' >"$T/big_head"
