@@ -113,17 +113,17 @@ awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ { next } !h { h = 1; print; next } { rows[
 total=$(($(wc -l <"$T/demo/big.tsv") - 1))
 "$PANSEVAL" metrics --manifest "$T/demo/big.tsv" -j 1 -o "$T/big.csv" 2>"$T/big.err" &
 pid=$!
-# the output being written: the process's descriptor of a file in $T that is not big.err,
-# unnamed (O_TMPFILE: "$T/#INODE (deleted)") or, without O_TMPFILE, named .big.csv.XXXXXX
+# out_fd PID NAME: the output being written, the process's descriptor of its temporary in
+# $T: unnamed (O_TMPFILE: "$T/#INODE (deleted)") or, without O_TMPFILE, .NAME.XXXXXX
 out_fd() {
   for fd in /proc/"$1"/fd/*; do
-    case "$(readlink "$fd" 2>/dev/null)" in "$T/#"*|"$T/.big.csv."*) echo "$fd"; return ;; esac
+    case "$(readlink "$fd" 2>/dev/null)" in "$T/#"*|"$T/.$2."*) echo "$fd"; return ;; esac
   done
 }
 streamed=0 named=0
 i=0
 while [ $i -lt 300 ]; do
-  fd=$(out_fd "$pid")
+  fd=$(out_fd "$pid" big.csv)
   if [ -n "$fd" ] && [ "$(wc -l <"$fd")" -ge 4 ]; then
     streamed=1
     ls -a "$T" | grep -q '^\.big\.csv\.' && named=1
@@ -145,7 +145,7 @@ check_true "SIGINT: no temporary file left" test -z "$(ls "$T"/.big.csv.* 2>/dev
 "$PANSEVAL" metrics --manifest "$T/demo/big.tsv" -j 1 -o "$T/killed.csv" 2>/dev/null &
 pid=$!
 i=0
-while [ $i -lt 300 ] && [ -z "$(out_fd "$pid")" ]; do sleep 0.05; i=$((i + 1)); done
+while [ $i -lt 300 ] && [ -z "$(out_fd "$pid" killed.csv)" ]; do sleep 0.05; i=$((i + 1)); done
 sleep 0.3
 kill -KILL "$pid"; wait "$pid"; st=$?
 check_status "SIGKILL mid-run: exit status 137" 137 "$st"
