@@ -161,6 +161,12 @@ void cli_release_stop_signals(void); /* no-op when nothing is caught */
  * returned is never set. */
 volatile sig_atomic_t *cli_catch_stop_signals_unless_mpi(const ps_dist *d);
 
+/* The MPI start of a command over manifest cases: with --mpi (mpi != 0) ps_dist_init into *d;
+ * without it a process started by mpirun/srun with more than one rank is a usage error that
+ * says to add --mpi, or each process would do `work` ("evaluate every case"). Returns 0, or
+ * the exit status (2 for that usage error, the error's for a failed start), message printed. */
+int cli_dist_start(const char *cmd, int mpi, const char *work, ps_dist **d);
+
 /* The per-layer profile of the network: -v -v -v (verbosity 3) or PANSEVAL_PROFILE set to
  * anything but "" or "0". */
 int cli_profile_wanted(const cli_common *c);

@@ -383,6 +383,16 @@ volatile sig_atomic_t *cli_catch_stop_signals_unless_mpi(const ps_dist *d)
     return ps_dist_size(d) > 1 ? &never : cli_catch_stop_signals();
 }
 
+int cli_dist_start(const char *cmd, int mpi, const char *work, ps_dist **d)
+{
+    *d = NULL;
+    if (!mpi && ps_dist_launched_size() > 1)
+        return cli_usage_error(cmd, "started as %d processes (mpirun/srun): add --mpi, or "
+                               "every process would %s", ps_dist_launched_size(), work);
+    int rc = mpi ? ps_dist_init(NULL, NULL, d) : PS_OK;
+    return rc ? cli_report_error(cmd, rc) : 0;
+}
+
 void cli_release_stop_signals(void)
 {
     if (!stop_caught)

@@ -163,17 +163,9 @@ int main_agreement(int argc, char **argv)
     }
     if (by && (status = cli_report_list(CMD, "--by", by, 1, &bcopy, &bitems, &ro.nby)))
         goto out;
-    if (!mpi && ps_dist_launched_size() > 1) {
-        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
-                                 "every process would compute every case",
-                                 ps_dist_launched_size());
+    if ((status = cli_dist_start(CMD, mpi, "compute every case", &run.dist)))
         goto out;
-    }
     int rc;
-    if (mpi && (rc = ps_dist_init(NULL, NULL, &run.dist))) {
-        status = cli_report_error(CMD, rc);
-        goto out;
-    }
     int root = ps_dist_rank(run.dist) == 0;
     run.manifest = manifest;
     ro.by = (const char *const *)bitems;

@@ -233,10 +233,6 @@ int main_infer(int argc, char **argv)
     if ((io.resume || io.shard_count) && (!common.output || !strcmp(common.output, "-")))
         return cli_usage_error(CMD, "--resume and --shard keep a journal beside -o "
                                "M_WITH_PREDS.tsv: give -o");
-    if (!mpi && ps_dist_launched_size() > 1)
-        return cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
-                               "every process would predict every case",
-                               ps_dist_launched_size());
     if (!manifest && !ninputs)
         return cli_usage_error(CMD, "missing --input IMAGE (one per modality)");
     if (!manifest && (!common.output || !strcmp(common.output, "-")))
@@ -259,13 +255,13 @@ int main_infer(int argc, char **argv)
         if ((rc = cli_output_check(&pc, checked, nchecked)))
             return rc;
     }
+    if ((rc = cli_dist_start(CMD, mpi, "predict every case", &io.dist)))
+        return rc;
     if (!manifest) {
         rc = ps_predict_files(model_dir, folds, nfolds, &opt, inputs, ninputs, common.output,
                               prob_path, cli_profile_wanted(&common), &common.ctx);
         return rc ? cli_report_error(CMD, rc == PS_ERR_ARG ? PS_ERR_FORMAT : rc) : 0;
     }
-    if (mpi && (rc = ps_dist_init(NULL, NULL, &io.dist)))
-        return cli_report_error(CMD, rc);
     ps_eval_infer_result r;
     io.manifest = manifest;
     io.name = name;

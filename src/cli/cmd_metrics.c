@@ -203,14 +203,10 @@ int main_metrics(int argc, char **argv)
         status = cli_usage_error(CMD, "--resume and --shard keep a journal beside -o FILE");
     else if (o.shard_count && !manifest)
         status = cli_usage_error(CMD, "--shard splits the cases of a --manifest");
-    else if (!mpi && ps_dist_launched_size() > 1)
-        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
-                                 "every process would evaluate every case", ps_dist_launched_size());
-    else if (mpi && (rc = ps_dist_init(NULL, NULL, &o.dist)))
-        status = cli_report_error(CMD, rc);
     else if (layout_set && !sjson)
         status = cli_usage_error(CMD, "--summary-json-layout goes with --summary-json FILE");
-    else if (!(status = cli_output_check(&common, inputs, 3)) &&
+    else if (!(status = cli_dist_start(CMD, mpi, "evaluate every case", &o.dist)) &&
+             !(status = cli_output_check(&common, inputs, 3)) &&
              !(status = check_summary_json(&common, sjson, inputs))) {
         rc = manifest ? ps_eval_plan_from_manifest(manifest, models, nmodels, &common.ctx, &plan)
                       : ps_eval_plan_files(ref, pred, case_id, name, &plan);

@@ -135,13 +135,7 @@ int main_reproduce(int argc, char **argv)
         status = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     } else if (!manifest || !out) {
         status = cli_usage_error(CMD, "--manifest and --out are required");
-    } else if (!mpi && ps_dist_launched_size() > 1) {
-        status = cli_usage_error(CMD, "started as %d processes (mpirun/srun): add --mpi, or "
-                                 "every process would do all the work",
-                                 ps_dist_launched_size());
-    } else if (mpi && (status = ps_dist_init(NULL, NULL, &o.dist))) {
-        status = cli_report_error(CMD, status);
-    } else {
+    } else if (!(status = cli_dist_start(CMD, mpi, "do all the work", &o.dist))) {
         o.published = strcmp(published, "none") ? published : NULL;
         o.infer_names = names;
         o.infer_dirs = dirs;
